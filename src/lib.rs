@@ -1,0 +1,142 @@
+//! An intrusive, augmented red-black interval tree for kernel
+//! virtual-memory areas, and the VM verbs over it.
+//!
+//! A [`RangeActionMap`] keeps disjoint half-open ranges `[start, end)` —
+//! the segments of an address space — and answers `mmap` (fixed and
+//! anywhere), `munmap`, `mprotect` and page-fault lookups in *O*(log n) per
+//! operation (*O*(log n + k) when k segments are cut). It **never
+//! allocates**: segments are your own structs with a [`RangeLink`] inside,
+//! owned by the map through a `Box`, an
+//! [`UnsafeRef`](intrusive_collections::UnsafeRef) into your slab, or a
+//! `&'static`. It is `#![no_std]` and builds on stable Rust.
+//!
+//! # Five-minute tour
+//!
+//! **1. Declare a segment.** Embed a [`RangeLink`] and name it in
+//! [`intrusive_adapter!`](intrusive_collections::intrusive_adapter):
+//!
+//! ```
+//! use core::cell::Cell;
+//! use intrusive_collections::intrusive_adapter;
+//! use range_action_map::{RangeActionMap, RangeLink, Segment};
+//!
+//! struct Vma {
+//!     link: RangeLink,
+//!     prot: Cell<usize>,
+//! }
+//! intrusive_adapter!(VmaAdapter = Box<Vma>: Vma { link: RangeLink });
+//! # fn vma(prot: usize) -> Box<Vma> { Box::new(Vma { link: RangeLink::new(), prot: Cell::new(prot) }) }
+//! ```
+//!
+//! **2. Say what the map's actions mean** by implementing [`Segment`]: what
+//! to release when (part of) a segment is unmapped, how to split one in two,
+//! how to apply new flags. `Args` is handed to every callback (a kernel
+//! passes its page table); `Node` is the owning pointer.
+//!
+//! ```
+//! # use core::cell::Cell;
+//! # use intrusive_collections::intrusive_adapter;
+//! # use range_action_map::{RangeActionMap, RangeLink, Segment};
+//! # struct Vma { link: RangeLink, prot: Cell<usize> }
+//! # intrusive_adapter!(VmaAdapter = Box<Vma>: Vma { link: RangeLink });
+//! # fn vma(prot: usize) -> Box<Vma> { Box::new(Vma { link: RangeLink::new(), prot: Cell::new(prot) }) }
+//! impl Segment for Vma {
+//!     type Args = usize; // pages currently mapped, as a stand-in page table
+//!     type Flags = usize;
+//!     type Node = Box<Vma>;
+//!     fn remove(&self, pages: &mut usize) {
+//!         *pages -= self.link.range().len() / 4096;
+//!     }
+//!     fn shrink(&self, start: usize, end: usize, pages: &mut usize) {
+//!         *pages -= (self.link.range().len() - (end - start)) / 4096;
+//!     }
+//!     fn split(&self, _pos: usize, _: &mut usize) -> Box<Vma> {
+//!         vma(self.prot.get())
+//!     }
+//!     fn modify(&self, prot: usize, _: &mut usize) {
+//!         self.prot.set(prot);
+//!     }
+//! }
+//!
+//! // **3. Use the verbs.**
+//! let mut map = RangeActionMap::<VmaAdapter>::new(0);
+//! map.mmap_fixed(0x10000, 0x20000, || vma(3)).unwrap();
+//! *map.args_mut() += 16;
+//! let at = map.mmap_anywhere(0x10000, 0x4000, |_| vma(1)).unwrap();
+//! assert_eq!(at, 0x20000); // lowest hole at or above the hint
+//! *map.args_mut() += 4;
+//! map.unmap(0x18000, 0x22000).unwrap(); // shrinks one, cuts the other
+//! assert_eq!(*map.args(), 8 + 2);
+//! map.mprotect(0x10000, 0x14000, 1).unwrap(); // splits at 0x14000
+//! assert_eq!(map.len(), 3);
+//! assert_eq!(map.find(0x12345).map(|v| v.prot.get()), Some(1));
+//! ```
+//!
+//! **4. Or skip the link entirely** with the seed-compatible value map in
+//! [`boxed`] (feature `alloc`), where `split` returns `Self` as in the
+//! original `range-action-map` crate.
+//!
+//! # Layers
+//!
+//! - `tree` (private): the intrusive red-black tree, augmented per node with
+//!   the subtree's lowest start, highest end and largest inner hole. All
+//!   `unsafe` lives here and in the map's pointer conversions.
+//! - [`RangeActionMap`]: the safe map, generic over an
+//!   [`intrusive_collections::Adapter`]; the [`Segment`] trait; cursors;
+//!   [`Placement`] for aligned, windowed, top-down free-area search.
+//! - [`boxed`]: value segments, the seed's API.
+//!
+//! # Guarantees
+//!
+//! - **Bad input is a typed [`MapError`]**: empty or reversed ranges,
+//!   addresses outside the [`Window`], overflow near `usize::MAX`, zero
+//!   lengths, bad alignments, no room. The map is then unchanged and no
+//!   callback ran.
+//! - **Splits first.** `unmap`, `mprotect` and `mmap_fixed` make every split
+//!   (the only step that allocates, and may fail through
+//!   [`Segment::try_split`]) before any `remove`, `shrink` or `modify`. A
+//!   split changes no mapping, so a failed or panicking split leaves the
+//!   address space as it was.
+//! - **Panic safety.** A panicking callback leaves the map valid: every node
+//!   is either still in the map or dropped exactly once.
+//! - **Costs.** `find`, `first`/`last` (*O*(1)), every free-area search:
+//!   *O*(log n) worst case, failures included. `unmap`/`mprotect` over k
+//!   segments: *O*(log n + k). Memory per segment: one [`RangeLink`], eight
+//!   words.
+//! - [`RangeActionMap::assert_valid`] checks every invariant from scratch.
+//!
+//! # Soundness model
+//!
+//! Nodes are only ever shared (`&T`), never borrowed mutably by the map, so
+//! that `&'static` and `UnsafeRef` owners are sound; per-segment state that
+//! changes lives in `Cell`s. The value map in [`boxed`] keeps the value
+//! apart from the link, so it can offer `iter_mut`.
+#![no_std]
+#![deny(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+#[cfg(feature = "alloc")]
+pub mod boxed;
+#[cfg(feature = "alloc")]
+#[doc(hidden)]
+pub mod doc_example;
+mod error;
+mod map;
+mod range;
+mod segment;
+mod tree;
+
+pub use error::{InsertError, MapError, MapResult};
+pub use map::{
+    ArgsOf, Coverage, Cursor, CursorMut, FlagsOf, Gaps, Hint, Iter, Overlapping, OwnedOf,
+    Placement, RangeActionMap, RangeAdapter, SegmentOf,
+};
+pub use range::{check_align, check_aligned, checked_end, Window};
+pub use segment::{AllocError, Segment};
+pub use tree::gap::Direction;
+pub use tree::{RangeLink, RangeLinkOps};
+
+pub use intrusive_collections;

@@ -1,0 +1,196 @@
+//! Cursors, in the vocabulary of std's `BTreeMap` cursors, on stable Rust.
+
+use super::{OwnedOf, RangeActionMap, RangeAdapter, SegmentOf};
+use crate::tree::Node;
+
+/// A read-only position in a map: at a segment, or at the "ghost" position
+/// past both ends.
+///
+/// # Invariants
+///
+/// `current`, when set, is a node of `map`'s tree.
+pub struct Cursor<'a, A: RangeAdapter> {
+    map: &'a RangeActionMap<A>,
+    current: Option<Node<'a>>,
+}
+
+/// A position in a map that can also remove the current segment.
+///
+/// # Invariants
+///
+/// `current`, when set, is a node of `map`'s tree.
+pub struct CursorMut<'a, A: RangeAdapter> {
+    map: &'a mut RangeActionMap<A>,
+    current: Option<crate::tree::LinkPtr>,
+}
+
+impl<A: RangeAdapter> RangeActionMap<A> {
+    /// A cursor at the first segment that ends after `addr` (the one
+    /// containing `addr`, or the next one), or at the ghost position.
+    /// *O*(log n).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map::RangeActionMap;
+    /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
+    /// map.mmap_fixed(0x2000, 0x3000, || area(1)).unwrap();
+    /// map.mmap_fixed(0x5000, 0x6000, || area(2)).unwrap();
+    /// let mut c = map.lower_bound(0x3000);
+    /// assert_eq!(c.get().map(|a| a.prot.get()), Some(2));
+    /// assert_eq!(c.peek_prev().map(|a| a.prot.get()), Some(1));
+    /// c.move_next();
+    /// assert!(c.get().is_none());
+    /// ```
+    pub fn lower_bound(&self, addr: usize) -> Cursor<'_, A> {
+        Cursor { map: self, current: self.tree.lower_bound(addr) }
+    }
+
+    /// A cursor at the first segment (ghost if empty), in *O*(1).
+    pub fn cursor_front(&self) -> Cursor<'_, A> {
+        Cursor { map: self, current: self.tree.first() }
+    }
+
+    /// A cursor at the last segment (ghost if empty), in *O*(1).
+    pub fn cursor_back(&self) -> Cursor<'_, A> {
+        Cursor { map: self, current: self.tree.last() }
+    }
+
+    /// A cursor at `segment`, a reference obtained from this map (the
+    /// page-fault path: `find`, then look at the neighbours). *O*(log n): the
+    /// segment's membership is checked, so a segment of another map gives
+    /// `None`.
+    pub fn cursor_from<'a>(&'a self, segment: &'a SegmentOf<A>) -> Option<Cursor<'a, A>> {
+        let node = self.member(segment)?;
+        Some(Cursor { map: self, current: Some(node) })
+    }
+
+    /// A mutable cursor at the first segment that ends after `addr`.
+    pub fn lower_bound_mut(&mut self, addr: usize) -> CursorMut<'_, A> {
+        let current = self.tree.lower_bound(addr).map(Node::ptr);
+        CursorMut { map: self, current }
+    }
+
+    /// A mutable cursor at the segment whose start is `start`, if that
+    /// segment exists: how a caller that found a segment (by
+    /// [`find`](Self::find) or a cursor) comes back to remove it.
+    pub fn cursor_mut_at(&mut self, start: usize) -> Option<CursorMut<'_, A>> {
+        let current = self.tree.find(start).filter(|n| n.start() == start).map(Node::ptr);
+        current.map(|current| CursorMut { map: self, current: Some(current) })
+    }
+
+    /// A cursor at the segment `ptr` points to.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points to a segment currently in this map.
+    pub unsafe fn cursor_from_ptr(&self, ptr: *const SegmentOf<A>) -> Cursor<'_, A> {
+        // SAFETY: by the caller, `ptr` is a live segment of this map.
+        let node = self.node_of(unsafe { &*ptr });
+        debug_assert!(
+            // SAFETY: the link is live (caller) and linked in this map.
+            unsafe { self.tree.contains_link(node.ptr()) },
+            "inconsistent state: cursor_from_ptr({ptr:p}) names a segment of another map"
+        );
+        Cursor { map: self, current: Some(node) }
+    }
+
+    /// The node of `segment` if it is a member of this map, in *O*(log n).
+    fn member<'a>(&'a self, segment: &'a SegmentOf<A>) -> Option<Node<'a>> {
+        let node = self.node_of(segment);
+        // SAFETY: `segment` is live, so its link is; a linked link is in a
+        // live tree (the owner of a tree keeps its links alive).
+        unsafe { self.tree.contains_link(node.ptr()) }.then_some(node)
+    }
+}
+
+impl<'a, A: RangeAdapter> Cursor<'a, A> {
+    /// The segment at the cursor; `None` at the ghost position.
+    pub fn get(&self) -> Option<&'a SegmentOf<A>> {
+        self.current.map(|n| self.map.value(n))
+    }
+
+    /// The range of the segment at the cursor.
+    pub fn range(&self) -> Option<core::ops::Range<usize>> {
+        self.current.map(|n| n.start()..n.end())
+    }
+
+    /// The segment after the cursor (the first one from the ghost position).
+    pub fn peek_next(&self) -> Option<&'a SegmentOf<A>> {
+        self.next_node().map(|n| self.map.value(n))
+    }
+
+    /// The segment before the cursor (the last one from the ghost position).
+    pub fn peek_prev(&self) -> Option<&'a SegmentOf<A>> {
+        self.prev_node().map(|n| self.map.value(n))
+    }
+
+    /// Moves to the next segment (wrapping through the ghost position).
+    pub fn move_next(&mut self) {
+        self.current = self.next_node();
+    }
+
+    /// Moves to the previous segment (wrapping through the ghost position).
+    pub fn move_prev(&mut self) {
+        self.current = self.prev_node();
+    }
+
+    fn next_node(&self) -> Option<Node<'a>> {
+        match self.current {
+            Some(n) => n.next(),
+            None => self.map.tree.first(),
+        }
+    }
+
+    fn prev_node(&self) -> Option<Node<'a>> {
+        match self.current {
+            Some(n) => n.prev(),
+            None => self.map.tree.last(),
+        }
+    }
+}
+
+impl<A: RangeAdapter> Clone for Cursor<'_, A> {
+    fn clone(&self) -> Self {
+        Cursor { map: self.map, current: self.current }
+    }
+}
+
+impl<A: RangeAdapter> CursorMut<'_, A> {
+    /// A read-only view of this position.
+    pub fn as_cursor(&self) -> Cursor<'_, A> {
+        // INVARIANT: `current` is a node of `map`'s tree.
+        Cursor { map: self.map, current: self.current.map(|p| self.map.node_at(p)) }
+    }
+
+    /// The segment at the cursor; `None` at the ghost position.
+    pub fn get(&self) -> Option<&SegmentOf<A>> {
+        self.current.map(|p| self.map.value(self.map.node_at(p)))
+    }
+
+    /// Moves to the next segment (wrapping through the ghost position).
+    pub fn move_next(&mut self) {
+        let mut c = self.as_cursor();
+        c.move_next();
+        self.current = c.current.map(Node::ptr);
+    }
+
+    /// Moves to the previous segment (wrapping through the ghost position).
+    pub fn move_prev(&mut self) {
+        let mut c = self.as_cursor();
+        c.move_prev();
+        self.current = c.current.map(Node::ptr);
+    }
+
+    /// Takes the segment at the cursor out of the map and returns its node,
+    /// *without* calling [`Segment::remove`](crate::Segment::remove) (the
+    /// caller now owns it). The cursor moves to the next segment.
+    /// *O*(log n).
+    pub fn remove_current(&mut self) -> Option<OwnedOf<A>> {
+        let link = self.current?;
+        self.current = self.map.node_at(link).next().map(Node::ptr);
+        // SAFETY: by the `CursorMut` invariant, `link` is in the tree.
+        Some(unsafe { self.map.take(link) })
+    }
+}

@@ -1,0 +1,320 @@
+//! `RangeActionMap`: the safe API over the tree.
+
+mod cursor;
+mod fmt;
+mod iter;
+mod ops;
+mod placement;
+
+use intrusive_collections::{Adapter, LinkOps, PointerOps};
+
+use crate::range::Window;
+use crate::tree::{LinkPtr, Node, RangeLinkOps, RawTree};
+use crate::{MapError, MapResult, Segment};
+
+pub use cursor::{Cursor, CursorMut};
+pub use iter::{Gaps, Iter, Overlapping};
+pub use ops::Coverage;
+pub use placement::{Hint, Placement};
+
+/// An adapter whose nodes can live in a [`RangeActionMap`]: declared with
+/// [`intrusive_adapter!`](intrusive_collections::intrusive_adapter) over a
+/// [`RangeLink`](crate::RangeLink) field of a type implementing [`Segment`],
+/// whose `Segment::Node` is the adapter's pointer type.
+///
+/// It is implemented for every such adapter; you never implement it.
+pub trait RangeAdapter:
+    Adapter<
+    LinkOps = RangeLinkOps,
+    PointerOps: PointerOps<Value: Segment<Node = <Self::PointerOps as PointerOps>::Pointer> + Sized>,
+>
+{
+}
+
+impl<A> RangeAdapter for A where
+    A: Adapter<
+        LinkOps = RangeLinkOps,
+        PointerOps: PointerOps<Value: Segment<Node = <A::PointerOps as PointerOps>::Pointer> + Sized>,
+    >
+{
+}
+
+/// The segment type of adapter `A`.
+pub type SegmentOf<A> = <<A as Adapter>::PointerOps as PointerOps>::Value;
+/// The owning pointer type of adapter `A` (`Box<T>`, `UnsafeRef<T>`, `&'static T`).
+pub type OwnedOf<A> = <<A as Adapter>::PointerOps as PointerOps>::Pointer;
+/// The per-map callback argument of adapter `A`'s segments.
+pub type ArgsOf<A> = <SegmentOf<A> as Segment>::Args;
+/// The `mprotect` flags of adapter `A`'s segments.
+pub type FlagsOf<A> = <SegmentOf<A> as Segment>::Flags;
+
+/// A map of disjoint half-open ranges `[start, end)` to segments, with the
+/// VM verbs: [`mmap_fixed`](Self::mmap_fixed),
+/// [`mmap_anywhere`](Self::mmap_anywhere), [`unmap`](Self::unmap),
+/// [`mprotect`](Self::mprotect) and [`find`](Self::find).
+///
+/// Segments are nodes of an intrusive red-black tree: the map owns them
+/// through the adapter's pointer type and never allocates. See the
+/// [crate docs](crate) for a tour.
+///
+/// # Invariants
+///
+/// `tree` holds exactly the links of the values the map owns: each was put
+/// in by `into_tree` (pointer turned raw, link acquired) and is taken out by
+/// `take` (link released, pointer rebuilt), exactly once. Every segment lies
+/// in `window`.
+pub struct RangeActionMap<A: RangeAdapter> {
+    tree: RawTree,
+    adapter: A,
+    args: ArgsOf<A>,
+    window: Window,
+}
+
+// SAFETY: the map owns its nodes (through `OwnedOf<A>`) and its `args`;
+// moving it to another thread moves that ownership, which is sound when the
+// owning pointers, the args and the adapter may be sent. The raw pointers in
+// the tree point only into those nodes.
+unsafe impl<A: RangeAdapter + Send> Send for RangeActionMap<A>
+where
+    OwnedOf<A>: Send,
+    ArgsOf<A>: Send,
+{
+}
+
+impl<A: RangeAdapter + Default> RangeActionMap<A> {
+    /// An empty map over the default window `[0x1000, usize::MAX)`; `args`
+    /// is handed to every [`Segment`] callback.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use range_action_map::doc_example::{Area, AreaAdapter};
+    /// use range_action_map::RangeActionMap;
+    ///
+    /// let map = RangeActionMap::<AreaAdapter>::new(Vec::new());
+    /// assert!(map.is_empty());
+    /// ```
+    pub fn new(args: ArgsOf<A>) -> Self {
+        Self::with_adapter(A::default(), Window::DEFAULT, args)
+    }
+
+    /// An empty map whose segments must lie in `window`.
+    pub fn with_window(window: Window, args: ArgsOf<A>) -> Self {
+        Self::with_adapter(A::default(), window, args)
+    }
+}
+
+impl<A: RangeAdapter> RangeActionMap<A> {
+    /// An empty map with an explicit adapter value.
+    pub fn with_adapter(adapter: A, window: Window, args: ArgsOf<A>) -> Self {
+        RangeActionMap { tree: RawTree::new(), adapter, args, window }
+    }
+
+    /// Number of segments, in *O*(1).
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.tree.len()
+    }
+
+    /// Whether the map holds no segment.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.tree.len() == 0
+    }
+
+    /// The window of addresses segments may occupy.
+    #[inline]
+    pub fn window(&self) -> Window {
+        self.window
+    }
+
+    /// The value handed to every callback.
+    #[inline]
+    pub fn args(&self) -> &ArgsOf<A> {
+        &self.args
+    }
+
+    /// The value handed to every callback, mutably.
+    #[inline]
+    pub fn args_mut(&mut self) -> &mut ArgsOf<A> {
+        &mut self.args
+    }
+
+    /// The segment containing `addr`, in *O*(log n).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map::RangeActionMap;
+    /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
+    /// map.mmap_fixed(0x3000, 0x7000, || area(0)).unwrap();
+    /// assert!(map.find(0x2fff).is_none());
+    /// assert_eq!(map.find(0x5678).map(|a| a.link.range()), Some(0x3000..0x7000));
+    /// assert!(map.find(0x7000).is_none());
+    /// ```
+    #[inline]
+    pub fn find(&self, addr: usize) -> Option<&SegmentOf<A>> {
+        self.tree.find(addr).map(|n| self.value(n))
+    }
+
+    /// The range of a segment of this map (what its link shows).
+    #[inline]
+    pub fn range_of(&self, segment: &SegmentOf<A>) -> core::ops::Range<usize> {
+        let node = self.node_of(segment);
+        node.start()..node.end()
+    }
+
+    /// The lowest segment, in *O*(1).
+    #[inline]
+    pub fn first(&self) -> Option<&SegmentOf<A>> {
+        self.tree.first().map(|n| self.value(n))
+    }
+
+    /// The highest segment, in *O*(1).
+    #[inline]
+    pub fn last(&self) -> Option<&SegmentOf<A>> {
+        self.tree.last().map(|n| self.value(n))
+    }
+
+    /// Checks every tree invariant (red-black properties, order,
+    /// disjointness, the window, each augmented field recomputed from
+    /// scratch) in *O*(n).
+    ///
+    /// # Panics
+    ///
+    /// With a sentence naming the broken invariant. Through the safe API
+    /// this never happens; tests call it after every operation.
+    #[track_caller]
+    pub fn assert_valid(&self) {
+        if let Err(broken) = self.tree.check() {
+            panic!("RangeActionMap invariant broken: {broken}");
+        }
+        if let (Some(first), Some(last)) = (self.tree.first(), self.tree.last()) {
+            let (low, high) = (self.window.low(), self.window.high());
+            assert!(
+                first.start() >= low && last.end() <= high,
+                "RangeActionMap invariant broken: every segment lies in the window \
+                 {low:#x}..{high:#x} (segments span {:#x}..{:#x})",
+                first.start(),
+                last.end()
+            );
+        }
+    }
+
+    // === raw conversions: the map's only unsafe code ===
+
+    /// The segment that owns a link of this tree.
+    #[inline]
+    fn value<'a>(&'a self, node: Node<'a>) -> &'a SegmentOf<A> {
+        // SAFETY: every link in `tree` was put there by `into_tree`, from a
+        // value of this adapter, which stays alive while the map owns it (at
+        // least for `'a`, which borrows the map).
+        unsafe { &*self.adapter.get_value(node.ptr()) }
+    }
+
+    /// The tree node of a segment reference handed out by this map.
+    #[inline]
+    fn node_of<'a>(&'a self, segment: &'a SegmentOf<A>) -> Node<'a> {
+        // SAFETY: `segment` is a live value, so its link is live; the link is
+        // either unlinked or in a live tree (links only enter trees through
+        // `into_tree`, whose owner keeps them alive), so its reach is live
+        // for as long as `segment` and the map are borrowed.
+        unsafe { Node::from_ptr(self.adapter.get_link(segment)) }
+    }
+
+    /// Turns an owning pointer into a raw link ready for insertion; hands the
+    /// pointer back if its link is already in a map.
+    fn into_tree(&mut self, owned: OwnedOf<A>) -> Result<LinkPtr, OwnedOf<A>> {
+        let raw = self.adapter.pointer_ops().into_raw(owned);
+        // SAFETY: `raw` comes from `into_raw`, so it points to a live value.
+        let link = unsafe { self.adapter.get_link(raw) };
+        // SAFETY: `link` points to the live value's link.
+        if unsafe { self.adapter.link_ops_mut().acquire_link(link) } {
+            Ok(link)
+        } else {
+            // SAFETY: `raw` came from `into_raw` just above and was not used.
+            Err(unsafe { self.adapter.pointer_ops().from_raw(raw) })
+        }
+    }
+
+    /// Unlinks a node of this tree and gives its owning pointer back.
+    ///
+    /// # Safety
+    ///
+    /// `link` is a link of this map's tree.
+    unsafe fn take(&mut self, link: LinkPtr) -> OwnedOf<A> {
+        // SAFETY: by the caller, `link` is in the tree.
+        unsafe { self.tree.erase(link) };
+        // SAFETY: the link was acquired by `into_tree` and is now out of the
+        // tree, so it is released exactly once.
+        unsafe { self.adapter.link_ops_mut().release_link(link) };
+        // SAFETY: the link belongs to a value that `into_tree` turned raw with
+        // this adapter's `into_raw`; it is rebuilt exactly once, here.
+        unsafe { self.adapter.pointer_ops().from_raw(self.adapter.get_value(link)) }
+    }
+
+    /// Links an acquired node with range `[start, end)`, which must be free.
+    fn link(&mut self, link: LinkPtr, start: usize, end: usize) {
+        debug_assert!(
+            self.tree.lower_bound(start).is_none_or(|n| n.start() >= end),
+            "inconsistent state: linking {start:#x}..{end:#x} over a mapped segment"
+        );
+        // SAFETY: `link` is live and acquired (fresh from `into_tree`), so it
+        // is in no tree; setting its range before linking is how `insert`
+        // wants it.
+        unsafe {
+            Node::from_ptr(link).set_range(start, end);
+            self.tree.insert(link);
+        }
+    }
+
+    /// Resizes a node of this tree in place.
+    fn resize(&mut self, link: LinkPtr, start: usize, end: usize) {
+        // SAFETY: callers pass links they just found in this tree.
+        unsafe { self.tree.resize(link, start, end) }
+    }
+
+    /// A node of this tree, by pointer, detached from the borrow of `self`
+    /// so that the map can be mutated while it is held.
+    fn node_at<'t>(&self, link: LinkPtr) -> Node<'t> {
+        // SAFETY: callers pass links of this tree, and drop the node before
+        // the link is taken out of the tree.
+        unsafe { Node::from_ptr(link) }
+    }
+
+    /// The segment of a node of this tree, detached from the borrow of
+    /// `self`, to call callbacks while `args` is borrowed mutably.
+    fn segment_at<'t>(&self, link: LinkPtr) -> &'t SegmentOf<A> {
+        // SAFETY: as in `value`; callers drop the reference before the node
+        // leaves the map.
+        unsafe { &*self.adapter.get_value(link) }
+    }
+}
+
+impl<A: RangeAdapter> Drop for RangeActionMap<A> {
+    /// Drops every segment's node, without calling [`Segment::remove`] (call
+    /// [`clear`](RangeActionMap::clear) first to release what backs them).
+    fn drop(&mut self) {
+        let drain = self.tree.drain();
+        for link in drain {
+            // SAFETY: `drain` yields every former link of the tree once,
+            // unlinked; each came from `into_tree` and is rebuilt once.
+            drop(unsafe { self.adapter.pointer_ops().from_raw(self.adapter.get_value(link)) });
+        }
+    }
+}
+
+/// Validation shared by the operations.
+impl<A: RangeAdapter> RangeActionMap<A> {
+    fn check_range(&self, start: usize, end: usize) -> MapResult<()> {
+        self.window.check(start, end)
+    }
+
+    fn overlap_error(&self, start: usize, end: usize) -> MapResult<()> {
+        match self.tree.lower_bound(start) {
+            Some(n) if n.start() < end => Err(MapError::Overlap { start, end }),
+            _ => Ok(()),
+        }
+    }
+}

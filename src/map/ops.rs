@@ -1,0 +1,384 @@
+//! The VM verbs: `mmap_fixed`, `mmap_fixed_noreplace`, `mmap_anywhere`,
+//! `unmap`, `mprotect`, `clear`.
+//!
+//! Every operation that cuts segments works in two phases. Phase 1 makes
+//! every split the operation needs: the only step that allocates and the only
+//! one that may fail, and one that changes no mapping. Phase 2 then removes,
+//! shrinks or modifies; it cannot fail. So an error leaves the address space
+//! exactly as it was, and a panicking `split` too.
+//!
+//! Callbacks always run while the tree is valid: a segment is unlinked
+//! before its `remove` runs (so a panic there drops it and leaves the rest
+//! mapped), and is resized only after its `shrink` returned.
+
+use intrusive_collections::PointerOps;
+
+use super::{FlagsOf, OwnedOf, RangeActionMap, RangeAdapter, SegmentOf};
+use crate::error::InsertError;
+use crate::tree::LinkPtr;
+use crate::{MapError, MapResult, Segment};
+
+/// What an [`unmap`](RangeActionMap::unmap) or
+/// [`mprotect`](RangeActionMap::mprotect) found in its range.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Coverage {
+    segments: usize,
+    mapped_len: usize,
+    range_len: usize,
+}
+
+impl Coverage {
+    /// How many segments (pieces after splitting) the operation acted on.
+    pub fn segments(&self) -> usize {
+        self.segments
+    }
+
+    /// Bytes of the range that were mapped.
+    pub fn mapped_len(&self) -> usize {
+        self.mapped_len
+    }
+
+    /// Bytes of the range that were holes (left as they are).
+    pub fn unmapped_len(&self) -> usize {
+        self.range_len - self.mapped_len
+    }
+
+    /// Whether the whole range was mapped (Linux's `mprotect` fails with
+    /// `ENOMEM` otherwise).
+    pub fn is_fully_mapped(&self) -> bool {
+        self.mapped_len == self.range_len
+    }
+}
+
+impl<A: RangeAdapter> RangeActionMap<A> {
+    /// Unmaps `[start, end)`: segments inside it are removed, segments that
+    /// straddle a bound are shrunk (or, for one that contains the whole
+    /// range, split once and shrunk). Segments outside keep their node.
+    /// *O*(log n + k) for k segments touched.
+    ///
+    /// Callbacks: one `shrink` per straddling segment, one `remove` per
+    /// segment inside, one `try_split` when a segment contains the range.
+    ///
+    /// ```text
+    /// range:        [==========)
+    /// before:   [aaaa)  [bb) [cccccc)        [ddd)
+    /// after:    [aa)             [cc)        [ddd)
+    /// ```
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map::RangeActionMap;
+    /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
+    /// map.mmap_fixed(0x1000, 0x9000, || area(0)).unwrap();
+    /// let cov = map.unmap(0x4000, 0x5000).unwrap();
+    /// assert_eq!(cov.segments(), 1);
+    /// let ranges: Vec<_> = map.iter().map(|a| a.link.range()).collect();
+    /// assert_eq!(ranges, [0x1000..0x4000, 0x5000..0x9000]);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::EmptyRange`] or [`MapError::OutOfWindow`] for a bad range;
+    /// [`MapError::SplitFailed`] when `try_split` fails (then nothing
+    /// changed).
+    ///
+    /// # Panics
+    ///
+    /// Only if a callback panics. The map stays valid: segments already
+    /// handled are gone, the one whose `remove` panicked is unlinked and
+    /// dropped, one whose `shrink` panicked keeps its old range, the rest
+    /// are untouched.
+    pub fn unmap(&mut self, start: usize, end: usize) -> MapResult<Coverage> {
+        self.check_range(start, end)?;
+        self.split_for_unmap(start, end)?;
+        Ok(self.unmap_split(start, end))
+    }
+
+    /// Applies `flags` to `[start, end)`: segments that straddle a bound
+    /// are split there, then every piece inside sees one `modify`. Holes in
+    /// the range stay holes and are reported in the [`Coverage`]. Modified
+    /// pieces are offered to [`Segment::try_merge`] with their neighbours.
+    /// *O*(log n + k).
+    ///
+    /// ```text
+    /// range:        [==========)
+    /// before:   [aaaa)  [bb) [cccccc)
+    /// after:    [a)[A)  [BB) [CC)[cc)        (upper case: modified)
+    /// ```
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map::RangeActionMap;
+    /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
+    /// map.mmap_fixed(0x1000, 0x4000, || area(0)).unwrap();
+    /// let cov = map.mprotect(0x2000, 0x6000, 7).unwrap();
+    /// assert!(!cov.is_fully_mapped());
+    /// let prots: Vec<_> = map.iter().map(|a| (a.link.range(), a.prot.get())).collect();
+    /// assert_eq!(prots, [(0x1000..0x2000, 0), (0x2000..0x4000, 7)]);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::EmptyRange`] or [`MapError::OutOfWindow`];
+    /// [`MapError::SplitFailed`], after which a split made at `start` may
+    /// remain (it changes no mapping) and nothing was modified.
+    ///
+    /// # Panics
+    ///
+    /// Only if a callback panics: pieces before the panicking one are
+    /// modified, the rest are not; the map stays valid.
+    pub fn mprotect(&mut self, start: usize, end: usize, flags: FlagsOf<A>) -> MapResult<Coverage> {
+        self.check_range(start, end)?;
+        // Phase 1: split at both bounds.
+        if let Some(n) = self.tree.find(start).filter(|n| n.start() < start).map(|n| n.ptr()) {
+            self.split_at(n, start)?;
+        }
+        if let Some(n) = self.tree.find(end - 1).filter(|n| n.end() > end).map(|n| n.ptr()) {
+            self.split_at(n, end)?;
+        }
+        // Phase 2: modify every piece inside, merging as we go.
+        let mut coverage = Coverage { range_len: end - start, ..Coverage::default() };
+        let mut cur = self.tree.lower_bound(start).map(|n| n.ptr());
+        let mut last = None;
+        while let Some(link) = cur {
+            let node = self.node_at(link);
+            if node.start() >= end {
+                break;
+            }
+            coverage.segments += 1;
+            coverage.mapped_len += node.end() - node.start();
+            self.segment_at(link).modify(flags, &mut self.args);
+            let next = node.next().map(|n| n.ptr());
+            last = Some(self.merge_with_prev(link));
+            cur = next;
+        }
+        if let Some(link) = last {
+            self.merge_with_next(link);
+        }
+        Ok(coverage)
+    }
+
+    /// Maps a new segment at exactly `[start, end)`, unmapping whatever was
+    /// there first (`MAP_FIXED`). `f` builds the node; it is called after
+    /// the splits and before anything is unmapped. The new segment is offered
+    /// to [`Segment::try_merge`] with its neighbours. *O*(log n + k).
+    ///
+    /// # Returns
+    ///
+    /// The segment now covering `start` (the new one, or the neighbour it
+    /// merged into).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map::RangeActionMap;
+    /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
+    /// map.mmap_fixed(0x1000, 0x9000, || area(1)).unwrap();
+    /// let seg = map.mmap_fixed(0x3000, 0x4000, || area(2)).unwrap();
+    /// assert_eq!(seg.prot.get(), 2);
+    /// assert_eq!(map.len(), 3);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::EmptyRange`] or [`MapError::OutOfWindow`] (then `f` is not
+    /// called); [`MapError::SplitFailed`] (nothing changed, `f` not called);
+    /// [`MapError::AlreadyLinked`] if `f` returns a node that is in a map
+    /// (the pointer is then forgotten, never dropped; only a split, which
+    /// changes no mapping, may have happened).
+    ///
+    /// # Panics
+    ///
+    /// If `f` or a callback panics; the map stays valid (as for
+    /// [`unmap`](Self::unmap)).
+    pub fn mmap_fixed(
+        &mut self,
+        start: usize,
+        end: usize,
+        f: impl FnOnce() -> OwnedOf<A>,
+    ) -> MapResult<&SegmentOf<A>> {
+        self.check_range(start, end)?;
+        self.split_for_unmap(start, end)?;
+        let link = self.into_tree(f()).map_err(|owned| {
+            core::mem::forget(owned);
+            MapError::AlreadyLinked
+        })?;
+        self.unmap_split(start, end);
+        Ok(self.insert_and_merge(link, start, end))
+    }
+
+    /// Maps `node` at `[start, end)` only if no segment overlaps it
+    /// (`MAP_FIXED_NOREPLACE`). *O*(log n).
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::Overlap`], [`MapError::EmptyRange`],
+    /// [`MapError::OutOfWindow`] or [`MapError::AlreadyLinked`], with `node`
+    /// handed back untouched in the [`InsertError`].
+    pub fn mmap_fixed_noreplace(
+        &mut self,
+        start: usize,
+        end: usize,
+        node: OwnedOf<A>,
+    ) -> Result<&SegmentOf<A>, InsertError<OwnedOf<A>>> {
+        if let Err(error) = self.check_range(start, end).and_then(|()| self.overlap_error(start, end)) {
+            return Err(InsertError { error, node });
+        }
+        let link = self
+            .into_tree(node)
+            .map_err(|node| InsertError { error: MapError::AlreadyLinked, node })?;
+        Ok(self.insert_and_merge(link, start, end))
+    }
+
+    /// Removes every segment, calling [`Segment::remove`] on each, in
+    /// *O*(n). Without callbacks, dropping the map frees the nodes.
+    ///
+    /// # Panics
+    ///
+    /// If `remove` panics; the map is then empty and every node dropped.
+    pub fn clear(&mut self) {
+        /// Drops the nodes a panicking `remove` would otherwise leak.
+        struct Rest<'a, A: RangeAdapter> {
+            drain: crate::tree::navigate::Drain,
+            adapter: &'a A,
+        }
+        impl<A: RangeAdapter> Drop for Rest<'_, A> {
+            fn drop(&mut self) {
+                for link in &mut self.drain {
+                    // SAFETY: each drained link is rebuilt exactly once.
+                    drop(unsafe { self.adapter.pointer_ops().from_raw(self.adapter.get_value(link)) });
+                }
+            }
+        }
+
+        let mut rest = Rest { drain: self.tree.drain(), adapter: &self.adapter };
+        while let Some(link) = rest.drain.next() {
+            // SAFETY: drained links are unlinked former tree links, each
+            // rebuilt exactly once; the owner lives until `remove` returned.
+            let owned = unsafe { rest.adapter.pointer_ops().from_raw(rest.adapter.get_value(link)) };
+            // SAFETY: `owned` keeps the value alive for this call.
+            unsafe { &*rest.adapter.get_value(link) }.remove(&mut self.args);
+            drop(owned);
+        }
+    }
+
+    // === shared steps ===
+
+    /// Phase 1 of an unmap of `[start, end)`: the one split it may need, when
+    /// a segment strictly contains the range.
+    fn split_for_unmap(&mut self, start: usize, end: usize) -> MapResult<()> {
+        match self.tree.find(start).filter(|n| n.start() < start && n.end() > end) {
+            Some(n) => {
+                let link = n.ptr();
+                self.split_at(link, end)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Phase 2 of an unmap: no segment crosses both bounds any more, so each
+    /// is shrunk from one side or removed whole.
+    fn unmap_split(&mut self, start: usize, end: usize) -> Coverage {
+        let mut coverage = Coverage { range_len: end - start, ..Coverage::default() };
+        let mut cur = self.tree.lower_bound(start).map(|n| n.ptr());
+        while let Some(link) = cur {
+            let node = self.node_at(link);
+            let (s, e) = (node.start(), node.end());
+            if s >= end {
+                break;
+            }
+            cur = node.next().map(|n| n.ptr());
+            coverage.segments += 1;
+            coverage.mapped_len += e.min(end) - s.max(start);
+            if s < start {
+                self.segment_at(link).shrink(s, start, &mut self.args);
+                self.resize(link, s, start);
+            } else if e > end {
+                self.segment_at(link).shrink(end, e, &mut self.args);
+                self.resize(link, end, e);
+            } else {
+                // SAFETY: `link` was just found in the tree.
+                let owned = unsafe { self.take(link) };
+                self.segment_at(link).remove(&mut self.args);
+                drop(owned);
+            }
+        }
+        coverage
+    }
+
+    /// Splits the segment at `link` at `pos` (strictly inside it): it keeps
+    /// `[start, pos)`, a new node from `try_split` takes `[pos, end)`.
+    fn split_at(&mut self, link: LinkPtr, pos: usize) -> MapResult<()> {
+        let node = self.node_at(link);
+        let (start, end) = (node.start(), node.end());
+        debug_assert!(
+            start < pos && pos < end,
+            "inconsistent state: split of {start:#x}..{end:#x} at {pos:#x}"
+        );
+        let right = self
+            .segment_at(link)
+            .try_split(pos, &mut self.args)
+            .map_err(|_| MapError::SplitFailed { pos })?;
+        let right = self.into_tree(right).map_err(|owned| {
+            core::mem::forget(owned);
+            MapError::AlreadyLinked
+        })?;
+        self.resize(link, start, pos);
+        self.link(right, pos, end);
+        Ok(())
+    }
+
+    /// Links a node at `[start, end)` (free) and merges it with its
+    /// neighbours when they agree; returns the segment covering `start`.
+    fn insert_and_merge(&mut self, link: LinkPtr, start: usize, end: usize) -> &SegmentOf<A> {
+        self.link(link, start, end);
+        let link = self.merge_with_prev(link);
+        let link = self.merge_with_next(link);
+        self.segment_at(link)
+    }
+
+    /// Offers `link` to its predecessor's `try_merge`; returns the link that
+    /// now covers `link`'s range.
+    fn merge_with_prev(&mut self, link: LinkPtr) -> LinkPtr {
+        match self.node_at(link).prev().filter(|p| p.end() == self.node_at(link).start()) {
+            Some(prev) => {
+                let prev = prev.ptr();
+                if self.try_absorb(prev, link) {
+                    prev
+                } else {
+                    link
+                }
+            }
+            None => link,
+        }
+    }
+
+    /// Offers `link`'s successor to `link`'s `try_merge`; returns `link`.
+    fn merge_with_next(&mut self, link: LinkPtr) -> LinkPtr {
+        if let Some(next) = self.node_at(link).next().filter(|n| n.start() == self.node_at(link).end()) {
+            let next = next.ptr();
+            self.try_absorb(link, next);
+        }
+        link
+    }
+
+    /// Asks `prev` to absorb the adjacent `next`; on yes, `next` leaves the
+    /// map (dropped without `remove`) and `prev` grows over its range.
+    fn try_absorb(&mut self, prev: LinkPtr, next: LinkPtr) -> bool {
+        let next_seg = self.segment_at(next);
+        if !self.segment_at(prev).try_merge(next_seg, &mut self.args) {
+            return false;
+        }
+        let (start, end) = (self.node_at(prev).start(), self.node_at(next).end());
+        // SAFETY: `next` is prev's successor in this tree.
+        let owned = unsafe { self.take(next) };
+        drop(owned);
+        self.resize(prev, start, end);
+        true
+    }
+}

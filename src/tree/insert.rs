@@ -1,0 +1,203 @@
+//! Linking a node in address order, and the insert rebalance.
+
+use super::{augment, LinkPtr, Node, RawTree};
+
+impl RawTree {
+    /// Links the node at `ptr` in address order and rebalances, in
+    /// *O*(log n).
+    ///
+    /// The node's range must already be set and must not overlap any node of
+    /// the tree (property 6; the map checks it).
+    ///
+    /// # Safety
+    ///
+    /// - `ptr` points to a live link that is in no tree (fresh from
+    ///   `acquire_link`), and that stays alive until it is erased from this
+    ///   tree;
+    /// - the link's owner is transferred to this tree's owner.
+    pub(crate) unsafe fn insert(&mut self, ptr: LinkPtr) {
+        // SAFETY: by the caller, `ptr` is a live link and reaches nothing yet
+        // (`reset_as_leaf` clears its children before any traversal).
+        let node = unsafe { Node::from_ptr(ptr) };
+        node.reset_as_leaf();
+        debug_assert!(
+            node.start() < node.end(),
+            "inconsistent state: inserting empty range {:#x}..{:#x}",
+            node.start(),
+            node.end()
+        );
+
+        let start = node.start();
+        let (mut parent, mut is_left) = (None, false);
+        let (mut leftmost, mut rightmost) = (true, true);
+        let mut cur = self.root_unbound();
+        // Loop invariant: `node` belongs below `cur`, `parent` is `cur`'s
+        // parent and `is_left` says which of its slots `cur` is.
+        while let Some(c) = cur {
+            parent = Some(c);
+            is_left = start < c.start();
+            if is_left {
+                cur = c.left();
+                rightmost = false;
+            } else {
+                cur = c.right();
+                leftmost = false;
+            }
+        }
+
+        // A new node is red: property 5 still holds, only 4 may break.
+        node.set_parent_color(parent, false);
+        match parent {
+            None => self.root = Some(ptr),
+            Some(p) if is_left => p.set_left(Some(node)),
+            Some(p) => p.set_right(Some(node)),
+        }
+        if leftmost {
+            self.first = Some(ptr);
+        }
+        if rightmost {
+            self.last = Some(ptr);
+        }
+        self.len += 1;
+
+        augment::propagate(parent, None);
+        self.insert_rebalance(node);
+    }
+
+    /// The root as a node of any lifetime, for the mutating algorithms.
+    #[inline]
+    pub(crate) fn root_unbound<'t>(&self) -> Option<Node<'t>> {
+        // SAFETY: the root reaches only live links (`RawTree` invariant), and
+        // the mutating algorithm holding `&mut self` keeps them alive for as
+        // long as it uses the nodes (nothing is freed inside the tree layer).
+        self.root.map(|p| unsafe { Node::from_ptr(p) })
+    }
+
+    /// Rotates around `old`, making `new` (one of its children) the root of
+    /// the subtree, with the colour `old` had; `old` gets `color_black`.
+    #[inline]
+    pub(crate) fn rotate_set_parents<'t>(&mut self, old: Node<'t>, new: Node<'t>, old_black: bool) {
+        let parent = old.parent();
+        new.set_parent_color_raw(old.parent_color_raw());
+        old.set_parent_color(Some(new), old_black);
+        self.change_child(old, Some(new), parent);
+    }
+
+    /// Restores property 4 after `node` was linked red.
+    fn insert_rebalance<'t>(&mut self, mut node: Node<'t>) {
+        // Loop invariant: `node` is red; property 4 holds everywhere except
+        // possibly between `node` and its parent; property 5 holds.
+        loop {
+            let Some(parent) = node.parent() else {
+                // The inserted node (or a recoloured grandparent) is the
+                // root: blacken it (property 2); all paths gain one black.
+                node.set_black();
+                break;
+            };
+            if parent.is_black() {
+                break;
+            }
+            // The parent is red, hence not the root (property 2).
+            let Some(gparent) = parent.parent() else {
+                parent.set_black();
+                break;
+            };
+
+            if gparent.left() == Some(parent) {
+                let uncle = gparent.right();
+                if let Some(u) = uncle.filter(|u| u.is_red()) {
+                    // Case 1 – uncle is red: flip colours, move up twice.
+                    //
+                    //       g            G
+                    //      / \          / \
+                    //     P   U  -->   p   u
+                    //    /            /
+                    //   N            N
+                    u.set_black();
+                    parent.set_black();
+                    gparent.set_red();
+                    node = gparent;
+                    continue;
+                }
+
+                let mut parent = parent;
+                if parent.right() == Some(node) {
+                    // Case 2 – node is the parent's right child: rotate left
+                    // at the parent, which turns it into case 3.
+                    //
+                    //      g             g
+                    //     / \           / \
+                    //    P   u  -->    N   u
+                    //     \           /
+                    //      N         P
+                    let tmp = node.left();
+                    parent.set_right(tmp);
+                    node.set_left(Some(parent));
+                    if let Some(t) = tmp {
+                        t.set_parent_color(Some(parent), true);
+                    }
+                    parent.set_parent_color(Some(node), false);
+                    node.set_parent(Some(gparent));
+                    gparent.set_left(Some(node));
+                    augment::rotate(parent, node);
+                    parent = node;
+                }
+
+                // Case 3 – node is the parent's left child: rotate right at
+                // the grandparent.
+                //
+                //        g           p
+                //       / \         / \
+                //      P   u  -->  N   G
+                //     /                 \
+                //    N                   u
+                let tmp = parent.right();
+                gparent.set_left(tmp);
+                parent.set_right(Some(gparent));
+                if let Some(t) = tmp {
+                    t.set_parent_color(Some(gparent), true);
+                }
+                self.rotate_set_parents(gparent, parent, false);
+                augment::rotate(gparent, parent);
+                break;
+            } else {
+                let uncle = gparent.left();
+                if let Some(u) = uncle.filter(|u| u.is_red()) {
+                    // Case 1 – mirrored.
+                    u.set_black();
+                    parent.set_black();
+                    gparent.set_red();
+                    node = gparent;
+                    continue;
+                }
+
+                let mut parent = parent;
+                if parent.left() == Some(node) {
+                    // Case 2 – mirrored: rotate right at the parent.
+                    let tmp = node.right();
+                    parent.set_left(tmp);
+                    node.set_right(Some(parent));
+                    if let Some(t) = tmp {
+                        t.set_parent_color(Some(parent), true);
+                    }
+                    parent.set_parent_color(Some(node), false);
+                    node.set_parent(Some(gparent));
+                    gparent.set_right(Some(node));
+                    augment::rotate(parent, node);
+                    parent = node;
+                }
+
+                // Case 3 – mirrored: rotate left at the grandparent.
+                let tmp = parent.left();
+                gparent.set_right(tmp);
+                parent.set_left(Some(gparent));
+                if let Some(t) = tmp {
+                    t.set_parent_color(Some(gparent), true);
+                }
+                self.rotate_set_parents(gparent, parent, false);
+                augment::rotate(gparent, parent);
+                break;
+            }
+        }
+    }
+}

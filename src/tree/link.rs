@@ -1,0 +1,299 @@
+//! The link a segment embeds to live in the tree, and its `LinkOps`.
+
+use core::cell::Cell;
+use core::fmt;
+use core::ops::Range;
+use core::ptr::NonNull;
+
+use intrusive_collections::{DefaultLinkOps, LinkOps};
+
+/// A pointer to a link in the tree.
+pub(crate) type LinkPtr = NonNull<RangeLink>;
+
+/// Colour bit of `parent_color` (bit 0).
+const BLACK: usize = 1;
+/// Colour bit value of a red node.
+const RED: usize = 0;
+/// `parent_color` of a link that is in no tree. It cannot be a real value:
+/// parents are at least 8-aligned (asserted below), so a linked link only
+/// ever has bit 0 (the colour) set among the low three bits.
+const UNLINKED: usize = 0b10;
+
+/// The part of a segment that the tree owns: red-black pointers, the
+/// segment's range, and the augmentation of the subtree below it.
+///
+/// Embed one in your segment type and name it in
+/// [`intrusive_adapter!`](intrusive_collections::intrusive_adapter):
+///
+/// ```
+/// use intrusive_collections::intrusive_adapter;
+/// use range_action_map::RangeLink;
+///
+/// struct Vma {
+///     link: RangeLink,
+///     name: &'static str,
+/// }
+/// intrusive_adapter!(VmaAdapter = Box<Vma>: Vma { link: RangeLink });
+///
+/// let vma = Vma { link: RangeLink::new(), name: "heap" };
+/// assert!(!vma.link.is_linked());
+/// ```
+///
+/// The range of a linked segment is read with [`start`](Self::start),
+/// [`end`](Self::end) or [`range`](Self::range); only the map changes it.
+///
+/// # Invariants
+///
+/// While the link is in a tree (`is_linked()`):
+///
+/// - `parent_color` holds the parent's address (0 for the root) ORed with the
+///   colour bit, `left`/`right` point to valid links of the same tree;
+/// - `start < end`, and the augmented fields `min_start`, `max_end` and
+///   `subtree_gap` are exact for the subtree rooted here (see
+///   [`augment`](super::augment)).
+///
+/// While it is not, `parent_color == UNLINKED` and no tree points to it.
+pub struct RangeLink {
+    /// Parent pointer with the colour packed into bit 0.
+    parent_color: Cell<usize>,
+    left: Cell<Option<LinkPtr>>,
+    right: Cell<Option<LinkPtr>>,
+    start: Cell<usize>,
+    end: Cell<usize>,
+    /// Lowest `start` in the subtree (the leftmost node's start).
+    min_start: Cell<usize>,
+    /// Highest `end` in the subtree (the rightmost node's end).
+    max_end: Cell<usize>,
+    /// Largest hole between two consecutive nodes of the subtree:
+    ///
+    /// ```text
+    /// subtree_gap(n) = max(subtree_gap(n.left), subtree_gap(n.right),
+    ///                      n.start - max_end(n.left),
+    ///                      min_start(n.right) - n.end)
+    /// ```
+    ///
+    /// with absent children contributing nothing (0 for a leaf). It depends on
+    /// the node and its two children only, so rotations need no neighbours.
+    subtree_gap: Cell<usize>,
+}
+
+static_assertions::assert_eq_size!(RangeLink, [usize; 8]);
+static_assertions::const_assert!(core::mem::align_of::<RangeLink>() >= 4);
+
+// SAFETY: the raw pointers inside a link are only followed by the tree that
+// owns the link, and a tree is moved together with all its links (the owner of
+// a linked node is the map). An unlinked link holds no pointer that is used.
+unsafe impl Send for RangeLink {}
+
+impl RangeLink {
+    /// A link that is in no tree.
+    pub const fn new() -> Self {
+        RangeLink {
+            parent_color: Cell::new(UNLINKED),
+            left: Cell::new(None),
+            right: Cell::new(None),
+            start: Cell::new(0),
+            end: Cell::new(0),
+            min_start: Cell::new(0),
+            max_end: Cell::new(0),
+            subtree_gap: Cell::new(0),
+        }
+    }
+
+    /// Whether the link is currently in a map.
+    #[inline]
+    pub fn is_linked(&self) -> bool {
+        self.parent_color.get() != UNLINKED
+    }
+
+    /// First address of the segment (meaningful while linked).
+    #[inline]
+    pub fn start(&self) -> usize {
+        self.start.get()
+    }
+
+    /// One past the last address of the segment (meaningful while linked).
+    #[inline]
+    pub fn end(&self) -> usize {
+        self.end.get()
+    }
+
+    /// The half-open range `start..end` of the segment.
+    #[inline]
+    pub fn range(&self) -> Range<usize> {
+        self.start()..self.end()
+    }
+
+    /// Whether `addr` lies in `[start, end)`.
+    #[inline]
+    pub fn contains(&self, addr: usize) -> bool {
+        self.start() <= addr && addr < self.end()
+    }
+
+    // === raw accessors for the tree ===
+
+    #[inline]
+    pub(crate) fn parent_ptr(&self) -> Option<LinkPtr> {
+        NonNull::new((self.parent_color.get() & !BLACK) as *mut RangeLink)
+    }
+
+    #[inline]
+    pub(crate) fn is_black(&self) -> bool {
+        self.parent_color.get() & BLACK != 0
+    }
+
+    #[inline]
+    pub(crate) fn is_red(&self) -> bool {
+        !self.is_black()
+    }
+
+    #[inline]
+    pub(crate) fn parent_color_raw(&self) -> usize {
+        self.parent_color.get()
+    }
+
+    #[inline]
+    pub(crate) fn set_parent_color_raw(&self, value: usize) {
+        self.parent_color.set(value);
+    }
+
+    #[inline]
+    pub(crate) fn set_parent_color_ptr(&self, parent: Option<LinkPtr>, black: bool) {
+        let parent = parent.map_or(0, |p| p.as_ptr() as usize);
+        self.parent_color
+            .set(parent | if black { BLACK } else { RED });
+    }
+
+    #[inline]
+    pub(crate) fn set_parent_ptr(&self, parent: Option<LinkPtr>) {
+        self.set_parent_color_ptr(parent, self.is_black());
+    }
+
+    #[inline]
+    pub(crate) fn set_black(&self) {
+        self.parent_color.set(self.parent_color.get() | BLACK);
+    }
+
+    #[inline]
+    pub(crate) fn set_red(&self) {
+        self.parent_color.set(self.parent_color.get() & !BLACK);
+    }
+
+    #[inline]
+    pub(crate) fn left_ptr(&self) -> Option<LinkPtr> {
+        self.left.get()
+    }
+
+    #[inline]
+    pub(crate) fn right_ptr(&self) -> Option<LinkPtr> {
+        self.right.get()
+    }
+
+    #[inline]
+    pub(crate) fn set_left_ptr(&self, child: Option<LinkPtr>) {
+        self.left.set(child);
+    }
+
+    #[inline]
+    pub(crate) fn set_right_ptr(&self, child: Option<LinkPtr>) {
+        self.right.set(child);
+    }
+
+    #[inline]
+    pub(crate) fn set_range(&self, start: usize, end: usize) {
+        self.start.set(start);
+        self.end.set(end);
+    }
+
+    #[inline]
+    pub(crate) fn min_start(&self) -> usize {
+        self.min_start.get()
+    }
+
+    #[inline]
+    pub(crate) fn max_end(&self) -> usize {
+        self.max_end.get()
+    }
+
+    #[inline]
+    pub(crate) fn subtree_gap(&self) -> usize {
+        self.subtree_gap.get()
+    }
+
+    #[inline]
+    pub(crate) fn set_augment(&self, (min_start, max_end, gap): (usize, usize, usize)) {
+        self.min_start.set(min_start);
+        self.max_end.set(max_end);
+        self.subtree_gap.set(gap);
+    }
+
+    #[inline]
+    pub(crate) fn augment(&self) -> (usize, usize, usize) {
+        (self.min_start(), self.max_end(), self.subtree_gap())
+    }
+
+    /// Puts the link back in the unlinked state (tree pointers forgotten).
+    #[inline]
+    pub(crate) fn mark_unlinked(&self) {
+        self.parent_color.set(UNLINKED);
+        self.left.set(None);
+        self.right.set(None);
+    }
+
+    /// Puts a fresh node in the "linked leaf" state before it is attached.
+    #[inline]
+    pub(crate) fn reset_as_leaf(&self) {
+        self.left.set(None);
+        self.right.set(None);
+        self.set_augment((self.start(), self.end(), 0));
+    }
+}
+
+impl Default for RangeLink {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for RangeLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_linked() {
+            write!(f, "RangeLink({:#x}..{:#x})", self.start(), self.end())
+        } else {
+            f.write_str("RangeLink(unlinked)")
+        }
+    }
+}
+
+/// The [`LinkOps`] of [`RangeLink`], used by adapters declared with
+/// [`intrusive_adapter!`](intrusive_collections::intrusive_adapter).
+#[derive(Clone, Copy, Default, Debug)]
+pub struct RangeLinkOps;
+
+// SAFETY: `acquire_link` hands a link out only when it is unlinked, and marks
+// it linked, so a link is in at most one map at a time; `release_link` never
+// panics.
+unsafe impl LinkOps for RangeLinkOps {
+    type LinkPtr = LinkPtr;
+
+    unsafe fn acquire_link(&mut self, ptr: Self::LinkPtr) -> bool {
+        // SAFETY: the caller passes a pointer to a live link.
+        let link = unsafe { ptr.as_ref() };
+        if link.is_linked() {
+            return false;
+        }
+        link.set_parent_color_ptr(None, true);
+        true
+    }
+
+    unsafe fn release_link(&mut self, ptr: Self::LinkPtr) {
+        // SAFETY: the caller passes a pointer to a live link it acquired.
+        unsafe { ptr.as_ref() }.mark_unlinked();
+    }
+}
+
+impl DefaultLinkOps for RangeLink {
+    type Ops = RangeLinkOps;
+
+    const NEW: Self::Ops = RangeLinkOps;
+}

@@ -1,0 +1,262 @@
+//! The unsafe core: an intrusive, augmented red-black tree of disjoint
+//! half-open ranges.
+//!
+//! This layer knows the shape of the tree, not what a segment means: it links
+//! and unlinks [`RangeLink`]s, keeps them ordered by address, rebalances, and
+//! keeps the augmentation exact. The map above it speaks the VM domain.
+//!
+//! # Red-black properties
+//!
+//! 1. Every node is either red or black.
+//! 2. The root is black.
+//! 3. All leaves (the absent children) are black.
+//! 4. Both children of a red node are black (no red-red edge).
+//! 5. Every path from a node to a descendant leaf has the same number of
+//!    black nodes (the node's black height).
+//!
+//! 4 and 5 give height ≤ 2·log2(n + 1). The code cites them by number.
+//!
+//! # Order and augmentation
+//!
+//! 6. In-order, nodes have increasing `start`; every node has
+//!    `start < end`; consecutive nodes are disjoint (`prev.end <= next.start`).
+//! 7. Every node holds `min_start`, `max_end` and `subtree_gap` of its
+//!    subtree (formulas in [`RangeLink`]), exact at every rest point. They are
+//!    kept by the three callbacks of [`augment`]: `propagate`, `copy`, and
+//!    `rotate`.
+//!
+//! The tree maintains 1–5 and 7 itself. Property 6 is the caller's: the map
+//! checks ranges before it inserts or resizes. Breaking 6 gives wrong answers,
+//! never unsoundness, because memory safety here depends only on every stored
+//! pointer naming a live link (the `RawTree` invariant), which no ordering
+//! mistake can break.
+//!
+//! # Drawing convention
+//!
+//! Diagrams in [`insert`] and [`erase`] draw a black node in lower case, a
+//! red node in upper case, and a node of either colour in parentheses.
+//!
+//! # The one unsafe step
+//!
+//! [`Node`] is a link pointer that carries the promise "this link is alive
+//! and every pointer it stores names a live link". Making one from a raw
+//! pointer is `unsafe`; following pointers from one is then safe, so the
+//! rebalancing algorithms contain no `unsafe` at all.
+
+pub(crate) mod augment;
+pub(crate) mod check;
+pub(crate) mod erase;
+pub(crate) mod gap;
+pub(crate) mod insert;
+pub(crate) mod link;
+pub(crate) mod navigate;
+
+#[cfg(test)]
+mod tests;
+
+use core::marker::PhantomData;
+use core::ops::Deref;
+
+pub use link::{RangeLink, RangeLinkOps};
+pub(crate) use link::LinkPtr;
+
+/// A live link of a tree, for the lifetime `'t`.
+///
+/// # Invariants
+///
+/// `ptr` points to a [`RangeLink`] that stays alive for `'t`, and every
+/// pointer stored in that link (parent, children) points to a link with the
+/// same property.
+#[derive(Clone, Copy)]
+pub(crate) struct Node<'t> {
+    ptr: LinkPtr,
+    _tree: PhantomData<&'t RangeLink>,
+}
+
+impl PartialEq for Node<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.ptr == other.ptr
+    }
+}
+
+impl Eq for Node<'_> {}
+
+impl<'t> Node<'t> {
+    /// Wraps a link pointer.
+    ///
+    /// # Safety
+    ///
+    /// - `ptr` points to a live [`RangeLink`] that outlives `'t`;
+    /// - every pointer stored in that link, and transitively in the links it
+    ///   reaches, points to a live link that outlives `'t` (true of every
+    ///   link in a [`RawTree`] and of a fresh unlinked link).
+    #[inline]
+    pub(crate) unsafe fn from_ptr(ptr: LinkPtr) -> Self {
+        // INVARIANT: the caller guarantees liveness of `ptr` and its reach.
+        Node { ptr, _tree: PhantomData }
+    }
+
+    /// The raw pointer, to store in another link or hand to the map.
+    #[inline]
+    pub(crate) fn ptr(self) -> LinkPtr {
+        self.ptr
+    }
+
+    /// The link, for the whole of `'t`.
+    #[inline]
+    pub(crate) fn link(self) -> &'t RangeLink {
+        // SAFETY: by the type invariant the link is alive for `'t`; links are
+        // only accessed through shared references (all fields are `Cell`s).
+        unsafe { self.ptr.as_ref() }
+    }
+
+    #[inline]
+    fn wrap(ptr: Option<LinkPtr>) -> Option<Node<'t>> {
+        // SAFETY: `ptr` was read from a link reachable from `self`, so by the
+        // type invariant it names a live link whose reach is live for `'t`.
+        ptr.map(|p| unsafe { Node::from_ptr(p) })
+    }
+
+    #[inline]
+    pub(crate) fn parent(self) -> Option<Node<'t>> {
+        Self::wrap(self.link().parent_ptr())
+    }
+
+    #[inline]
+    pub(crate) fn left(self) -> Option<Node<'t>> {
+        Self::wrap(self.link().left_ptr())
+    }
+
+    #[inline]
+    pub(crate) fn right(self) -> Option<Node<'t>> {
+        Self::wrap(self.link().right_ptr())
+    }
+
+    #[inline]
+    pub(crate) fn set_left(self, child: Option<Node<'t>>) {
+        self.link().set_left_ptr(child.map(Node::ptr));
+    }
+
+    #[inline]
+    pub(crate) fn set_right(self, child: Option<Node<'t>>) {
+        self.link().set_right_ptr(child.map(Node::ptr));
+    }
+
+    #[inline]
+    pub(crate) fn set_parent(self, parent: Option<Node<'t>>) {
+        self.link().set_parent_ptr(parent.map(Node::ptr));
+    }
+
+    #[inline]
+    pub(crate) fn set_parent_color(self, parent: Option<Node<'t>>, black: bool) {
+        self.link()
+            .set_parent_color_ptr(parent.map(Node::ptr), black);
+    }
+}
+
+impl<'t> Deref for Node<'t> {
+    type Target = RangeLink;
+
+    #[inline]
+    fn deref(&self) -> &RangeLink {
+        self.link()
+    }
+}
+
+/// The root of a tree, with O(1) `first`, `last` and `len`.
+///
+/// # Invariants
+///
+/// Every link reachable from `root` is alive, linked, and owned by this tree
+/// (the map holds the owning pointer of its segment); `first` and `last` are
+/// the leftmost and rightmost of them, `len` their number. Mutating methods
+/// keep red-black properties 1–5 and augmentation 7 (module docs).
+#[derive(Default)]
+pub(crate) struct RawTree {
+    root: Option<LinkPtr>,
+    first: Option<LinkPtr>,
+    last: Option<LinkPtr>,
+    len: usize,
+}
+
+impl RawTree {
+    /// An empty tree.
+    pub(crate) const fn new() -> Self {
+        RawTree { root: None, first: None, last: None, len: 0 }
+    }
+
+    /// Number of linked nodes.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn node<'t>(&'t self, ptr: Option<LinkPtr>) -> Option<Node<'t>> {
+        // SAFETY: `ptr` is the root, first or last link, alive and reaching
+        // only live links by the `RawTree` invariant, for as long as `self`
+        // is borrowed (only `&mut self` methods unlink nodes).
+        ptr.map(|p| unsafe { Node::from_ptr(p) })
+    }
+
+    /// The root node.
+    #[inline]
+    pub(crate) fn root(&self) -> Option<Node<'_>> {
+        self.node(self.root)
+    }
+
+    /// The lowest node, in O(1).
+    #[inline]
+    pub(crate) fn first(&self) -> Option<Node<'_>> {
+        self.node(self.first)
+    }
+
+    /// The highest node, in O(1).
+    #[inline]
+    pub(crate) fn last(&self) -> Option<Node<'_>> {
+        self.node(self.last)
+    }
+
+    /// Forgets every node without touching them: the caller has taken
+    /// ownership of all of them (see [`navigate::Drain`]).
+    pub(crate) fn forget_all(&mut self) {
+        *self = RawTree::new();
+    }
+
+    /// Changes the range of a linked node in place, in *O*(log n): no
+    /// unlink, no rebalance, only the augmentation above it is refreshed.
+    ///
+    /// The new range must keep the node between its neighbours (property 6;
+    /// the map only shrinks a node, or grows it into a hole).
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points to a link of this tree.
+    pub(crate) unsafe fn resize(&mut self, ptr: LinkPtr, start: usize, end: usize) {
+        // SAFETY: by the caller `ptr` is in this tree, live with its reach.
+        let node = unsafe { Node::from_ptr(ptr) };
+        debug_assert!(
+            start < end,
+            "inconsistent state: resizing {:#x}..{:#x} to empty {start:#x}..{end:#x}",
+            node.start(),
+            node.end()
+        );
+        node.set_range(start, end);
+        augment::propagate(Some(node), None);
+    }
+
+    /// Replaces `old` by `new` in `parent`'s child slot, or at the root.
+    #[inline]
+    pub(crate) fn change_child<'t>(
+        &mut self,
+        old: Node<'t>,
+        new: Option<Node<'t>>,
+        parent: Option<Node<'t>>,
+    ) {
+        match parent {
+            Some(p) if p.left() == Some(old) => p.set_left(new),
+            Some(p) => p.set_right(new),
+            None => self.root = new.map(Node::ptr),
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! In-order and post-order walks, and lookups by address.
+
+use super::{LinkPtr, Node, RawTree};
+
+impl<'t> Node<'t> {
+    /// The leftmost node of the subtree rooted here.
+    #[inline]
+    pub(crate) fn leftmost(mut self) -> Node<'t> {
+        while let Some(l) = self.left() {
+            self = l;
+        }
+        self
+    }
+
+    /// The rightmost node of the subtree rooted here.
+    #[inline]
+    pub(crate) fn rightmost(mut self) -> Node<'t> {
+        while let Some(r) = self.right() {
+            self = r;
+        }
+        self
+    }
+
+    /// The in-order successor, in amortised *O*(1), worst case *O*(log n).
+    pub(crate) fn next(self) -> Option<Node<'t>> {
+        if let Some(r) = self.right() {
+            return Some(r.leftmost());
+        }
+        // Climb while we come from a right child; the first ancestor we reach
+        // from its left is the successor.
+        let mut node = self;
+        let mut parent = node.parent();
+        while let Some(p) = parent {
+            if p.right() != Some(node) {
+                break;
+            }
+            node = p;
+            parent = p.parent();
+        }
+        parent
+    }
+
+    /// The in-order predecessor, in amortised *O*(1), worst case *O*(log n).
+    pub(crate) fn prev(self) -> Option<Node<'t>> {
+        if let Some(l) = self.left() {
+            return Some(l.rightmost());
+        }
+        let mut node = self;
+        let mut parent = node.parent();
+        while let Some(p) = parent {
+            if p.left() != Some(node) {
+                break;
+            }
+            node = p;
+            parent = p.parent();
+        }
+        parent
+    }
+
+    /// The root of the tree this node is in.
+    pub(crate) fn tree_root(mut self) -> Node<'t> {
+        while let Some(p) = self.parent() {
+            self = p;
+        }
+        self
+    }
+}
+
+impl RawTree {
+    /// The node whose range contains `addr`, in *O*(log n).
+    pub(crate) fn find(&self, addr: usize) -> Option<Node<'_>> {
+        let mut cur = self.root();
+        // Loop invariant: a node containing `addr`, if any, is below `cur`.
+        while let Some(n) = cur {
+            if addr < n.start() {
+                cur = n.left();
+            } else if addr >= n.end() {
+                cur = n.right();
+            } else {
+                return Some(n);
+            }
+        }
+        None
+    }
+
+    /// The first node that ends after `addr`: the one containing `addr`, or
+    /// else the first one above it. *O*(log n).
+    pub(crate) fn lower_bound(&self, addr: usize) -> Option<Node<'_>> {
+        let mut cur = self.root();
+        let mut best = None;
+        // Loop invariant: `best` is the lowest node seen with `end > addr`;
+        // any lower such node is below `cur`.
+        while let Some(n) = cur {
+            if n.end() > addr {
+                best = Some(n);
+                cur = n.left();
+            } else {
+                cur = n.right();
+            }
+        }
+        best
+    }
+
+    /// Whether `ptr` is a link of this tree, in *O*(log n): it is linked and
+    /// its root is ours.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points to a live link that is either unlinked or in some live
+    /// tree.
+    pub(crate) unsafe fn contains_link(&self, ptr: LinkPtr) -> bool {
+        // SAFETY: by the caller the link is live and, when linked, reaches
+        // only live links.
+        let node = unsafe { Node::from_ptr(ptr) };
+        node.is_linked() && self.root.is_some_and(|root| node.tree_root().ptr() == root)
+    }
+
+    /// Empties the tree in *O*(1) and returns a post-order walk (children
+    /// before parents) that yields every former node exactly once, unlinked,
+    /// in *O*(n) total, for `clear` and `Drop`. Nodes the walk has not yet
+    /// yielded are owned by it: whoever drops it early must finish the walk.
+    pub(crate) fn drain(&mut self) -> Drain {
+        let next = self.root_unbound().map(|r| leftmost_leaf(r).ptr());
+        self.forget_all();
+        Drain { next }
+    }
+}
+
+/// The first node of a post-order walk of the subtree at `node`.
+fn leftmost_leaf(mut node: Node<'_>) -> Node<'_> {
+    loop {
+        if let Some(l) = node.left() {
+            node = l;
+        } else if let Some(r) = node.right() {
+            node = r;
+        } else {
+            return node;
+        }
+    }
+}
+
+/// A post-order walk that detaches every node, from [`RawTree::drain`].
+///
+/// # Invariants
+///
+/// `next` and every node after it in post-order are live links not yet
+/// yielded; nodes already yielded are never touched again (a node is yielded
+/// only after both its children were).
+pub(crate) struct Drain {
+    next: Option<LinkPtr>,
+}
+
+impl Iterator for Drain {
+    type Item = LinkPtr;
+
+    fn next(&mut self) -> Option<LinkPtr> {
+        let ptr = self.next?;
+        // SAFETY: by the `Drain` invariant `ptr` and the nodes above it are
+        // live and unyielded; the walk reads only `ptr`'s parent and the
+        // parent's right subtree, all after `ptr` in post-order.
+        let node = unsafe { Node::from_ptr(ptr) };
+        self.next = node.parent().map(|parent| match parent.right() {
+            Some(r) if r != node => leftmost_leaf(r).ptr(),
+            _ => parent.ptr(),
+        });
+        node.mark_unlinked();
+        Some(ptr)
+    }
+}
