@@ -335,7 +335,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
 
     /// Links a node at `[start, end)` (free) and merges it with its
     /// neighbours when they agree; returns the segment covering `start`.
-    fn insert_and_merge(&mut self, link: LinkPtr, start: usize, end: usize) -> &SegmentOf<A> {
+    pub(super) fn insert_and_merge(&mut self, link: LinkPtr, start: usize, end: usize) -> &SegmentOf<A> {
         self.link(link, start, end);
         let link = self.merge_with_prev(link);
         let link = self.merge_with_next(link);

@@ -120,7 +120,9 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     }
 
     /// Maps a segment where `placement` says and returns its start; `f(start)`
-    /// is called only on success. *O*(log n).
+    /// is called only on success. The new segment is offered to
+    /// [`Segment::try_merge`](crate::Segment::try_merge) with its neighbours.
+    /// *O*(log n).
     ///
     /// # Errors
     ///
@@ -138,7 +140,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
             core::mem::forget(owned);
             MapError::AlreadyLinked
         })?;
-        self.link(link, start, end);
+        self.insert_and_merge(link, start, end);
         Ok(start)
     }
 

@@ -1,0 +1,325 @@
+//! Tests of the raw tree against a sorted `Vec`, with the checker after every
+//! step, and of the checker against deliberately corrupted trees.
+
+use std::boxed::Box;
+use std::vec::Vec;
+
+use super::check::Invariant;
+use super::gap::{Direction, HoleQuery};
+use super::{LinkPtr, Node, RangeLink, RawTree};
+
+/// Operations per randomized test; smaller under Miri, which is ~1000×
+/// slower, but still enough to reach every rebalance case.
+const STEPS: usize = if cfg!(miri) { 150 } else { 4000 };
+
+/// A tiny deterministic generator (xorshift64*), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Slots of fixed addresses `[i*16 + off, i*16 + off + len)`, so random
+/// inserts are disjoint by construction; links live in boxes owned here.
+struct Harness {
+    tree: RawTree,
+    links: Vec<Box<RangeLink>>,
+    /// The model: `(start, end, slot)` sorted by start.
+    model: Vec<(usize, usize, usize)>,
+}
+
+impl Harness {
+    fn new(slots: usize) -> Self {
+        Harness {
+            tree: RawTree::new(),
+            links: (0..slots).map(|_| Box::new(RangeLink::new())).collect(),
+            model: Vec::new(),
+        }
+    }
+
+    fn ptr(&self, slot: usize) -> LinkPtr {
+        LinkPtr::from(&*self.links[slot])
+    }
+
+    fn insert(&mut self, slot: usize, start: usize, end: usize) {
+        let ptr = self.ptr(slot);
+        self.links[slot].set_parent_color_ptr(None, true);
+        self.links[slot].set_range(start, end);
+        // SAFETY: the link is boxed in `self.links`, outlives the tree, and
+        // is in no tree (each slot is inserted at most once at a time).
+        unsafe { self.tree.insert(ptr) };
+        let at = self.model.partition_point(|&(s, _, _)| s < start);
+        self.model.insert(at, (start, end, slot));
+    }
+
+    fn erase(&mut self, index: usize) {
+        let (_, _, slot) = self.model.remove(index);
+        // SAFETY: the slot's link is in the tree (it is in the model).
+        unsafe { self.tree.erase(self.ptr(slot)) };
+        assert!(!self.links[slot].is_linked());
+    }
+
+    fn verify(&self) {
+        if let Err(broken) = self.tree.check() {
+            panic!("tree invariant broken: {broken}");
+        }
+        let mut in_order = Vec::new();
+        let mut node = self.tree.first();
+        while let Some(n) = node {
+            in_order.push((n.start(), n.end()));
+            node = n.next();
+        }
+        let model: Vec<_> = self.model.iter().map(|&(s, e, _)| (s, e)).collect();
+        assert_eq!(in_order, model);
+        let mut reversed = Vec::new();
+        let mut node = self.tree.last();
+        while let Some(n) = node {
+            reversed.push((n.start(), n.end()));
+            node = n.prev();
+        }
+        reversed.reverse();
+        assert_eq!(reversed, model);
+    }
+
+    /// The model's answer to a hole query: scan every hole.
+    fn model_hole(&self, q: &HoleQuery) -> Option<usize> {
+        let need = q.len.checked_add(q.align - 1)?;
+        let mut holes = Vec::new();
+        let mut prev = 0;
+        for &(s, e, _) in &self.model {
+            holes.push((prev, s));
+            prev = e;
+        }
+        holes.push((prev, usize::MAX));
+        let cut = |&(a, b): &(usize, usize)| {
+            let (a, b) = (a.max(q.low), b.min(q.high));
+            (b > a && b - a >= need).then_some((a, b))
+        };
+        let mask = q.align - 1;
+        match q.direction {
+            Direction::BottomUp => holes.iter().find_map(cut).map(|(a, _)| (a + mask) & !mask),
+            Direction::TopDown => holes.iter().rev().find_map(cut).map(|(_, b)| (b - q.len) & !mask),
+        }
+    }
+}
+
+/// Random inserts and erases over `slots` slots, checked after every step.
+fn churn(seed: u64, slots: usize) -> Harness {
+    let mut rng = Rng(seed);
+    let mut h = Harness::new(slots);
+    for _ in 0..STEPS {
+        if h.model.len() < slots && (h.model.is_empty() || rng.below(3) != 0) {
+            let free: Vec<usize> = (0..slots).filter(|&i| !h.links[i].is_linked()).collect();
+            let slot = free[rng.below(free.len())];
+            let off = rng.below(8);
+            let len = 1 + rng.below(8);
+            h.insert(slot, slot * 16 + off, slot * 16 + off + len);
+        } else {
+            let index = rng.below(h.model.len());
+            h.erase(index);
+        }
+        h.verify();
+    }
+    h
+}
+
+#[test]
+fn random_insert_erase_keeps_every_invariant() {
+    for seed in 1..=4 {
+        churn(seed, 64);
+    }
+}
+
+#[test]
+fn sequential_inserts_and_erases_rebalance() {
+    let n = if cfg!(miri) { 64 } else { 1024 };
+    let mut h = Harness::new(n);
+    for i in 0..n {
+        h.insert(i, i * 16, i * 16 + 8);
+        h.verify();
+    }
+    for i in 0..n / 2 {
+        h.erase(i);
+        h.verify();
+    }
+    while !h.model.is_empty() {
+        let last = h.model.len() - 1;
+        h.erase(last);
+        h.verify();
+    }
+    assert_eq!(h.tree.len(), 0);
+}
+
+#[test]
+fn resize_in_place_keeps_the_augmentation_exact() {
+    let mut h = churn(7, 48);
+    let mut rng = Rng(99);
+    for _ in 0..STEPS / 4 {
+        if h.model.is_empty() {
+            break;
+        }
+        let i = rng.below(h.model.len());
+        let (s, e, slot) = h.model[i];
+        if e - s < 2 {
+            continue;
+        }
+        let (ns, ne) = if rng.below(2) == 0 { (s + 1, e) } else { (s, e - 1) };
+        // SAFETY: the slot's link is in the tree.
+        unsafe { h.tree.resize(h.ptr(slot), ns, ne) };
+        h.model[i] = (ns, ne, slot);
+        h.verify();
+    }
+}
+
+#[test]
+fn hole_search_matches_a_scan_of_every_hole() {
+    let mut rng = Rng(5);
+    for seed in 11..=13 {
+        let h = churn(seed, 40);
+        for _ in 0..STEPS / 4 {
+            let align = 1 << rng.below(4);
+            let low = rng.below(700);
+            let query = HoleQuery {
+                len: 1 + rng.below(24),
+                align,
+                low,
+                high: low + 1 + rng.below(700),
+                direction: if rng.below(2) == 0 { Direction::BottomUp } else { Direction::TopDown },
+            };
+            assert_eq!(h.tree.find_hole(&query), h.model_hole(&query), "{query:?}");
+        }
+    }
+}
+
+#[test]
+fn hole_search_at_the_ends_of_the_address_space() {
+    let mut h = Harness::new(2);
+    h.insert(0, 0, 0x1000);
+    h.insert(1, usize::MAX - 0x1000, usize::MAX);
+    let q = |len, direction| HoleQuery { len, align: 1, low: 0, high: usize::MAX, direction };
+    let free = usize::MAX - 0x2000;
+    assert_eq!(h.tree.find_hole(&q(free, Direction::BottomUp)), Some(0x1000));
+    assert_eq!(h.tree.find_hole(&q(free, Direction::TopDown)), Some(0x1000));
+    assert_eq!(h.tree.find_hole(&q(free + 1, Direction::BottomUp)), None);
+    assert_eq!(h.tree.find_hole(&q(usize::MAX, Direction::TopDown)), None);
+    let aligned = HoleQuery { align: 1 << 63, ..q(1, Direction::BottomUp) };
+    assert_eq!(h.tree.find_hole(&aligned), Some(1 << 63));
+}
+
+#[test]
+fn lookups_by_address() {
+    let h = churn(3, 32);
+    for addr in 0..32 * 16 {
+        let inside = h.model.iter().find(|&&(s, e, _)| s <= addr && addr < e);
+        assert_eq!(h.tree.find(addr).map(|n| n.start()), inside.map(|m| m.0));
+        let above = h.model.iter().find(|&&(_, e, _)| e > addr);
+        assert_eq!(h.tree.lower_bound(addr).map(|n| n.start()), above.map(|m| m.0));
+    }
+}
+
+#[test]
+fn drain_yields_every_node_once() {
+    let mut h = churn(21, 64);
+    let mut drained: Vec<LinkPtr> = h.tree.drain().collect();
+    assert_eq!(h.tree.len(), 0);
+    assert!(h.tree.root().is_none());
+    let mut expected: Vec<LinkPtr> = h.model.iter().map(|&(_, _, slot)| h.ptr(slot)).collect();
+    drained.sort();
+    expected.sort();
+    assert_eq!(drained, expected);
+    assert!(h.links.iter().all(|l| !l.is_linked()));
+    h.model.clear();
+}
+
+// === the checker rejects corrupted trees ===
+
+/// A valid tree of `n` nodes to corrupt.
+fn corruptible(n: usize) -> Harness {
+    let mut h = Harness::new(n);
+    for i in 0..n {
+        h.insert(i, i * 16, i * 16 + 8);
+    }
+    h.verify();
+    h
+}
+
+fn root(h: &Harness) -> Node<'_> {
+    h.tree.root().expect("non-empty")
+}
+
+#[test]
+fn checker_rejects_a_red_root() {
+    let h = corruptible(8);
+    root(&h).set_red();
+    assert_eq!(h.tree.check(), Err(Invariant::RedRoot));
+}
+
+#[test]
+fn checker_rejects_a_red_red_edge_or_uneven_black_height() {
+    let h = corruptible(16);
+    let leaf = root(&h).leftmost();
+    leaf.parent().expect("deep").set_red();
+    leaf.set_red();
+    assert!(matches!(
+        h.tree.check(),
+        Err(Invariant::RedRed { .. } | Invariant::BlackHeight { .. })
+    ));
+}
+
+#[test]
+fn checker_rejects_a_blackened_leaf() {
+    let h = corruptible(16);
+    let leaf = root(&h).rightmost();
+    if leaf.is_red() {
+        leaf.set_black();
+    } else {
+        leaf.set_red();
+        leaf.parent().expect("deep").set_red();
+    }
+    assert!(h.tree.check().is_err());
+}
+
+#[test]
+fn checker_rejects_overlap_and_disorder() {
+    let h = corruptible(8);
+    let first = root(&h).leftmost();
+    first.set_range(0, 20);
+    assert!(matches!(h.tree.check(), Err(Invariant::Order { .. } | Invariant::Augment { .. })));
+    first.set_range(5, 5);
+    assert!(matches!(h.tree.check(), Err(Invariant::EmptyRange { .. })));
+}
+
+#[test]
+fn checker_rejects_a_stale_augmented_field() {
+    let h = corruptible(8);
+    let r = root(&h);
+    let (min, max, gap) = r.augment();
+    r.set_augment((min, max, gap + 1));
+    assert_eq!(h.tree.check(), Err(Invariant::Augment { start: r.start() }));
+    r.set_augment((min, max + 1, gap));
+    assert_eq!(h.tree.check(), Err(Invariant::Augment { start: r.start() }));
+}
+
+#[test]
+fn checker_rejects_a_broken_parent_link() {
+    let h = corruptible(8);
+    let leaf = root(&h).leftmost();
+    leaf.set_parent(None);
+    assert!(matches!(h.tree.check(), Err(Invariant::ParentLink { .. })));
+}
+
+#[test]
+fn checker_rejects_a_wrong_length() {
+    let mut h = corruptible(8);
+    h.tree.len += 1;
+    assert_eq!(h.tree.check(), Err(Invariant::Summary));
+}
