@@ -126,6 +126,7 @@ pub mod boxed;
 #[doc(hidden)]
 pub mod doc_example;
 mod error;
+pub mod linux;
 mod map;
 mod range;
 mod segment;

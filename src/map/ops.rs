@@ -11,7 +11,7 @@
 //! before its `remove` runs (so a panic there drops it and leaves the rest
 //! mapped), and is resized only after its `shrink` returned.
 
-use intrusive_collections::PointerOps;
+use intrusive_collections::{LinkOps, PointerOps};
 
 use super::{FlagsOf, OwnedOf, RangeActionMap, RangeAdapter, SegmentOf};
 use crate::error::InsertError;
@@ -204,11 +204,11 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     ) -> MapResult<&SegmentOf<A>> {
         self.check_range(start, end)?;
         self.split_for_unmap(start, end)?;
-        let link = self.into_tree(f()).map_err(|owned| {
-            core::mem::forget(owned);
-            MapError::AlreadyLinked
-        })?;
+        // Keep the node owned (dropped if a callback below panics) until it
+        // can be linked.
+        let node = self.unlinked(f())?;
         self.unmap_split(start, end);
+        let link = self.into_tree(node).map_err(forget_linked)?;
         Ok(self.insert_and_merge(link, start, end))
     }
 
@@ -324,13 +324,22 @@ impl<A: RangeAdapter> RangeActionMap<A> {
             .segment_at(link)
             .try_split(pos, &mut self.args)
             .map_err(|_| MapError::SplitFailed { pos })?;
-        let right = self.into_tree(right).map_err(|owned| {
-            core::mem::forget(owned);
-            MapError::AlreadyLinked
-        })?;
+        let right = self.into_tree(right).map_err(forget_linked)?;
         self.resize(link, start, pos);
         self.link(right, pos, end);
         Ok(())
+    }
+
+    /// Hands `owned` back if its link is free, else forgets it (it belongs
+    /// to some map; dropping it could free a linked node) and refuses.
+    fn unlinked(&mut self, owned: OwnedOf<A>) -> MapResult<OwnedOf<A>> {
+        let link = self.into_tree(owned).map_err(forget_linked)?;
+        // SAFETY: `link` was acquired just above and is in no tree; release
+        // it and rebuild its owner, undoing `into_tree`.
+        unsafe {
+            self.adapter.link_ops_mut().release_link(link);
+            Ok(self.adapter.pointer_ops().from_raw(self.adapter.get_value(link)))
+        }
     }
 
     /// Links a node at `[start, end)` (free) and merges it with its
@@ -381,4 +390,11 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         self.resize(prev, start, end);
         true
     }
+}
+
+/// The error for a node that is already in a map; the pointer is forgotten,
+/// never dropped, since its value is owned by that map.
+pub(super) fn forget_linked<P>(owned: P) -> MapError {
+    core::mem::forget(owned);
+    MapError::AlreadyLinked
 }

@@ -136,10 +136,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     ) -> MapResult<usize> {
         let start = self.find_free_area(placement)?;
         let end = start + placement.len;
-        let link = self.into_tree(f(start)).map_err(|owned| {
-            core::mem::forget(owned);
-            MapError::AlreadyLinked
-        })?;
+        let link = self.into_tree(f(start)).map_err(super::ops::forget_linked)?;
         self.insert_and_merge(link, start, end);
         Ok(start)
     }

@@ -1,0 +1,383 @@
+//! Access permissions of a memory area, and how they are written into page-table entries.
+//!
+//! [`MemoryAttr`] is the tutorial's permission triple (user / readonly / execute). Areas keep one,
+//! apply it to every leaf entry they map ([`MemoryAttr::apply`]), and `mprotect` carries it as a
+//! plain `usize` flags value whose bit layout is fixed here:
+//!
+//! | bit | constant                    | meaning when set                   |
+//! |-----|-----------------------------|------------------------------------|
+//! | 0   | [`MemoryAttr::FLAG_USER`]     | accessible from user mode          |
+//! | 1   | [`MemoryAttr::FLAG_READONLY`] | not writable                       |
+//! | 2   | [`MemoryAttr::FLAG_EXECUTE`]  | executable                         |
+//!
+//! Every other bit is reserved: converting a value with a reserved bit set fails with
+//! [`InvalidAttrBits`].
+
+use core::fmt;
+
+use super::page_table::PageEntry;
+
+/// Access permissions of a memory area: user-accessible, read-only, executable.
+///
+/// Pages are always readable. [`MemoryAttr::new`] (equal to [`Default`]) is kernel-only,
+/// writable and not executable; the builder methods only ever add a property, as in the
+/// tutorial:
+///
+/// ```
+/// # use range_action_map::memory_set::MemoryAttr;
+/// let text = MemoryAttr::new().set_readonly().set_execute();
+/// assert!(text.is_readonly() && text.is_execute() && !text.is_user());
+/// assert_eq!(text.to_string(), "r-xp");
+/// assert_eq!(usize::from(text), MemoryAttr::FLAG_READONLY | MemoryAttr::FLAG_EXECUTE);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct MemoryAttr {
+    user: bool,
+    readonly: bool,
+    execute: bool,
+}
+
+impl MemoryAttr {
+    /// Flags bit 0: the pages are accessible from user mode.
+    pub const FLAG_USER: usize = 1 << 0;
+    /// Flags bit 1: the pages are read-only.
+    pub const FLAG_READONLY: usize = 1 << 1;
+    /// Flags bit 2: the pages are executable.
+    pub const FLAG_EXECUTE: usize = 1 << 2;
+    /// Every flags bit that has a meaning; the others must be clear.
+    pub const FLAGS_MASK: usize = Self::FLAG_USER | Self::FLAG_READONLY | Self::FLAG_EXECUTE;
+
+    /// Kernel-only, writable, not executable permissions.
+    pub const fn new() -> Self {
+        MemoryAttr {
+            user: false,
+            readonly: false,
+            execute: false,
+        }
+    }
+
+    /// Makes the pages accessible from user mode.
+    #[must_use]
+    pub const fn set_user(mut self) -> Self {
+        self.user = true;
+        self
+    }
+
+    /// Makes the pages read-only.
+    #[must_use]
+    pub const fn set_readonly(mut self) -> Self {
+        self.readonly = true;
+        self
+    }
+
+    /// Makes the pages executable.
+    #[must_use]
+    pub const fn set_execute(mut self) -> Self {
+        self.execute = true;
+        self
+    }
+
+    /// Whether the pages are accessible from user mode.
+    pub const fn is_user(&self) -> bool {
+        self.user
+    }
+
+    /// Whether the pages are read-only.
+    pub const fn is_readonly(&self) -> bool {
+        self.readonly
+    }
+
+    /// Whether the pages are executable.
+    pub const fn is_execute(&self) -> bool {
+        self.execute
+    }
+
+    /// Writes these permissions into a leaf entry and marks it present.
+    ///
+    /// The entry becomes present, user-accessible iff [`is_user`](Self::is_user), writable iff
+    /// not [`is_readonly`](Self::is_readonly) and executable iff
+    /// [`is_execute`](Self::is_execute); its frame is left as it was. This is what turns the
+    /// R|W|X kernel-only entry returned by [`PageTable::map`](super::page_table::PageTable::map)
+    /// into the area's entry: `attr.apply(pt.map(va, pa, frames)?)`.
+    pub fn apply(&self, entry: &mut impl PageEntry) {
+        entry.set_present(true);
+        entry.set_user(self.user);
+        entry.set_writable(!self.readonly);
+        entry.set_execute(self.execute);
+    }
+
+    /// Reads the permissions of an entry back; the inverse of [`apply`](Self::apply).
+    ///
+    /// Whether the entry is present is not part of the result.
+    pub fn from_entry(entry: &impl PageEntry) -> MemoryAttr {
+        MemoryAttr {
+            user: entry.is_user(),
+            readonly: !entry.is_writable(),
+            execute: entry.is_execute(),
+        }
+    }
+}
+
+impl From<MemoryAttr> for usize {
+    /// Encodes the permissions as flags (bit 0 user, bit 1 readonly, bit 2 execute).
+    fn from(attr: MemoryAttr) -> usize {
+        let mut flags = 0;
+        if attr.user {
+            flags |= MemoryAttr::FLAG_USER;
+        }
+        if attr.readonly {
+            flags |= MemoryAttr::FLAG_READONLY;
+        }
+        if attr.execute {
+            flags |= MemoryAttr::FLAG_EXECUTE;
+        }
+        flags
+    }
+}
+
+impl TryFrom<usize> for MemoryAttr {
+    type Error = InvalidAttrBits;
+
+    /// Decodes flags (bit 0 user, bit 1 readonly, bit 2 execute).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidAttrBits`] with the whole value if any bit outside
+    /// [`MemoryAttr::FLAGS_MASK`] is set.
+    fn try_from(flags: usize) -> Result<Self, Self::Error> {
+        if flags & !MemoryAttr::FLAGS_MASK != 0 {
+            return Err(InvalidAttrBits(flags));
+        }
+        Ok(MemoryAttr {
+            user: flags & MemoryAttr::FLAG_USER != 0,
+            readonly: flags & MemoryAttr::FLAG_READONLY != 0,
+            execute: flags & MemoryAttr::FLAG_EXECUTE != 0,
+        })
+    }
+}
+
+impl fmt::Display for MemoryAttr {
+    /// Formats the permissions as `/proc/<pid>/maps` does: `rwxp`, with `-` for a missing right.
+    ///
+    /// Pages are always readable and private; the user bit is not shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let w = if self.readonly { '-' } else { 'w' };
+        let x = if self.execute { 'x' } else { '-' };
+        write!(f, "r{w}{x}p")
+    }
+}
+
+/// The error of decoding a flags value that has a reserved bit set.
+///
+/// It holds the whole rejected value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InvalidAttrBits(pub usize);
+
+impl fmt::Display for InvalidAttrBits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid memory attribute flags {:#x}: reserved bits {:#x} are set",
+            self.0,
+            self.0 & !MemoryAttr::FLAGS_MASK
+        )
+    }
+}
+
+impl core::error::Error for InvalidAttrBits {}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use std::string::ToString;
+
+    use super::*;
+
+    /// A page-table entry made of four plain flags, so these tests need no page table.
+    #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+    struct FlagEntry {
+        present: bool,
+        user: bool,
+        writable: bool,
+        execute: bool,
+    }
+
+    impl PageEntry for FlagEntry {
+        fn set_present(&mut self, value: bool) {
+            self.present = value;
+        }
+        fn set_user(&mut self, value: bool) {
+            self.user = value;
+        }
+        fn set_writable(&mut self, value: bool) {
+            self.writable = value;
+        }
+        fn set_execute(&mut self, value: bool) {
+            self.execute = value;
+        }
+        fn is_present(&self) -> bool {
+            self.present
+        }
+        fn is_user(&self) -> bool {
+            self.user
+        }
+        fn is_writable(&self) -> bool {
+            self.writable
+        }
+        fn is_execute(&self) -> bool {
+            self.execute
+        }
+    }
+
+    /// All eight attributes, indexed by their flags value.
+    fn all_attrs() -> impl Iterator<Item = MemoryAttr> {
+        (0..8usize).map(|flags| {
+            let mut attr = MemoryAttr::new();
+            if flags & 1 != 0 {
+                attr = attr.set_user();
+            }
+            if flags & 2 != 0 {
+                attr = attr.set_readonly();
+            }
+            if flags & 4 != 0 {
+                attr = attr.set_execute();
+            }
+            attr
+        })
+    }
+
+    #[test]
+    fn new_is_kernel_writable_not_executable_and_default() {
+        const CONST_ATTR: MemoryAttr = MemoryAttr::new().set_user().set_execute();
+        let attr = MemoryAttr::new();
+        assert!(!attr.is_user());
+        assert!(!attr.is_readonly());
+        assert!(!attr.is_execute());
+        assert_eq!(attr, MemoryAttr::default());
+        assert!(CONST_ATTR.is_user() && CONST_ATTR.is_execute() && !CONST_ATTR.is_readonly());
+    }
+
+    #[test]
+    fn builders_set_exactly_one_property_and_are_idempotent() {
+        let user = MemoryAttr::new().set_user();
+        assert!(user.is_user() && !user.is_readonly() && !user.is_execute());
+        let ro = MemoryAttr::new().set_readonly();
+        assert!(!ro.is_user() && ro.is_readonly() && !ro.is_execute());
+        let x = MemoryAttr::new().set_execute();
+        assert!(!x.is_user() && !x.is_readonly() && x.is_execute());
+        assert_eq!(user.set_user(), user);
+        assert_eq!(
+            MemoryAttr::new().set_execute().set_user().set_readonly(),
+            MemoryAttr::new().set_readonly().set_user().set_execute()
+        );
+    }
+
+    #[test]
+    fn apply_sets_present_and_every_permission() {
+        for attr in all_attrs() {
+            // Start from the opposite of what apply must produce, so every setter is observed.
+            let mut entry = FlagEntry {
+                present: false,
+                user: !attr.is_user(),
+                writable: attr.is_readonly(),
+                execute: !attr.is_execute(),
+            };
+            attr.apply(&mut entry);
+            assert_eq!(
+                entry,
+                FlagEntry {
+                    present: true,
+                    user: attr.is_user(),
+                    writable: !attr.is_readonly(),
+                    execute: attr.is_execute(),
+                },
+                "{attr:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn from_entry_inverts_apply_and_ignores_present() {
+        for attr in all_attrs() {
+            let mut entry = FlagEntry::default();
+            attr.apply(&mut entry);
+            assert_eq!(MemoryAttr::from_entry(&entry), attr);
+            entry.set_present(false);
+            assert_eq!(MemoryAttr::from_entry(&entry), attr);
+        }
+        let rwx_kernel = FlagEntry {
+            present: true,
+            user: false,
+            writable: true,
+            execute: true,
+        };
+        assert_eq!(
+            MemoryAttr::from_entry(&rwx_kernel),
+            MemoryAttr::new().set_execute()
+        );
+    }
+
+    #[test]
+    fn flags_follow_the_documented_bit_layout() {
+        assert_eq!(usize::from(MemoryAttr::new()), 0);
+        assert_eq!(usize::from(MemoryAttr::new().set_user()), 0b001);
+        assert_eq!(usize::from(MemoryAttr::new().set_readonly()), 0b010);
+        assert_eq!(usize::from(MemoryAttr::new().set_execute()), 0b100);
+        assert_eq!(MemoryAttr::FLAGS_MASK, 0b111);
+    }
+
+    #[test]
+    fn flags_round_trip_for_every_attr() {
+        for (flags, attr) in all_attrs().enumerate() {
+            assert_eq!(usize::from(attr), flags);
+            assert_eq!(MemoryAttr::try_from(flags), Ok(attr));
+        }
+    }
+
+    #[test]
+    fn reserved_bits_are_rejected_with_the_whole_value() {
+        for flags in [0b1000, 0b1111, 1 << 3 | 1, 1 << 63, usize::MAX] {
+            assert_eq!(MemoryAttr::try_from(flags), Err(InvalidAttrBits(flags)));
+        }
+        assert_eq!(
+            InvalidAttrBits(0b1101).to_string(),
+            "invalid memory attribute flags 0xd: reserved bits 0x8 are set"
+        );
+    }
+
+    #[test]
+    fn display_is_proc_maps_permissions() {
+        let cases = [
+            (MemoryAttr::new(), "rw-p"),
+            (MemoryAttr::new().set_readonly(), "r--p"),
+            (MemoryAttr::new().set_execute(), "rwxp"),
+            (MemoryAttr::new().set_readonly().set_execute(), "r-xp"),
+            (MemoryAttr::new().set_user(), "rw-p"),
+            (
+                MemoryAttr::new().set_user().set_readonly().set_execute(),
+                "r-xp",
+            ),
+        ];
+        for (attr, expected) in cases {
+            assert_eq!(attr.to_string(), expected, "{attr:?}");
+        }
+    }
+
+    #[test]
+    fn equal_attrs_hash_equal() {
+        use core::hash::{Hash, Hasher};
+        use std::collections::hash_map::DefaultHasher;
+
+        let hash = |attr: MemoryAttr| {
+            let mut hasher = DefaultHasher::new();
+            attr.hash(&mut hasher);
+            hasher.finish()
+        };
+        let a = MemoryAttr::new().set_user().set_readonly();
+        let b = MemoryAttr::new().set_readonly().set_user();
+        assert_eq!(hash(a), hash(b));
+        let distinct: std::collections::HashSet<MemoryAttr> = all_attrs().collect();
+        assert_eq!(distinct.len(), 8);
+    }
+}

@@ -1,0 +1,230 @@
+//! The hardware interface a kernel implements for `MemorySet`: page-table entries, page tables
+//! and physical frame allocation.
+//!
+//! `MemorySet` never touches hardware itself. It asks a [`PageTable`] to map, unmap and
+//! re-protect single 4 KiB pages, takes frames for page contents and intermediate tables from a
+//! [`FrameAllocator`], and writes permissions through [`PageEntry`]. The page table and the
+//! allocator are passed per call, so one allocator can serve many address spaces (a forked
+//! address space maps its own table over the same physical memory).
+//!
+//! The crate's `mock` feature provides software implementations of all three traits for tests.
+
+use core::fmt;
+
+use super::attr::MemoryAttr;
+
+/// The size of a page and of a physical frame, in bytes.
+pub const PAGE_SIZE: usize = 4096;
+
+/// One page-table entry, as the kernel's hardware defines it.
+///
+/// Only the bits `MemorySet` manages are exposed; the frame number and any other
+/// architecture bits belong to the [`PageTable`] that hands the entry out.
+pub trait PageEntry {
+    /// Marks the entry valid (`true`) or invalid (`false`).
+    fn set_present(&mut self, value: bool);
+    /// Allows (`true`) or forbids (`false`) access from user mode.
+    fn set_user(&mut self, value: bool);
+    /// Allows (`true`) or forbids (`false`) writes.
+    fn set_writable(&mut self, value: bool);
+    /// Allows (`true`) or forbids (`false`) instruction fetches.
+    fn set_execute(&mut self, value: bool);
+    /// Whether the entry is valid.
+    fn is_present(&self) -> bool;
+    /// Whether user mode may access the page.
+    fn is_user(&self) -> bool;
+    /// Whether the page may be written.
+    fn is_writable(&self) -> bool;
+    /// Whether instructions may be fetched from the page.
+    fn is_execute(&self) -> bool;
+}
+
+/// Errors of page-table operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PagingError {
+    /// The page at `va` is already mapped; the table is unchanged.
+    AlreadyMapped {
+        /// The page's virtual address.
+        va: usize,
+    },
+    /// The page at `va` is not mapped; the table is unchanged.
+    NotMapped {
+        /// The page's virtual address.
+        va: usize,
+    },
+    /// No frame was left for an intermediate table; nothing was mapped.
+    OutOfFrames,
+    /// A virtual or physical address is not a multiple of [`PAGE_SIZE`].
+    Misaligned {
+        /// The offending address.
+        addr: usize,
+    },
+    /// An address the table cannot express: a non-canonical virtual address, or a physical
+    /// address wider than the entry's frame-number field.
+    OutOfRange {
+        /// The offending address.
+        addr: usize,
+    },
+}
+
+impl fmt::Display for PagingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PagingError::AlreadyMapped { va } => write!(f, "page {va:#x} is already mapped"),
+            PagingError::NotMapped { va } => write!(f, "page {va:#x} is not mapped"),
+            PagingError::OutOfFrames => f.write_str("out of physical frames for page tables"),
+            PagingError::Misaligned { addr } => {
+                write!(f, "address {addr:#x} is not page aligned")
+            }
+            PagingError::OutOfRange { addr } => {
+                write!(
+                    f,
+                    "address {addr:#x} is outside what the page table can map"
+                )
+            }
+        }
+    }
+}
+
+impl core::error::Error for PagingError {}
+
+/// Physical frames, 4 KiB each, identified by their physical address.
+pub trait FrameAllocator {
+    /// A fresh zero-filled frame, or `None` when memory is exhausted.
+    fn alloc(&mut self) -> Option<usize>;
+    /// Gives a frame back. Freeing a frame that is not allocated is a bug the implementation may report by panicking.
+    fn dealloc(&mut self, pa: usize);
+    /// Copies the 4 KiB contents of frame `src` into frame `dst` (fork).
+    fn copy_frame(&mut self, src: usize, dst: usize);
+}
+
+/// A hardware page table (one address space).
+///
+/// It maps single pages of [`PAGE_SIZE`] bytes; virtual and physical addresses passed to it
+/// are page aligned. It owns the frames of its intermediate tables (given back by
+/// [`destroy`](Self::destroy)) but not the frames it maps: whoever mapped a frame frees it
+/// after [`unmap`](Self::unmap) returned it.
+///
+/// # Implementing this trait
+///
+/// The mock page table is its own oracle, and a kernel's should be too: `map` of a mapped
+/// page and `unmap` of an unmapped one must fail rather than silently overwrite or succeed,
+/// because `MemorySet` relies on those errors to prove it never double-maps.
+pub trait PageTable {
+    /// The leaf entry type, through which permissions are applied.
+    type Entry: PageEntry;
+
+    /// Maps the page at `va` to the frame at `pa` with a present, R|W|X, kernel-only entry (like the seed's `pt.map(va, pa)`), allocating intermediate tables from `frames`; returns the leaf entry so that the caller applies its `MemoryAttr`.
+    ///
+    /// # Errors
+    ///
+    /// - [`PagingError::Misaligned`] if `va` or `pa` is not page aligned;
+    /// - [`PagingError::AlreadyMapped`] if `va` is mapped already;
+    /// - [`PagingError::OutOfFrames`] if `frames` ran dry for an intermediate table
+    ///   (tables allocated before the failure may stay, empty, until
+    ///   [`destroy`](Self::destroy));
+    /// - an implementation-specific error such as [`PagingError::OutOfRange`] for addresses the
+    ///   hardware cannot express.
+    ///
+    /// On error no mapping has changed.
+    fn map(
+        &mut self,
+        va: usize,
+        pa: usize,
+        frames: &mut impl FrameAllocator,
+    ) -> Result<&mut Self::Entry, PagingError>;
+
+    /// Removes the mapping of the page at `va` and returns the frame it mapped (intermediate tables may be kept).
+    ///
+    /// # Errors
+    ///
+    /// [`PagingError::NotMapped`] if `va` is not mapped, [`PagingError::Misaligned`] if it is
+    /// not page aligned (or an implementation-specific error for an address the hardware cannot
+    /// express); the table is unchanged.
+    fn unmap(&mut self, va: usize) -> Result<usize, PagingError>;
+
+    /// The leaf entry of a mapped page, to change its flags.
+    ///
+    /// # Errors
+    ///
+    /// As [`unmap`](Self::unmap).
+    fn entry_mut(&mut self, va: usize) -> Result<&mut Self::Entry, PagingError>;
+
+    /// The frame (`pa` of the page, plus page offset) and permissions of `va`, if mapped.
+    ///
+    /// `va` need not be aligned; its page offset is added to the frame's address.
+    fn translate(&self, va: usize) -> Option<(usize, MemoryAttr)>;
+
+    /// Makes this the address space the CPU translates through.
+    ///
+    /// # Safety
+    ///
+    /// The kernel's code, stack and data must be mapped in it.
+    unsafe fn activate(&self);
+
+    /// Gives every intermediate table frame back to `frames` (on address-space teardown); leaves no mapping.
+    ///
+    /// Frames that leaf entries still map are not freed: unmap them first.
+    fn destroy(&mut self, frames: &mut impl FrameAllocator);
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use std::string::ToString;
+
+    use super::*;
+
+    #[test]
+    fn page_size_is_a_power_of_two() {
+        assert!(PAGE_SIZE.is_power_of_two());
+        assert_eq!(PAGE_SIZE, 1 << 12);
+    }
+
+    #[test]
+    fn paging_errors_display_their_address() {
+        let cases = [
+            (
+                PagingError::AlreadyMapped { va: 0x1000 },
+                "page 0x1000 is already mapped",
+            ),
+            (
+                PagingError::NotMapped { va: 0x2000 },
+                "page 0x2000 is not mapped",
+            ),
+            (
+                PagingError::OutOfFrames,
+                "out of physical frames for page tables",
+            ),
+            (
+                PagingError::Misaligned { addr: 0x1234 },
+                "address 0x1234 is not page aligned",
+            ),
+            (
+                PagingError::OutOfRange { addr: 1 << 40 },
+                "address 0x10000000000 is outside what the page table can map",
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error.to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn paging_errors_compare_by_variant_and_address() {
+        assert_eq!(
+            PagingError::NotMapped { va: 0x1000 },
+            PagingError::NotMapped { va: 0x1000 }
+        );
+        assert_ne!(
+            PagingError::NotMapped { va: 0x1000 },
+            PagingError::AlreadyMapped { va: 0x1000 }
+        );
+        assert_ne!(
+            PagingError::Misaligned { addr: 1 },
+            PagingError::Misaligned { addr: 2 }
+        );
+    }
+}

@@ -1,0 +1,1273 @@
+//! Software doubles of the hardware traits, for tests, benches and examples.
+//!
+//! - [`PhysMemory`]: simulated physical memory, a run of 4 KiB frames starting at
+//!   [`PhysMemory::BASE`];
+//! - [`CountingFrameAllocator`]: a [`FrameAllocator`] over that memory that counts, tracks live
+//!   frames and panics on double free;
+//! - [`SoftPageTable`]: a real three-level RISC-V Sv39 radix table whose table frames come from
+//!   the allocator and live in the simulated memory, with [`Sv39Entry`] as its entry.
+//!
+//! All three are cheap handles onto shared state (`Rc<RefCell<..>>`), so a forked address
+//! space can own a second [`SoftPageTable`] over the same memory and a clone of the same
+//! allocator. They are neither `Send` nor `Sync`.
+//!
+//! The page table is its own oracle: it refuses to map a mapped page or unmap an unmapped one,
+//! and the allocator refuses to free a frame twice, so a test over them checks the caller's
+//! bookkeeping page by page and frame by frame.
+//!
+//! ```
+//! use range_action_map::memory_set::{FrameAllocator, MemoryAttr, PageTable};
+//! use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
+//!
+//! let mut frames = CountingFrameAllocator::new(16);
+//! let mut pt = SoftPageTable::new(frames.memory());
+//! let page = frames.alloc().expect("a free frame");
+//! let attr = MemoryAttr::new().set_user().set_readonly();
+//! attr.apply(pt.map(0x1000, page, &mut frames)?);
+//! assert_eq!(pt.translate(0x1234), Some((page + 0x234, attr)));
+//! assert_eq!(pt.table_frames(), 3); // root, middle and leaf tables
+//!
+//! assert_eq!(pt.unmap(0x1000)?, page);
+//! frames.dealloc(page);
+//! pt.destroy(&mut frames);
+//! assert_eq!(frames.live(), 0);
+//! # Ok::<(), range_action_map::memory_set::PagingError>(())
+//! ```
+//!
+//! The doubles assume a 64-bit host.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::format;
+use std::rc::Rc;
+use std::vec;
+use std::vec::Vec;
+
+use crate::memory_set::attr::MemoryAttr;
+use crate::memory_set::page_table::PAGE_SIZE;
+use crate::memory_set::page_table::{FrameAllocator, PageEntry, PageTable, PagingError};
+
+// === impl PhysMemory ===
+
+/// Simulated physical memory: a fixed number of 4 KiB frames starting at [`PhysMemory::BASE`].
+///
+/// A `PhysMemory` is a handle: clones share the same bytes. It also models the one piece of CPU
+/// state the doubles need, the address space that is active (see
+/// [`SoftPageTable::is_active`]).
+#[derive(Clone)]
+pub struct PhysMemory {
+    machine: Rc<RefCell<Machine>>,
+}
+
+/// The state behind every handle of one simulated machine.
+struct Machine {
+    /// `frames * PAGE_SIZE` bytes; frame `i` starts at `BASE + i * PAGE_SIZE`.
+    bytes: Vec<u8>,
+    /// The identity of the last activated [`SoftPageTable`].
+    active_table: Option<u64>,
+    /// The identity the next [`SoftPageTable`] gets.
+    next_table_id: u64,
+}
+
+impl PhysMemory {
+    /// The physical address of the first frame (RISC-V's usual DRAM base).
+    pub const BASE: usize = 0x8000_0000;
+
+    fn new(frames: usize) -> Self {
+        let len = frames
+            .checked_mul(PAGE_SIZE)
+            .unwrap_or_else(|| panic!("{frames} frames do not fit in the address space"));
+        PhysMemory {
+            machine: Rc::new(RefCell::new(Machine {
+                bytes: vec![0; len],
+                active_table: None,
+                next_table_id: 0,
+            })),
+        }
+    }
+
+    /// The number of frames.
+    pub fn frames(&self) -> usize {
+        self.machine.borrow().bytes.len() / PAGE_SIZE
+    }
+
+    /// Whether `pa` is the address of one of the frames (page aligned and in range).
+    pub fn contains(&self, pa: usize) -> bool {
+        self.frame_index(pa).is_some()
+    }
+
+    /// Copies `buf.len()` bytes at `offset` in frame `pa` into `buf`.
+    ///
+    /// # Panics
+    ///
+    /// If `pa` is not a frame of this memory or the bytes cross the end of the frame.
+    pub fn read(&self, pa: usize, offset: usize, buf: &mut [u8]) {
+        let start = self.byte_index(pa, offset, buf.len());
+        buf.copy_from_slice(&self.machine.borrow().bytes[start..start + buf.len()]);
+    }
+
+    /// Copies `data` to `offset` in frame `pa`.
+    ///
+    /// # Panics
+    ///
+    /// If `pa` is not a frame of this memory or the bytes cross the end of the frame.
+    pub fn write(&self, pa: usize, offset: usize, data: &[u8]) {
+        let start = self.byte_index(pa, offset, data.len());
+        self.machine.borrow_mut().bytes[start..start + data.len()].copy_from_slice(data);
+    }
+
+    /// The index of frame `pa`, if `pa` is one.
+    fn frame_index(&self, pa: usize) -> Option<usize> {
+        let index = pa.checked_sub(Self::BASE)? / PAGE_SIZE;
+        (pa % PAGE_SIZE == 0 && index < self.frames()).then_some(index)
+    }
+
+    /// The index in `bytes` of `offset` in frame `pa`, checking that `len` bytes fit the frame.
+    fn byte_index(&self, pa: usize, offset: usize, len: usize) -> usize {
+        let Some(index) = self.frame_index(pa) else {
+            panic!(
+                "{pa:#x} is not a frame of the simulated memory [{:#x}, {:#x})",
+                Self::BASE,
+                Self::BASE + self.frames() * PAGE_SIZE
+            );
+        };
+        match offset.checked_add(len) {
+            Some(end) if end <= PAGE_SIZE => index * PAGE_SIZE + offset,
+            _ => panic!("{len} bytes at offset {offset:#x} cross the end of frame {pa:#x}"),
+        }
+    }
+
+    /// The little-endian word at physical address `addr` (8-byte aligned).
+    fn read_u64(&self, addr: usize) -> u64 {
+        let mut word = [0; 8];
+        self.read(addr - addr % PAGE_SIZE, addr % PAGE_SIZE, &mut word);
+        u64::from_le_bytes(word)
+    }
+
+    /// Stores a little-endian word at physical address `addr` (8-byte aligned).
+    fn write_u64(&self, addr: usize, value: u64) {
+        self.write(
+            addr - addr % PAGE_SIZE,
+            addr % PAGE_SIZE,
+            &value.to_le_bytes(),
+        );
+    }
+
+    /// Sets every byte of frame `pa` to `byte`.
+    fn fill(&self, pa: usize, byte: u8) {
+        let start = self.byte_index(pa, 0, PAGE_SIZE);
+        self.machine.borrow_mut().bytes[start..start + PAGE_SIZE].fill(byte);
+    }
+
+    /// Copies frame `src` over frame `dst`.
+    fn copy(&self, src: usize, dst: usize) {
+        let from = self.byte_index(src, 0, PAGE_SIZE);
+        let to = self.byte_index(dst, 0, PAGE_SIZE);
+        self.machine
+            .borrow_mut()
+            .bytes
+            .copy_within(from..from + PAGE_SIZE, to);
+    }
+}
+
+impl fmt::Debug for PhysMemory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhysMemory")
+            .field("base", &format_args!("{:#x}", Self::BASE))
+            .field("frames", &self.frames())
+            .finish()
+    }
+}
+
+// === impl CountingFrameAllocator ===
+
+/// A [`FrameAllocator`] over a [`PhysMemory`] that counts and checks every allocation.
+///
+/// It hands out the lowest free frame, zero-filled, and fails with `None` once all its frames
+/// are live. Freed frames are filled with [`CountingFrameAllocator::POISON`] so that a stale
+/// page-table walk or a read of a freed page shows garbage instead of old data.
+///
+/// Clones share the same frames and counters: give one to each address space of a fork and
+/// check the totals on any of them.
+#[derive(Clone)]
+pub struct CountingFrameAllocator {
+    memory: PhysMemory,
+    state: Rc<RefCell<AllocState>>,
+}
+
+/// The bookkeeping shared by the clones of one allocator.
+struct AllocState {
+    /// The life cycle of each frame, by index.
+    frames: Vec<FrameState>,
+    /// The indices of the frames that are not live.
+    free: BTreeSet<usize>,
+    allocated: usize,
+    freed: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FrameState {
+    NeverAllocated,
+    Live,
+    Freed,
+}
+
+impl CountingFrameAllocator {
+    /// The byte every freed frame is filled with.
+    pub const POISON: u8 = 0xa5;
+
+    /// An allocator over a new [`PhysMemory`] of `frames` frames, all free.
+    ///
+    /// # Panics
+    ///
+    /// If `frames` frames of 4 KiB do not fit in `usize`.
+    pub fn new(frames: usize) -> Self {
+        CountingFrameAllocator {
+            memory: PhysMemory::new(frames),
+            state: Rc::new(RefCell::new(AllocState {
+                frames: vec![FrameState::NeverAllocated; frames],
+                free: (0..frames).collect(),
+                allocated: 0,
+                freed: 0,
+            })),
+        }
+    }
+
+    /// A handle to the memory the frames live in, to build a [`SoftPageTable`] over it.
+    pub fn memory(&self) -> PhysMemory {
+        self.memory.clone()
+    }
+
+    /// The number of frames, live or not.
+    pub fn capacity(&self) -> usize {
+        self.memory.frames()
+    }
+
+    /// How many frames were allocated so far.
+    pub fn allocated(&self) -> usize {
+        self.state.borrow().allocated
+    }
+
+    /// How many frames were freed so far.
+    pub fn freed(&self) -> usize {
+        self.state.borrow().freed
+    }
+
+    /// How many frames are allocated and not freed.
+    pub fn live(&self) -> usize {
+        let state = self.state.borrow();
+        state.allocated - state.freed
+    }
+
+    /// Whether `pa` is a frame that is allocated and not freed.
+    pub fn is_live(&self, pa: usize) -> bool {
+        self.memory
+            .frame_index(pa)
+            .is_some_and(|index| self.state.borrow().frames[index] == FrameState::Live)
+    }
+
+    /// The live frames, in address order.
+    pub fn live_frames(&self) -> Vec<usize> {
+        let state = self.state.borrow();
+        (0..state.frames.len())
+            .filter(|&index| state.frames[index] == FrameState::Live)
+            .map(|index| PhysMemory::BASE + index * PAGE_SIZE)
+            .collect()
+    }
+
+    /// Copies `buf.len()` bytes at `offset` in the live frame `pa` into `buf`.
+    ///
+    /// # Panics
+    ///
+    /// If `pa` is not live or the bytes cross the end of the frame.
+    pub fn read(&self, pa: usize, offset: usize, buf: &mut [u8]) {
+        self.expect_live(pa, "read of");
+        self.memory.read(pa, offset, buf);
+    }
+
+    /// Copies `data` to `offset` in the live frame `pa`.
+    ///
+    /// # Panics
+    ///
+    /// If `pa` is not live or the bytes cross the end of the frame.
+    pub fn write(&mut self, pa: usize, offset: usize, data: &[u8]) {
+        self.expect_live(pa, "write of");
+        self.memory.write(pa, offset, data);
+    }
+
+    #[track_caller]
+    fn expect_live(&self, pa: usize, what: &str) {
+        assert!(self.is_live(pa), "{what} frame {pa:#x}, which is not live");
+    }
+}
+
+impl FrameAllocator for CountingFrameAllocator {
+    /// The lowest free frame, zero-filled, or `None` when every frame is live.
+    fn alloc(&mut self) -> Option<usize> {
+        let pa = {
+            let mut state = self.state.borrow_mut();
+            let index = state.free.pop_first()?;
+            state.frames[index] = FrameState::Live;
+            state.allocated += 1;
+            PhysMemory::BASE + index * PAGE_SIZE
+        };
+        self.memory.fill(pa, 0);
+        Some(pa)
+    }
+
+    /// Frees a live frame and poisons its contents.
+    ///
+    /// # Panics
+    ///
+    /// On a double free, on freeing a frame that was never allocated, and on an address that
+    /// is not a frame of this allocator.
+    fn dealloc(&mut self, pa: usize) {
+        let Some(index) = self.memory.frame_index(pa) else {
+            panic!("dealloc of {pa:#x}, which is not a frame of this allocator");
+        };
+        {
+            let mut state = self.state.borrow_mut();
+            match state.frames[index] {
+                FrameState::Live => {}
+                FrameState::Freed => panic!("double free of frame {pa:#x}"),
+                FrameState::NeverAllocated => {
+                    panic!("dealloc of frame {pa:#x}, which was never allocated")
+                }
+            }
+            state.frames[index] = FrameState::Freed;
+            state.free.insert(index);
+            state.freed += 1;
+        }
+        self.memory.fill(pa, Self::POISON);
+    }
+
+    /// Copies the contents of live frame `src` into live frame `dst`.
+    ///
+    /// # Panics
+    ///
+    /// If either frame is not live.
+    fn copy_frame(&mut self, src: usize, dst: usize) {
+        self.expect_live(src, "copy_frame from");
+        self.expect_live(dst, "copy_frame to");
+        self.memory.copy(src, dst);
+    }
+}
+
+impl fmt::Debug for CountingFrameAllocator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CountingFrameAllocator")
+            .field("capacity", &self.capacity())
+            .field("allocated", &self.allocated())
+            .field("freed", &self.freed())
+            .field("live", &self.live())
+            .finish()
+    }
+}
+
+// === impl Sv39Entry ===
+
+/// A leaf entry of a [`SoftPageTable`]: a handle onto one 8-byte Sv39 PTE in simulated memory.
+///
+/// Every setter writes straight through to memory and every getter reads from it, so
+/// `attr.apply(pt.map(va, pa, frames)?)` changes the table itself. The PTE layout is Sv39's:
+/// [`VALID`](Self::VALID), [`READ`](Self::READ), [`WRITE`](Self::WRITE),
+/// [`EXECUTE`](Self::EXECUTE), [`USER`](Self::USER) in bits 0–4 and the physical page number
+/// from bit [`PPN_SHIFT`](Self::PPN_SHIFT). `present` is `VALID`; the table sets `READ` on
+/// every leaf and nothing here clears it, as pages are always readable.
+pub struct Sv39Entry {
+    memory: PhysMemory,
+    /// The physical address of the PTE.
+    pte: usize,
+}
+
+impl Sv39Entry {
+    /// PTE bit 0: the entry is valid.
+    pub const VALID: u64 = 1 << 0;
+    /// PTE bit 1: the page is readable.
+    pub const READ: u64 = 1 << 1;
+    /// PTE bit 2: the page is writable.
+    pub const WRITE: u64 = 1 << 2;
+    /// PTE bit 3: the page is executable.
+    pub const EXECUTE: u64 = 1 << 3;
+    /// PTE bit 4: the page is accessible from user mode.
+    pub const USER: u64 = 1 << 4;
+    /// The physical page number starts at this bit.
+    pub const PPN_SHIFT: u32 = 10;
+
+    /// The raw 64-bit PTE as stored in simulated memory.
+    pub fn bits(&self) -> u64 {
+        self.memory.read_u64(self.pte)
+    }
+
+    fn set_bit(&mut self, bit: u64, value: bool) {
+        let bits = self.bits();
+        let bits = if value { bits | bit } else { bits & !bit };
+        self.memory.write_u64(self.pte, bits);
+    }
+}
+
+impl PageEntry for Sv39Entry {
+    fn set_present(&mut self, value: bool) {
+        self.set_bit(Self::VALID, value);
+    }
+    fn set_user(&mut self, value: bool) {
+        self.set_bit(Self::USER, value);
+    }
+    fn set_writable(&mut self, value: bool) {
+        self.set_bit(Self::WRITE, value);
+    }
+    fn set_execute(&mut self, value: bool) {
+        self.set_bit(Self::EXECUTE, value);
+    }
+    fn is_present(&self) -> bool {
+        self.bits() & Self::VALID != 0
+    }
+    fn is_user(&self) -> bool {
+        self.bits() & Self::USER != 0
+    }
+    fn is_writable(&self) -> bool {
+        self.bits() & Self::WRITE != 0
+    }
+    fn is_execute(&self) -> bool {
+        self.bits() & Self::EXECUTE != 0
+    }
+}
+
+impl fmt::Debug for Sv39Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sv39Entry")
+            .field("pte", &format_args!("{:#x}", self.pte))
+            .field("bits", &format_args!("{:#x}", self.bits()))
+            .finish_non_exhaustive()
+    }
+}
+
+// === impl SoftPageTable ===
+
+/// Entries per table: 4 KiB of 8-byte PTEs.
+const ENTRIES: usize = PAGE_SIZE / 8;
+/// Bits of virtual address an Sv39 table translates.
+const VA_BITS: u32 = 39;
+/// Bits of physical address a PTE's 44-bit PPN can express.
+const PA_BITS: u32 = 56;
+
+/// A software RISC-V Sv39 page table: three levels of 512-entry tables in simulated memory.
+///
+/// Table frames come from the [`FrameAllocator`] passed to [`map`](PageTable::map) and must
+/// lie in the table's [`PhysMemory`]; mapped frames may be anywhere below 2^56 (a linear
+/// mapping of the kernel need not point into simulated memory). Virtual addresses must be
+/// canonical Sv39 addresses (bits 63–39 copies of bit 38), else [`PagingError::OutOfRange`].
+///
+/// The root table is allocated by the first `map`, so an empty table owns no frame;
+/// [`destroy`](PageTable::destroy) frees every table frame, root included, and leaves the
+/// table empty and usable. It only creates 4 KiB leaves (no superpages).
+///
+/// # Panics
+///
+/// Every operation that walks the table panics if a table frame is not in its memory, which
+/// means `map` was given an allocator of another memory.
+pub struct SoftPageTable {
+    memory: PhysMemory,
+    /// This table's identity among the tables of its memory, for [`SoftPageTable::is_active`].
+    id: u64,
+    root: Option<usize>,
+    table_frames: usize,
+    activations: Cell<usize>,
+    /// The handle `map` and `entry_mut` return, pointed at the leaf PTE they found.
+    entry: Sv39Entry,
+}
+
+impl SoftPageTable {
+    /// An empty page table over `memory`; it owns no frame until the first `map`.
+    pub fn new(memory: PhysMemory) -> Self {
+        let id = {
+            let mut machine = memory.machine.borrow_mut();
+            machine.next_table_id += 1;
+            machine.next_table_id
+        };
+        SoftPageTable {
+            // `map` and `entry_mut` point the handle at a real PTE before handing it out.
+            entry: Sv39Entry {
+                memory: memory.clone(),
+                pte: PhysMemory::BASE,
+            },
+            memory,
+            id,
+            root: None,
+            table_frames: 0,
+            activations: Cell::new(0),
+        }
+    }
+
+    /// How many table frames (root, middle and leaf tables) the table holds.
+    pub fn table_frames(&self) -> usize {
+        self.table_frames
+    }
+
+    /// How many times [`activate`](PageTable::activate) was called on this table.
+    pub fn activations(&self) -> usize {
+        self.activations.get()
+    }
+
+    /// Whether this is the table most recently activated among those over its memory.
+    pub fn is_active(&self) -> bool {
+        self.memory.machine.borrow().active_table == Some(self.id)
+    }
+
+    /// Every mapped page as `(va, pa, attr)`, in increasing `va` order.
+    ///
+    /// It walks the whole table, so it costs *O*(mapped tables × 512).
+    pub fn mapped_pages(&self) -> impl Iterator<Item = (usize, usize, MemoryAttr)> + use<> {
+        let mut pages = Vec::new();
+        if let Some(root) = self.root {
+            for (l2, root_pte) in self.table_entries(root) {
+                for (l1, middle_pte) in self.table_entries(frame_of(root_pte)) {
+                    let leaf_table = frame_of(middle_pte);
+                    for (l0, leaf_pte) in self.table_entries(leaf_table) {
+                        let va = sign_extend(l2 << 30 | l1 << 21 | l0 << 12);
+                        let attr = MemoryAttr::from_entry(&self.entry_at(leaf_table + l0 * 8));
+                        pages.push((va, frame_of(leaf_pte), attr));
+                    }
+                }
+            }
+        }
+        pages.into_iter()
+    }
+
+    /// A handle onto the PTE at physical address `pte`.
+    fn entry_at(&self, pte: usize) -> Sv39Entry {
+        Sv39Entry {
+            memory: self.memory.clone(),
+            pte,
+        }
+    }
+
+    /// The valid entries of the table at `table`, with their indices.
+    fn table_entries(&self, table: usize) -> Vec<(usize, u64)> {
+        let start = self.memory.byte_index(table, 0, PAGE_SIZE);
+        let machine = self.memory.machine.borrow();
+        let table = &machine.bytes[start..start + PAGE_SIZE];
+        (0..ENTRIES)
+            .filter_map(|index| {
+                let pte = u64::from_le_bytes(*table[index * 8..].first_chunk()?);
+                (pte & Sv39Entry::VALID != 0).then_some((index, pte))
+            })
+            .collect()
+    }
+
+    /// The physical address of `va`'s leaf PTE, if the tables leading to it exist.
+    fn leaf_pte(&self, va: usize) -> Option<usize> {
+        let mut table = self.root?;
+        for level in [2, 1] {
+            table = next_table(self.memory.read_u64(pte_addr(table, va, level)))?;
+        }
+        Some(pte_addr(table, va, 0))
+    }
+
+    /// The physical address of `va`'s leaf PTE if that PTE is valid.
+    fn mapped_leaf(&self, va: usize) -> Result<usize, PagingError> {
+        check_va(va)?;
+        self.leaf_pte(va)
+            .filter(|&pte| self.memory.read_u64(pte) & Sv39Entry::VALID != 0)
+            .ok_or(PagingError::NotMapped { va })
+    }
+
+    /// A table frame from `frames`, counted as this table's.
+    fn alloc_table(&mut self, frames: &mut impl FrameAllocator) -> Result<usize, PagingError> {
+        let table = frames.alloc().ok_or(PagingError::OutOfFrames)?;
+        self.table_frames += 1;
+        Ok(table)
+    }
+}
+
+impl PageTable for SoftPageTable {
+    type Entry = Sv39Entry;
+
+    /// Maps `va` to `pa` with a `V|R|W|X` kernel-only leaf, allocating missing tables.
+    ///
+    /// # Errors
+    ///
+    /// [`PagingError::Misaligned`] for an unaligned `va` or `pa`, [`PagingError::OutOfRange`]
+    /// for a non-canonical `va` or a `pa` of 2^56 or more, [`PagingError::AlreadyMapped`],
+    /// and [`PagingError::OutOfFrames`] (tables allocated before the failure stay, empty).
+    fn map(
+        &mut self,
+        va: usize,
+        pa: usize,
+        frames: &mut impl FrameAllocator,
+    ) -> Result<&mut Sv39Entry, PagingError> {
+        check_va(va)?;
+        if pa % PAGE_SIZE != 0 {
+            return Err(PagingError::Misaligned { addr: pa });
+        }
+        if pa >> PA_BITS != 0 {
+            return Err(PagingError::OutOfRange { addr: pa });
+        }
+        if self.mapped_leaf(va).is_ok() {
+            return Err(PagingError::AlreadyMapped { va });
+        }
+        let mut table = if let Some(root) = self.root {
+            root
+        } else {
+            let root = self.alloc_table(frames)?;
+            self.root = Some(root);
+            root
+        };
+        for level in [2, 1] {
+            let pte = pte_addr(table, va, level);
+            table = if let Some(next) = next_table(self.memory.read_u64(pte)) {
+                next
+            } else {
+                let next = self.alloc_table(frames)?;
+                self.memory
+                    .write_u64(pte, ppn_bits(next) | Sv39Entry::VALID);
+                next
+            };
+        }
+        let leaf = pte_addr(table, va, 0);
+        let rwx = Sv39Entry::READ | Sv39Entry::WRITE | Sv39Entry::EXECUTE;
+        self.memory
+            .write_u64(leaf, ppn_bits(pa) | rwx | Sv39Entry::VALID);
+        self.entry.pte = leaf;
+        Ok(&mut self.entry)
+    }
+
+    fn unmap(&mut self, va: usize) -> Result<usize, PagingError> {
+        let leaf = self.mapped_leaf(va)?;
+        let pa = frame_of(self.memory.read_u64(leaf));
+        self.memory.write_u64(leaf, 0);
+        Ok(pa)
+    }
+
+    fn entry_mut(&mut self, va: usize) -> Result<&mut Sv39Entry, PagingError> {
+        self.entry.pte = self.mapped_leaf(va)?;
+        Ok(&mut self.entry)
+    }
+
+    fn translate(&self, va: usize) -> Option<(usize, MemoryAttr)> {
+        let offset = va % PAGE_SIZE;
+        let leaf = self.mapped_leaf(va - offset).ok()?;
+        let entry = self.entry_at(leaf);
+        Some((
+            frame_of(entry.bits()) + offset,
+            MemoryAttr::from_entry(&entry),
+        ))
+    }
+
+    /// Records the activation; see [`activations`](SoftPageTable::activations) and
+    /// [`is_active`](SoftPageTable::is_active).
+    ///
+    /// # Safety
+    ///
+    /// None beyond the trait's: the simulated CPU runs no code.
+    unsafe fn activate(&self) {
+        self.activations.set(self.activations.get() + 1);
+        self.memory.machine.borrow_mut().active_table = Some(self.id);
+    }
+
+    fn destroy(&mut self, frames: &mut impl FrameAllocator) {
+        let Some(root) = self.root.take() else {
+            return;
+        };
+        // Read each table before freeing it: a freed frame is poisoned.
+        for (_, root_pte) in self.table_entries(root) {
+            let middle = frame_of(root_pte);
+            for (_, middle_pte) in self.table_entries(middle) {
+                frames.dealloc(frame_of(middle_pte));
+            }
+            frames.dealloc(middle);
+        }
+        frames.dealloc(root);
+        self.table_frames = 0;
+    }
+}
+
+impl fmt::Debug for SoftPageTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SoftPageTable")
+            .field("root", &self.root.map(|root| format!("{root:#x}")))
+            .field("table_frames", &self.table_frames)
+            .field("activations", &self.activations())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks that `va` is a page-aligned canonical Sv39 address.
+fn check_va(va: usize) -> Result<(), PagingError> {
+    if va % PAGE_SIZE != 0 {
+        return Err(PagingError::Misaligned { addr: va });
+    }
+    if sign_extend(va) != va {
+        return Err(PagingError::OutOfRange { addr: va });
+    }
+    Ok(())
+}
+
+/// Copies bit 38 of `va` into bits 63–39.
+fn sign_extend(va: usize) -> usize {
+    let unused = usize::BITS - VA_BITS;
+    ((va << unused) as isize >> unused) as usize
+}
+
+/// The physical address of the entry for `va` in the level-`level` table at `table`.
+fn pte_addr(table: usize, va: usize, level: u32) -> usize {
+    let index = (va >> (12 + 9 * level)) % ENTRIES;
+    table + index * 8
+}
+
+/// The table a valid non-leaf PTE points to.
+fn next_table(pte: u64) -> Option<usize> {
+    (pte & Sv39Entry::VALID != 0).then(|| frame_of(pte))
+}
+
+/// The physical address a PTE's PPN names.
+fn frame_of(pte: u64) -> usize {
+    let ppn = (pte >> Sv39Entry::PPN_SHIFT) & ((1 << (PA_BITS - 12)) - 1);
+    ppn as usize * PAGE_SIZE
+}
+
+/// The PPN field for frame `pa`.
+fn ppn_bits(pa: usize) -> u64 {
+    ((pa / PAGE_SIZE) as u64) << Sv39Entry::PPN_SHIFT
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::btree_map::{BTreeMap, Entry};
+    use std::vec;
+    use std::vec::Vec;
+
+    use super::*;
+
+    const BASE: usize = PhysMemory::BASE;
+    /// 1 GiB: the span of one root entry.
+    const GIB: usize = 1 << 30;
+    /// 2 MiB: the span of one middle entry.
+    const MIB2: usize = 1 << 21;
+
+    /// Maps through the traits only, the way `MemorySet` will.
+    fn map_with(
+        pt: &mut impl PageTable,
+        va: usize,
+        pa: usize,
+        attr: MemoryAttr,
+        frames: &mut impl FrameAllocator,
+    ) -> Result<(), PagingError> {
+        attr.apply(pt.map(va, pa, frames)?);
+        Ok(())
+    }
+
+    fn setup(frames: usize) -> (CountingFrameAllocator, SoftPageTable) {
+        let fa = CountingFrameAllocator::new(frames);
+        let pt = SoftPageTable::new(fa.memory());
+        (fa, pt)
+    }
+
+    // --- CountingFrameAllocator ---
+
+    #[test]
+    fn alloc_hands_out_lowest_free_frames_and_counts() {
+        let mut fa = CountingFrameAllocator::new(3);
+        assert_eq!(fa.capacity(), 3);
+        assert_eq!(fa.alloc(), Some(BASE));
+        assert_eq!(fa.alloc(), Some(BASE + PAGE_SIZE));
+        fa.dealloc(BASE);
+        assert_eq!(fa.alloc(), Some(BASE));
+        assert_eq!(fa.alloc(), Some(BASE + 2 * PAGE_SIZE));
+        assert_eq!((fa.allocated(), fa.freed(), fa.live()), (4, 1, 3));
+        assert_eq!(
+            fa.live_frames(),
+            vec![BASE, BASE + PAGE_SIZE, BASE + 2 * PAGE_SIZE]
+        );
+    }
+
+    #[test]
+    fn alloc_fails_when_exhausted_without_counting() {
+        let mut fa = CountingFrameAllocator::new(2);
+        let a = fa.alloc().expect("first frame");
+        fa.alloc().expect("second frame");
+        assert_eq!(fa.alloc(), None);
+        assert_eq!((fa.allocated(), fa.live()), (2, 2));
+        fa.dealloc(a);
+        assert_eq!(fa.alloc(), Some(a));
+        assert_eq!(CountingFrameAllocator::new(0).alloc(), None);
+    }
+
+    #[test]
+    fn is_live_follows_the_life_cycle_and_rejects_non_frames() {
+        let mut fa = CountingFrameAllocator::new(2);
+        assert!(!fa.is_live(BASE));
+        let pa = fa.alloc().expect("a frame");
+        assert!(fa.is_live(pa));
+        for not_a_frame in [
+            0,
+            pa + 8,
+            BASE - PAGE_SIZE,
+            BASE + 2 * PAGE_SIZE,
+            usize::MAX,
+        ] {
+            assert!(!fa.is_live(not_a_frame), "{not_a_frame:#x}");
+        }
+        fa.dealloc(pa);
+        assert!(!fa.is_live(pa));
+        assert!(fa.live_frames().is_empty());
+    }
+
+    #[test]
+    fn frames_are_zeroed_on_alloc_and_poisoned_on_free() {
+        let mut fa = CountingFrameAllocator::new(1);
+        let memory = fa.memory();
+        let pa = fa.alloc().expect("a frame");
+        fa.write(pa, PAGE_SIZE - 3, b"abc");
+        let mut tail = [0; 3];
+        fa.read(pa, PAGE_SIZE - 3, &mut tail);
+        assert_eq!(&tail, b"abc");
+        fa.dealloc(pa);
+        memory.read(pa, PAGE_SIZE - 3, &mut tail);
+        assert_eq!(tail, [CountingFrameAllocator::POISON; 3]);
+        let pa = fa.alloc().expect("the frame again");
+        fa.read(pa, PAGE_SIZE - 3, &mut tail);
+        assert_eq!(tail, [0; 3]);
+    }
+
+    #[test]
+    fn copy_frame_copies_all_bytes() {
+        let mut fa = CountingFrameAllocator::new(2);
+        let (src, dst) = (fa.alloc().expect("src"), fa.alloc().expect("dst"));
+        fa.write(src, 0, b"first");
+        fa.write(src, PAGE_SIZE - 4, b"last");
+        fa.copy_frame(src, dst);
+        let mut page = vec![0; PAGE_SIZE];
+        let mut copy = vec![0; PAGE_SIZE];
+        fa.read(src, 0, &mut page);
+        fa.read(dst, 0, &mut copy);
+        assert_eq!(page, copy);
+        assert_eq!(&copy[..5], b"first");
+    }
+
+    #[test]
+    fn clones_share_frames_and_counters() {
+        let mut parent = CountingFrameAllocator::new(4);
+        let mut child = parent.clone();
+        let a = parent.alloc().expect("a frame");
+        let b = child.alloc().expect("another frame");
+        assert_ne!(a, b);
+        child.write(a, 0, b"shared");
+        let mut buf = [0; 6];
+        parent.read(a, 0, &mut buf);
+        assert_eq!(&buf, b"shared");
+        child.dealloc(a);
+        assert_eq!(
+            (parent.allocated(), parent.freed(), parent.live()),
+            (2, 1, 1)
+        );
+        assert!(!parent.is_live(a));
+    }
+
+    #[test]
+    #[should_panic(expected = "double free of frame 0x80000000")]
+    fn double_free_panics() {
+        let mut fa = CountingFrameAllocator::new(1);
+        let pa = fa.alloc().expect("a frame");
+        fa.dealloc(pa);
+        fa.dealloc(pa);
+    }
+
+    #[test]
+    #[should_panic(expected = "dealloc of frame 0x80001000, which was never allocated")]
+    fn free_of_never_allocated_frame_panics() {
+        CountingFrameAllocator::new(2).dealloc(BASE + PAGE_SIZE);
+    }
+
+    #[test]
+    #[should_panic(expected = "dealloc of 0x80000008, which is not a frame of this allocator")]
+    fn free_of_unaligned_address_panics() {
+        let mut fa = CountingFrameAllocator::new(1);
+        fa.alloc().expect("a frame");
+        fa.dealloc(BASE + 8);
+    }
+
+    #[test]
+    #[should_panic(expected = "read of frame 0x80000000, which is not live")]
+    fn read_of_freed_frame_panics() {
+        let mut fa = CountingFrameAllocator::new(1);
+        let pa = fa.alloc().expect("a frame");
+        fa.dealloc(pa);
+        fa.read(pa, 0, &mut [0; 1]);
+    }
+
+    #[test]
+    #[should_panic(expected = "copy_frame to frame 0x80001000, which is not live")]
+    fn copy_to_free_frame_panics() {
+        let mut fa = CountingFrameAllocator::new(2);
+        let pa = fa.alloc().expect("a frame");
+        fa.copy_frame(pa, pa + PAGE_SIZE);
+    }
+
+    #[test]
+    #[should_panic(expected = "2 bytes at offset 0xfff cross the end of frame 0x80000000")]
+    fn access_across_the_frame_end_panics() {
+        let mut fa = CountingFrameAllocator::new(2);
+        let pa = fa.alloc().expect("a frame");
+        fa.write(pa, PAGE_SIZE - 1, b"xy");
+    }
+
+    #[test]
+    #[should_panic(expected = "0x1000 is not a frame of the simulated memory")]
+    fn memory_access_outside_memory_panics() {
+        CountingFrameAllocator::new(1)
+            .memory()
+            .read(0x1000, 0, &mut [0; 1]);
+    }
+
+    #[test]
+    fn phys_memory_reports_its_frames() {
+        let memory = CountingFrameAllocator::new(2).memory();
+        assert_eq!(memory.frames(), 2);
+        assert!(memory.contains(BASE + PAGE_SIZE));
+        assert!(!memory.contains(BASE + 2 * PAGE_SIZE));
+        assert!(!memory.contains(BASE + 1));
+        assert!(std::format!("{memory:?}").contains("frames: 2"));
+    }
+
+    // --- SoftPageTable ---
+
+    #[test]
+    fn map_writes_an_sv39_rwx_kernel_leaf_and_three_tables() {
+        let (mut fa, mut pt) = setup(8);
+        assert_eq!(pt.table_frames(), 0);
+        let entry = pt.map(0x1000, 0x4000_0000, &mut fa).expect("map");
+        let rwx = Sv39Entry::READ | Sv39Entry::WRITE | Sv39Entry::EXECUTE;
+        assert_eq!(
+            entry.bits(),
+            (0x4000_0000 >> 12) << 10 | rwx | Sv39Entry::VALID
+        );
+        assert!(entry.is_present() && entry.is_writable() && entry.is_execute());
+        assert!(!entry.is_user());
+        assert_eq!(pt.table_frames(), 3);
+        assert_eq!(fa.live(), 3);
+        assert_eq!(
+            pt.translate(0x1fff),
+            Some((0x4000_0fff, MemoryAttr::new().set_execute()))
+        );
+    }
+
+    #[test]
+    fn root_table_entry_points_to_the_next_level() {
+        let (mut fa, mut pt) = setup(8);
+        pt.map(0x1000, 0x5000, &mut fa).expect("map");
+        // Tables are allocated root first, lowest frame first.
+        let (root, middle, leaf) = (BASE, BASE + PAGE_SIZE, BASE + 2 * PAGE_SIZE);
+        let pte = |table: usize, index: usize| fa.memory().read_u64(table + index * 8);
+        assert_eq!(pte(root, 0), (middle as u64 >> 12) << 10 | Sv39Entry::VALID);
+        assert_eq!(pte(middle, 0), (leaf as u64 >> 12) << 10 | Sv39Entry::VALID);
+        assert_eq!(pte(leaf, 1) >> 10, 5);
+    }
+
+    #[test]
+    fn applied_attr_lands_in_simulated_memory() {
+        let (mut fa, mut pt) = setup(8);
+        let attr = MemoryAttr::new().set_user().set_readonly();
+        map_with(&mut pt, 0x2000, 0x9000, attr, &mut fa).expect("map");
+        assert_eq!(pt.translate(0x2000), Some((0x9000, attr)));
+        let entry = pt.entry_mut(0x2000).expect("mapped");
+        assert!(entry.is_user() && !entry.is_writable() && !entry.is_execute());
+        assert_eq!(entry.bits() & Sv39Entry::READ, Sv39Entry::READ);
+        let text = MemoryAttr::new().set_readonly().set_execute();
+        text.apply(entry);
+        assert_eq!(pt.translate(0x2abc), Some((0x9abc, text)));
+    }
+
+    #[test]
+    fn double_map_is_refused_and_changes_nothing() {
+        let (mut fa, mut pt) = setup(8);
+        let attr = MemoryAttr::new().set_user();
+        map_with(&mut pt, 0x1000, 0x8000, attr, &mut fa).expect("map");
+        assert_eq!(
+            pt.map(0x1000, 0x9000, &mut fa).map(|_| ()),
+            Err(PagingError::AlreadyMapped { va: 0x1000 })
+        );
+        assert_eq!(pt.translate(0x1000), Some((0x8000, attr)));
+        assert_eq!(fa.live(), 3);
+    }
+
+    #[test]
+    fn unmap_returns_the_frame_and_refuses_a_second_time() {
+        let (mut fa, mut pt) = setup(8);
+        pt.map(0x3000, 0xa000, &mut fa).expect("map");
+        assert_eq!(pt.unmap(0x3000), Ok(0xa000));
+        assert_eq!(pt.translate(0x3000), None);
+        assert_eq!(pt.unmap(0x3000), Err(PagingError::NotMapped { va: 0x3000 }));
+        assert_eq!(
+            pt.entry_mut(0x3000).map(|_| ()),
+            Err(PagingError::NotMapped { va: 0x3000 })
+        );
+        // The tables stay; the page can be mapped again without new frames.
+        pt.map(0x3000, 0xb000, &mut fa).expect("map again");
+        assert_eq!(fa.live(), 3);
+    }
+
+    #[test]
+    fn operations_on_an_empty_table_find_nothing() {
+        let (mut fa, mut pt) = setup(1);
+        assert_eq!(pt.translate(0x1000), None);
+        assert_eq!(pt.unmap(0x1000), Err(PagingError::NotMapped { va: 0x1000 }));
+        assert_eq!(pt.mapped_pages().count(), 0);
+        pt.destroy(&mut fa);
+        assert_eq!(fa.allocated(), 0);
+    }
+
+    #[test]
+    fn misaligned_addresses_are_refused() {
+        let (mut fa, mut pt) = setup(8);
+        let misaligned = |addr| Err(PagingError::Misaligned { addr });
+        assert_eq!(
+            pt.map(0x1001, 0x2000, &mut fa).map(|_| ()),
+            misaligned(0x1001)
+        );
+        assert_eq!(
+            pt.map(0x1000, 0x2008, &mut fa).map(|_| ()),
+            misaligned(0x2008)
+        );
+        assert_eq!(pt.unmap(0x1800).map(|_| ()), misaligned(0x1800));
+        assert_eq!(pt.entry_mut(0x10).map(|_| ()), misaligned(0x10));
+        assert_eq!(fa.allocated(), 0);
+    }
+
+    #[test]
+    fn non_canonical_and_too_wide_addresses_are_out_of_range() {
+        let (mut fa, mut pt) = setup(8);
+        for va in [1 << 38, 1 << 39, 0xffff_ff80_0000_0000 - PAGE_SIZE, 1 << 63] {
+            let out = Err(PagingError::OutOfRange { addr: va });
+            assert_eq!(pt.map(va, 0x1000, &mut fa).map(|_| ()), out);
+            assert_eq!(pt.unmap(va).map(|_| ()), out);
+            assert_eq!(pt.translate(va), None);
+        }
+        assert_eq!(
+            pt.map(0x1000, 1 << 56, &mut fa).map(|_| ()),
+            Err(PagingError::OutOfRange { addr: 1 << 56 })
+        );
+        assert_eq!(fa.allocated(), 0);
+        // The widest physical page still fits.
+        let top_pa = (1 << 56) - PAGE_SIZE;
+        pt.map(0x1000, top_pa, &mut fa).expect("widest pa");
+        assert_eq!(pt.translate(0x1000).map(|(pa, _)| pa), Some(top_pa));
+    }
+
+    #[test]
+    fn canonical_edges_map_and_list_in_va_order() {
+        let (mut fa, mut pt) = setup(16);
+        let low_top = (1 << 38) - PAGE_SIZE;
+        let high_bottom = 0xffff_ffc0_0000_0000;
+        let top = usize::MAX - (PAGE_SIZE - 1);
+        let user = MemoryAttr::new().set_user();
+        for (va, pa) in [
+            (top, 0x3000),
+            (0, 0x1000),
+            (high_bottom, 0x4000),
+            (low_top, 0x2000),
+        ] {
+            map_with(&mut pt, va, pa, user, &mut fa).expect("map");
+        }
+        assert_eq!(pt.translate(usize::MAX), Some((0x3fff, user)));
+        let pages: Vec<_> = pt.mapped_pages().collect();
+        assert_eq!(
+            pages,
+            vec![
+                (0, 0x1000, user),
+                (low_top, 0x2000, user),
+                (high_bottom, 0x4000, user),
+                (top, 0x3000, user),
+            ]
+        );
+    }
+
+    #[test]
+    fn tables_are_shared_within_their_span() {
+        let (mut fa, mut pt) = setup(16);
+        pt.map(0, 0x1000, &mut fa).expect("first page");
+        assert_eq!(pt.table_frames(), 3);
+        pt.map(MIB2 - PAGE_SIZE, 0x1000, &mut fa)
+            .expect("same leaf table");
+        assert_eq!(pt.table_frames(), 3);
+        pt.map(MIB2, 0x1000, &mut fa).expect("next leaf table");
+        assert_eq!(pt.table_frames(), 4);
+        pt.map(GIB, 0x1000, &mut fa).expect("next middle table");
+        assert_eq!(pt.table_frames(), 6);
+        assert_eq!(fa.live(), pt.table_frames());
+    }
+
+    #[test]
+    fn out_of_frames_maps_nothing_and_destroy_reclaims_partial_tables() {
+        let (mut fa, mut pt) = setup(2);
+        assert_eq!(
+            pt.map(0x1000, 0x1000, &mut fa).map(|_| ()),
+            Err(PagingError::OutOfFrames)
+        );
+        assert_eq!(pt.translate(0x1000), None);
+        assert_eq!(pt.table_frames(), 2);
+        pt.destroy(&mut fa);
+        assert_eq!((fa.live(), pt.table_frames()), (0, 0));
+    }
+
+    #[test]
+    fn destroy_frees_every_table_and_leaves_a_usable_empty_table() {
+        let (mut fa, mut pt) = setup(16);
+        for va in [0x1000, 0x2000, MIB2, GIB, usize::MAX - (PAGE_SIZE - 1)] {
+            pt.map(va, 0x1000, &mut fa).expect("map");
+        }
+        let tables = pt.table_frames();
+        assert_eq!(tables, 8);
+        pt.destroy(&mut fa);
+        assert_eq!((fa.live(), fa.freed()), (0, tables));
+        assert_eq!(pt.table_frames(), 0);
+        assert_eq!(pt.mapped_pages().count(), 0);
+        assert_eq!(pt.translate(0x1000), None);
+        pt.destroy(&mut fa);
+        assert_eq!(fa.freed(), tables);
+        pt.map(0x1000, 0x1000, &mut fa).expect("map after destroy");
+        assert_eq!(pt.table_frames(), 3);
+    }
+
+    #[test]
+    fn destroy_keeps_mapped_frames_alive() {
+        let (mut fa, mut pt) = setup(8);
+        let page = fa.alloc().expect("a page");
+        pt.map(0x1000, page, &mut fa).expect("map");
+        pt.destroy(&mut fa);
+        assert_eq!(fa.live_frames(), vec![page]);
+    }
+
+    #[test]
+    fn activate_records_which_table_is_current() {
+        let (fa, pt) = setup(1);
+        let other = SoftPageTable::new(fa.memory());
+        assert!(!pt.is_active() && !other.is_active());
+        // SAFETY: the simulated CPU runs no code, so no mapping needs to exist.
+        unsafe { pt.activate() };
+        assert!(pt.is_active() && !other.is_active());
+        // SAFETY: as above.
+        unsafe { other.activate() };
+        // SAFETY: as above.
+        unsafe { other.activate() };
+        assert!(!pt.is_active() && other.is_active());
+        assert_eq!((pt.activations(), other.activations()), (1, 2));
+        assert!(std::format!("{pt:?}").contains("activations: 1"));
+    }
+
+    #[test]
+    fn fork_maps_copies_over_the_same_memory() {
+        let mut fa = CountingFrameAllocator::new(16);
+        let mut parent = SoftPageTable::new(fa.memory());
+        let mut child_frames = fa.clone();
+        let mut child = SoftPageTable::new(child_frames.memory());
+        let user = MemoryAttr::new().set_user();
+
+        let page = fa.alloc().expect("parent page");
+        fa.write(page, 100, b"hello");
+        map_with(&mut parent, 0x1000, page, user, &mut fa).expect("parent map");
+
+        for (va, pa, attr) in parent.mapped_pages() {
+            let copy = child_frames.alloc().expect("child page");
+            child_frames.copy_frame(pa, copy);
+            map_with(&mut child, va, copy, attr, &mut child_frames).expect("child map");
+        }
+        let (child_pa, attr) = child.translate(0x1000).expect("child mapping");
+        assert_ne!(child_pa, page);
+        assert_eq!(attr, user);
+        fa.write(page, 100, b"HELLO");
+        let mut buf = [0; 5];
+        fa.read(child_pa, 100, &mut buf);
+        assert_eq!(&buf, b"hello");
+
+        for pt in [&mut parent, &mut child] {
+            let pa = pt.unmap(0x1000).expect("unmap");
+            fa.dealloc(pa);
+            pt.destroy(&mut fa);
+        }
+        assert_eq!(fa.live(), 0);
+        assert_eq!(fa.allocated(), fa.freed());
+    }
+
+    #[test]
+    #[should_panic(expected = "is not a frame of the simulated memory")]
+    fn tables_from_another_memory_are_detected() {
+        let mut elsewhere = CountingFrameAllocator::new(4);
+        let mut pt = SoftPageTable::new(CountingFrameAllocator::new(0).memory());
+        let _ = pt.map(0x1000, 0x1000, &mut elsewhere);
+    }
+
+    /// A small deterministic generator (xorshift64), so the model test needs no dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn random_ops_match_a_map_model() {
+        // Miri interprets every PTE access; a shorter run keeps it well under a minute.
+        let steps = if cfg!(miri) { 150 } else { 3000 };
+        // Pages spread over shared and separate leaf, middle and root tables, both halves.
+        let vas = [
+            0x0,
+            0x1000,
+            0x1f_f000,
+            0x20_0000,
+            0x4000_0000,
+            (1 << 38) - PAGE_SIZE,
+            0xffff_ffc0_0000_0000,
+            usize::MAX - (PAGE_SIZE - 1),
+        ];
+        let (mut fa, mut pt) = setup(32);
+        let mut model: BTreeMap<usize, (usize, MemoryAttr)> = BTreeMap::new();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for step in 0..steps {
+            let va = vas[rng.below(vas.len())];
+            let attr = MemoryAttr::try_from(rng.below(8)).expect("three flag bits");
+            match rng.below(3) {
+                0 => {
+                    let pa = rng.below(1 << 20) * PAGE_SIZE;
+                    let result = map_with(&mut pt, va, pa, attr, &mut fa);
+                    match model.entry(va) {
+                        Entry::Occupied(_) => {
+                            assert_eq!(result, Err(PagingError::AlreadyMapped { va }));
+                        }
+                        Entry::Vacant(slot) => {
+                            assert_eq!(result, Ok(()));
+                            slot.insert((pa, attr));
+                        }
+                    }
+                }
+                1 => {
+                    let expected = model.remove(&va).map(|(pa, _)| pa);
+                    assert_eq!(pt.unmap(va).ok(), expected);
+                }
+                _ => match pt.entry_mut(va) {
+                    Ok(entry) => {
+                        attr.apply(entry);
+                        model.get_mut(&va).expect("mapped in the model").1 = attr;
+                    }
+                    Err(error) => {
+                        assert_eq!(error, PagingError::NotMapped { va });
+                        assert!(!model.contains_key(&va));
+                    }
+                },
+            }
+            assert_eq!(pt.translate(va), model.get(&va).copied(), "step {step}");
+            if step % 50 == 0 {
+                let expected: Vec<_> = model.iter().map(|(&va, &(pa, a))| (va, pa, a)).collect();
+                assert_eq!(pt.mapped_pages().collect::<Vec<_>>(), expected);
+                assert_eq!(fa.live(), pt.table_frames());
+            }
+        }
+        pt.destroy(&mut fa);
+        assert_eq!(fa.live(), 0);
+    }
+}
