@@ -72,7 +72,12 @@ pub trait Segment: Sized {
     }
     /// Splits at `pos_left` and `pos_right`, removes the middle; `self`
     /// keeps the left part and the right part is returned.
-    fn split_and_remove_middle(&mut self, pos_left: usize, pos_right: usize, args: ArgsType) -> Self {
+    fn split_and_remove_middle(
+        &mut self,
+        pos_left: usize,
+        pos_right: usize,
+        args: ArgsType,
+    ) -> Self {
         let right = self.split(pos_right, args);
         self.split(pos_left, args).remove(args);
         right
@@ -121,7 +126,10 @@ intrusive_adapter!(NodeAdapter<S> = Box<Node<S>>: Node<S> { link: RangeLink });
 
 impl<S> Node<S> {
     fn boxed(value: S) -> Box<Node<S>> {
-        Box::new(Node { link: RangeLink::new(), value: UnsafeCell::new(value) })
+        Box::new(Node {
+            link: RangeLink::new(),
+            value: UnsafeCell::new(value),
+        })
     }
 
     fn get(&self) -> &S {
@@ -177,7 +185,9 @@ impl<S: Segment> RangeActionMap<S> {
             Ok(window) => window,
             Err(_) => Window::DEFAULT,
         };
-        RangeActionMap { inner: crate::RangeActionMap::with_window(window, args) }
+        RangeActionMap {
+            inner: crate::RangeActionMap::with_window(window, args),
+        }
     }
 
     /// Number of segments.
@@ -221,8 +231,15 @@ impl<S: Segment> RangeActionMap<S> {
     /// # Returns
     ///
     /// The start, or `None` when no hole holds `len` bytes (or `len == 0`).
-    pub fn mmap_anywhere(&mut self, hint: usize, len: usize, f: impl FnOnce(usize) -> S) -> Option<usize> {
-        self.inner.mmap_anywhere(hint, len, |start| Node::boxed(f(start))).ok()
+    pub fn mmap_anywhere(
+        &mut self,
+        hint: usize,
+        len: usize,
+        f: impl FnOnce(usize) -> S,
+    ) -> Option<usize> {
+        self.inner
+            .mmap_anywhere(hint, len, |start| Node::boxed(f(start)))
+            .ok()
     }
 
     /// Unmaps `[start, end)` and maps `f()` there.
@@ -232,7 +249,10 @@ impl<S: Segment> RangeActionMap<S> {
     /// `Some(start)`, or `None` (and `f` not called) when the range is empty
     /// or outside `[LOWER_LIMIT, UPPER_LIMIT)`.
     pub fn mmap_fixed(&mut self, start: usize, end: usize, f: impl FnOnce() -> S) -> Option<usize> {
-        self.inner.mmap_fixed(start, end, || Node::boxed(f())).ok().map(|_| start)
+        self.inner
+            .mmap_fixed(start, end, || Node::boxed(f()))
+            .ok()
+            .map(|_| start)
     }
 
     /// Unmaps `[start, end)`, shrinking or splitting straddling segments. An
@@ -272,6 +292,8 @@ impl<S: Segment + fmt::Debug> fmt::Debug for RangeActionMap<S> {
                 f.debug_list().entries(self.0.iter()).finish()
             }
         }
-        f.debug_struct("RangeActionMap").field("segments", &Segments(self)).finish()
+        f.debug_struct("RangeActionMap")
+            .field("segments", &Segments(self))
+            .finish()
     }
 }

@@ -25,7 +25,10 @@ intrusive_adapter!(pub AreaAdapter = Box<Area>: Area { link: RangeLink });
 
 /// A new boxed area with protection `prot`.
 pub fn area(prot: usize) -> Box<Area> {
-    Box::new(Area { link: RangeLink::new(), prot: Cell::new(prot) })
+    Box::new(Area {
+        link: RangeLink::new(),
+        prot: Cell::new(prot),
+    })
 }
 
 impl Segment for Area {
@@ -38,7 +41,10 @@ impl Segment for Area {
     }
 
     fn shrink(&self, start: usize, end: usize, log: &mut Vec<String>) {
-        log.push(format!("shrink {:#x?} to {start:#x}..{end:#x}", self.link.range()));
+        log.push(format!(
+            "shrink {:#x?} to {start:#x}..{end:#x}",
+            self.link.range()
+        ));
     }
 
     fn split(&self, pos: usize, log: &mut Vec<String>) -> Box<Area> {

@@ -83,7 +83,10 @@ impl fmt::Display for MapError {
             }
             MapError::ZeroLength => f.write_str("zero length"),
             MapError::OutOfWindow { start, end } => {
-                write!(f, "range {start:#x}..{end:#x} is outside the allowed window")
+                write!(
+                    f,
+                    "range {start:#x}..{end:#x} is outside the allowed window"
+                )
             }
             MapError::Overflow { start, len } => {
                 write!(f, "{start:#x} + {len:#x} overflows the address space")
@@ -116,7 +119,9 @@ pub struct InsertError<P> {
 
 impl<P> fmt::Debug for InsertError<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InsertError").field("error", &self.error).finish_non_exhaustive()
+        f.debug_struct("InsertError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
     }
 }
 

@@ -14,7 +14,10 @@ pub struct Window {
 
 impl Window {
     /// The default window, `[0x1000, usize::MAX)`.
-    pub const DEFAULT: Window = Window { low: 0x1000, high: usize::MAX };
+    pub const DEFAULT: Window = Window {
+        low: 0x1000,
+        high: usize::MAX,
+    };
 
     /// The window `[low, high)`.
     ///

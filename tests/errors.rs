@@ -14,23 +14,36 @@ fn populated() -> Map {
     let mut map = Map::with_window(Window::new(PAGE, MAX).unwrap(), Log::default());
     map.mmap_fixed(0x10000, 0x20000, || Seg::boxed(0)).unwrap();
     map.mmap_fixed(0x30000, 0x40000, || Seg::boxed(1)).unwrap();
-    map.mmap_fixed(MAX - 0x10000, MAX, || Seg::boxed(2)).unwrap();
+    map.mmap_fixed(MAX - 0x10000, MAX, || Seg::boxed(2))
+        .unwrap();
     map.args_mut().events.clear();
     map
 }
 
 /// The observable state: ranges, identities, protections, callbacks.
-fn snapshot(map: &Map) -> (Vec<(usize, usize, u32, u8)>, Vec<Event>) {
-    let segs = map.iter().map(|s| (s.link.start(), s.link.end(), s.id, s.prot.get())).collect();
+type Snapshot = (Vec<(usize, usize, u32, u8)>, Vec<Event>);
+
+fn snapshot(map: &Map) -> Snapshot {
+    let segs = map
+        .iter()
+        .map(|s| (s.link.start(), s.link.end(), s.id, s.prot.get()))
+        .collect();
     (segs, map.args().events.clone())
 }
 
 /// Runs `f` on a fresh map and checks it returned `want` and changed nothing.
-fn refused<T: std::fmt::Debug>(what: &str, want: MapError, f: impl FnOnce(&mut Map) -> Result<T, MapError>) {
+fn refused<T: std::fmt::Debug>(
+    what: &str,
+    want: MapError,
+    f: impl FnOnce(&mut Map) -> Result<T, MapError>,
+) {
     let mut map = populated();
     let before = snapshot(&map);
     let got = f(&mut map);
-    assert!(matches!(&got, Err(e) if *e == want), "{what}: expected {want:?}, got {got:?}");
+    assert!(
+        matches!(&got, Err(e) if *e == want),
+        "{what}: expected {want:?}, got {got:?}"
+    );
     map.assert_valid();
     assert_eq!(snapshot(&map), before, "{what}: map changed");
 }
@@ -38,20 +51,76 @@ fn refused<T: std::fmt::Debug>(what: &str, want: MapError, f: impl FnOnce(&mut M
 #[test]
 fn bad_ranges_for_unmap_mprotect_and_mmap_fixed() {
     let cases: &[(&str, usize, usize, MapError)] = &[
-        ("empty", 0x5000, 0x5000, MapError::EmptyRange { start: 0x5000, end: 0x5000 }),
-        ("reversed", 0x6000, 0x5000, MapError::EmptyRange { start: 0x6000, end: 0x5000 }),
-        ("start at 0", 0, 0x2000, MapError::OutOfWindow { start: 0, end: 0x2000 }),
-        ("below the window", 0x800, 0x2000, MapError::OutOfWindow { start: 0x800, end: 0x2000 }),
-        ("end at MAX-1 to MAX reversed", MAX, MAX - 1, MapError::EmptyRange { start: MAX, end: MAX - 1 }),
-        ("MAX to MAX", MAX, MAX, MapError::EmptyRange { start: MAX, end: MAX }),
+        (
+            "empty",
+            0x5000,
+            0x5000,
+            MapError::EmptyRange {
+                start: 0x5000,
+                end: 0x5000,
+            },
+        ),
+        (
+            "reversed",
+            0x6000,
+            0x5000,
+            MapError::EmptyRange {
+                start: 0x6000,
+                end: 0x5000,
+            },
+        ),
+        (
+            "start at 0",
+            0,
+            0x2000,
+            MapError::OutOfWindow {
+                start: 0,
+                end: 0x2000,
+            },
+        ),
+        (
+            "below the window",
+            0x800,
+            0x2000,
+            MapError::OutOfWindow {
+                start: 0x800,
+                end: 0x2000,
+            },
+        ),
+        (
+            "end at MAX-1 to MAX reversed",
+            MAX,
+            MAX - 1,
+            MapError::EmptyRange {
+                start: MAX,
+                end: MAX - 1,
+            },
+        ),
+        (
+            "MAX to MAX",
+            MAX,
+            MAX,
+            MapError::EmptyRange {
+                start: MAX,
+                end: MAX,
+            },
+        ),
         ("0 to 0", 0, 0, MapError::EmptyRange { start: 0, end: 0 }),
     ];
     for &(what, s, e, want) in cases {
-        refused(&format!("unmap {what}"), want, |m| m.unmap(s, e).map(|_| ()));
-        refused(&format!("mprotect {what}"), want, |m| m.mprotect(s, e, 3).map(|_| ()));
-        refused(&format!("mmap_fixed {what}"), want, |m| m.mmap_fixed(s, e, || Seg::boxed(3)).map(|_| ()));
+        refused(&format!("unmap {what}"), want, |m| {
+            m.unmap(s, e).map(|_| ())
+        });
+        refused(&format!("mprotect {what}"), want, |m| {
+            m.mprotect(s, e, 3).map(|_| ())
+        });
+        refused(&format!("mmap_fixed {what}"), want, |m| {
+            m.mmap_fixed(s, e, || Seg::boxed(3)).map(|_| ())
+        });
         refused(&format!("noreplace {what}"), want, |m| {
-            m.mmap_fixed_noreplace(s, e, Seg::boxed(3)).map(|_| ()).map_err(|r| r.error)
+            m.mmap_fixed_noreplace(s, e, Seg::boxed(3))
+                .map(|_| ())
+                .map_err(|r| r.error)
         });
     }
 }
@@ -60,20 +129,41 @@ fn bad_ranges_for_unmap_mprotect_and_mmap_fixed() {
 fn a_narrow_window_refuses_its_outside() {
     let window = Window::new(0x10000, 0x20000).unwrap();
     let mut map = Map::with_window(window, Log::default());
-    assert_eq!(map.mmap_fixed(0x1f000, 0x21000, || Seg::boxed(0)).unwrap_err(), MapError::OutOfWindow {
-        start: 0x1f000,
-        end: 0x21000
-    });
-    assert_eq!(map.mmap_anywhere(0x20000, PAGE, |_| Seg::boxed(0)), Err(MapError::NoSpace { len: PAGE }));
-    assert_eq!(map.mmap_anywhere(0, 0x10001, |_| Seg::boxed(0)), Err(MapError::NoSpace { len: 0x10001 }));
-    assert_eq!(map.mmap_anywhere(0, 0x10000, |_| Seg::boxed(0)), Ok(0x10000));
-    assert_eq!(Window::new(5, 5), Err(MapError::BadWindow { low: 5, high: 5 }));
+    assert_eq!(
+        map.mmap_fixed(0x1f000, 0x21000, || Seg::boxed(0))
+            .unwrap_err(),
+        MapError::OutOfWindow {
+            start: 0x1f000,
+            end: 0x21000
+        }
+    );
+    assert_eq!(
+        map.mmap_anywhere(0x20000, PAGE, |_| Seg::boxed(0)),
+        Err(MapError::NoSpace { len: PAGE })
+    );
+    assert_eq!(
+        map.mmap_anywhere(0, 0x10001, |_| Seg::boxed(0)),
+        Err(MapError::NoSpace { len: 0x10001 })
+    );
+    assert_eq!(
+        map.mmap_anywhere(0, 0x10000, |_| Seg::boxed(0)),
+        Ok(0x10000)
+    );
+    assert_eq!(
+        Window::new(5, 5),
+        Err(MapError::BadWindow { low: 5, high: 5 })
+    );
     map.assert_valid();
 }
 
 #[test]
 fn noreplace_refuses_overlap_and_hands_the_node_back() {
-    for (s, e) in [(0x1f000, 0x21000), (0x10000, 0x11000), (0x8000, 0x50000), (MAX - 1, MAX)] {
+    for (s, e) in [
+        (0x1f000, 0x21000),
+        (0x10000, 0x11000),
+        (0x8000, 0x50000),
+        (MAX - 1, MAX),
+    ] {
         let mut map = populated();
         let before = snapshot(&map);
         let node = Seg::boxed(7);
@@ -90,29 +180,91 @@ fn noreplace_refuses_overlap_and_hands_the_node_back() {
 fn lengths_alignments_and_hints() {
     let len_cases: &[(&str, Placement, MapError)] = &[
         ("zero length", Placement::new(0), MapError::ZeroLength),
-        ("length MAX", Placement::new(MAX), MapError::NoSpace { len: MAX }),
-        ("length past the free space", Placement::new(MAX - 0x10000), MapError::NoSpace { len: MAX - 0x10000 }),
-        ("alignment 0", Placement::new(PAGE).align(0), MapError::BadAlignment { align: 0 }),
-        ("alignment 3", Placement::new(PAGE).align(3), MapError::BadAlignment { align: 3 }),
-        ("alignment MAX", Placement::new(PAGE).align(MAX), MapError::BadAlignment { align: MAX }),
-        ("alignment 2^63, len + align overflows", Placement::new(1 << 63).align(1 << 63), MapError::NoSpace { len: 1 << 63 }),
-        ("alignment larger than the window", Placement::new(PAGE).align(1 << 20).window(0x1000, 0x8000), MapError::NoSpace { len: PAGE }),
-        ("empty window", Placement::new(PAGE).window(0x9000, 0x9000), MapError::BadWindow { low: 0x9000, high: 0x9000 }),
-        ("window below the map's", Placement::new(PAGE).window(0, 0x1000), MapError::BadWindow { low: 0x1000, high: 0x1000 }),
-        ("hint past the window", Placement::new(PAGE).hint(Hint::AtOrAbove(MAX)), MapError::NoSpace { len: PAGE }),
-        ("hint near the top, no room", Placement::new(PAGE).hint(Hint::AtOrAbove(MAX - 0x10000)), MapError::NoSpace { len: PAGE }),
-        ("top-down, no room", Placement::new(MAX - 0x1000).top_down(), MapError::NoSpace { len: MAX - 0x1000 }),
+        (
+            "length MAX",
+            Placement::new(MAX),
+            MapError::NoSpace { len: MAX },
+        ),
+        (
+            "length past the free space",
+            Placement::new(MAX - 0x10000),
+            MapError::NoSpace { len: MAX - 0x10000 },
+        ),
+        (
+            "alignment 0",
+            Placement::new(PAGE).align(0),
+            MapError::BadAlignment { align: 0 },
+        ),
+        (
+            "alignment 3",
+            Placement::new(PAGE).align(3),
+            MapError::BadAlignment { align: 3 },
+        ),
+        (
+            "alignment MAX",
+            Placement::new(PAGE).align(MAX),
+            MapError::BadAlignment { align: MAX },
+        ),
+        (
+            "alignment 2^63, len + align overflows",
+            Placement::new(1 << 63).align(1 << 63),
+            MapError::NoSpace { len: 1 << 63 },
+        ),
+        (
+            "alignment larger than the window",
+            Placement::new(PAGE).align(1 << 20).window(0x1000, 0x8000),
+            MapError::NoSpace { len: PAGE },
+        ),
+        (
+            "empty window",
+            Placement::new(PAGE).window(0x9000, 0x9000),
+            MapError::BadWindow {
+                low: 0x9000,
+                high: 0x9000,
+            },
+        ),
+        (
+            "window below the map's",
+            Placement::new(PAGE).window(0, 0x1000),
+            MapError::BadWindow {
+                low: 0x1000,
+                high: 0x1000,
+            },
+        ),
+        (
+            "hint past the window",
+            Placement::new(PAGE).hint(Hint::AtOrAbove(MAX)),
+            MapError::NoSpace { len: PAGE },
+        ),
+        (
+            "hint near the top, no room",
+            Placement::new(PAGE).hint(Hint::AtOrAbove(MAX - 0x10000)),
+            MapError::NoSpace { len: PAGE },
+        ),
+        (
+            "top-down, no room",
+            Placement::new(MAX - 0x1000).top_down(),
+            MapError::NoSpace { len: MAX - 0x1000 },
+        ),
     ];
     for (what, placement, want) in len_cases {
         refused(what, *want, |m| m.find_free_area(placement));
-        refused(what, *want, |m| m.mmap_placed(placement, |_| -> Box<Seg> { panic!("f called on failure") }));
+        refused(what, *want, |m| {
+            m.mmap_placed(placement, |_| -> Box<Seg> { panic!("f called on failure") })
+        });
     }
     refused("mmap_anywhere zero", MapError::ZeroLength, |m| {
         m.mmap_anywhere(0x5000, 0, |_| -> Box<Seg> { panic!("f called on failure") })
     });
-    refused("mmap_anywhere overflowing hint", MapError::NoSpace { len: 0x2000 }, |m| {
-        m.mmap_anywhere(MAX - 0x1000, 0x2000, |_| -> Box<Seg> { panic!("f called on failure") })
-    });
+    refused(
+        "mmap_anywhere overflowing hint",
+        MapError::NoSpace { len: 0x2000 },
+        |m| {
+            m.mmap_anywhere(MAX - 0x1000, 0x2000, |_| -> Box<Seg> {
+                panic!("f called on failure")
+            })
+        },
+    );
 }
 
 #[test]
@@ -120,9 +272,21 @@ fn hints_that_are_not_free_fall_back_to_a_search() {
     let map = populated();
     let linux = |hint, len| map.find_free_area(&Placement::new(len).hint(Hint::IfFree(hint)));
     assert_eq!(linux(0x20000, PAGE), Ok(0x20000), "a free hint is taken");
-    assert_eq!(linux(0x1f000, 0x2000), Ok(PAGE), "an occupied hint is ignored");
-    assert_eq!(linux(MAX - PAGE, 2 * PAGE), Ok(PAGE), "an overflowing hint is ignored");
-    assert_eq!(linux(0x20001, PAGE), Ok(0x20001), "alignment 1 takes any free hint");
+    assert_eq!(
+        linux(0x1f000, 0x2000),
+        Ok(PAGE),
+        "an occupied hint is ignored"
+    );
+    assert_eq!(
+        linux(MAX - PAGE, 2 * PAGE),
+        Ok(PAGE),
+        "an overflowing hint is ignored"
+    );
+    assert_eq!(
+        linux(0x20001, PAGE),
+        Ok(0x20001),
+        "alignment 1 takes any free hint"
+    );
     let aligned = map.find_free_area(&Placement::new(PAGE).align(PAGE).hint(Hint::IfFree(0x20001)));
     assert_eq!(aligned, Ok(PAGE), "a misaligned hint is ignored");
     let top = map.find_free_area(&Placement::new(PAGE).direction(Direction::TopDown));
@@ -134,7 +298,10 @@ fn operations_over_holes_only_are_no_ops() {
     let mut map = populated();
     let before = snapshot(&map);
     let c = map.unmap(0x20000, 0x30000).unwrap();
-    assert_eq!((c.segments(), c.mapped_len(), c.unmapped_len()), (0, 0, 0x10000));
+    assert_eq!(
+        (c.segments(), c.mapped_len(), c.unmapped_len()),
+        (0, 0, 0x10000)
+    );
     let c = map.mprotect(0x40000, MAX - 0x10000, 5).unwrap();
     assert!(!c.is_fully_mapped());
     assert_eq!(c.segments(), 0);
@@ -144,8 +311,14 @@ fn operations_over_holes_only_are_no_ops() {
 #[test]
 fn iterators_refuse_empty_ranges() {
     let map = populated();
-    assert_eq!(map.gaps(5, 5).err(), Some(MapError::EmptyRange { start: 5, end: 5 }));
-    assert_eq!(map.overlapping(6, 5).err(), Some(MapError::EmptyRange { start: 6, end: 5 }));
+    assert_eq!(
+        map.gaps(5, 5).err(),
+        Some(MapError::EmptyRange { start: 5, end: 5 })
+    );
+    assert_eq!(
+        map.overlapping(6, 5).err(),
+        Some(MapError::EmptyRange { start: 6, end: 5 })
+    );
     assert_eq!(map.gaps(0, MAX).unwrap().count(), 3);
     assert_eq!(map.overlapping(0, MAX).unwrap().count(), 3);
 }
@@ -153,13 +326,29 @@ fn iterators_refuse_empty_ranges() {
 #[test]
 fn address_helpers() {
     use range_action_map::{check_align, check_aligned, checked_end};
-    assert_eq!(checked_end(MAX, 1), Err(MapError::Overflow { start: MAX, len: 1 }));
+    assert_eq!(
+        checked_end(MAX, 1),
+        Err(MapError::Overflow { start: MAX, len: 1 })
+    );
     assert_eq!(checked_end(5, 0), Err(MapError::ZeroLength));
     assert_eq!(checked_end(MAX - 1, 1), Ok(MAX));
     assert_eq!(check_align(0), Err(MapError::BadAlignment { align: 0 }));
-    assert_eq!(check_aligned(0x1001, 0x1000), Err(MapError::Misaligned { addr: 0x1001, align: 0x1000 }));
-    assert_eq!(check_aligned(0x1000, 0), Err(MapError::BadAlignment { align: 0 }));
-    for e in [MapError::ZeroLength, MapError::AlreadyLinked, MapError::SplitFailed { pos: 1 }] {
+    assert_eq!(
+        check_aligned(0x1001, 0x1000),
+        Err(MapError::Misaligned {
+            addr: 0x1001,
+            align: 0x1000
+        })
+    );
+    assert_eq!(
+        check_aligned(0x1000, 0),
+        Err(MapError::BadAlignment { align: 0 })
+    );
+    for e in [
+        MapError::ZeroLength,
+        MapError::AlreadyLinked,
+        MapError::SplitFailed { pos: 1 },
+    ] {
         assert!(!e.to_string().is_empty());
     }
 }

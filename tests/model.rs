@@ -43,7 +43,9 @@ fn page(g: &mut Gen, base: Base) -> usize {
 fn addr(g: &mut Gen, base: Base) -> usize {
     match u8::arbitrary(g) % 16 {
         0 => usize::arbitrary(g),
-        1 => *g.choose(&[0, 1, PAGE - 1, usize::MAX, usize::MAX - 1]).unwrap_or(&0),
+        1 => *g
+            .choose(&[0, 1, PAGE - 1, usize::MAX, usize::MAX - 1])
+            .unwrap_or(&0),
         _ => page(g, base),
     }
 }
@@ -85,11 +87,23 @@ fn op(g: &mut Gen, base: Base) -> Op {
                 _ => Hint::IfFree(addr(g, base)),
             };
             let spec = PlacementSpec {
-                len: if u8::arbitrary(g) % 16 == 0 { usize::arbitrary(g) } else { (usize::arbitrary(g) % 9) * PAGE },
-                align: if u8::arbitrary(g) % 16 == 0 { usize::arbitrary(g) } else { PAGE << (u8::arbitrary(g) % 4) },
+                len: if u8::arbitrary(g) % 16 == 0 {
+                    usize::arbitrary(g)
+                } else {
+                    (usize::arbitrary(g) % 9) * PAGE
+                },
+                align: if u8::arbitrary(g) % 16 == 0 {
+                    usize::arbitrary(g)
+                } else {
+                    PAGE << (u8::arbitrary(g) % 4)
+                },
                 low,
                 high,
-                direction: if bool::arbitrary(g) { Direction::BottomUp } else { Direction::TopDown },
+                direction: if bool::arbitrary(g) {
+                    Direction::BottomUp
+                } else {
+                    Direction::TopDown
+                },
                 hint,
             };
             Op::Placed(spec, prot)
@@ -108,9 +122,17 @@ fn op(g: &mut Gen, base: Base) -> Op {
 
 impl Arbitrary for Scenario {
     fn arbitrary(g: &mut Gen) -> Self {
-        let base = if bool::arbitrary(g) { Base::Low } else { Base::High };
+        let base = if bool::arbitrary(g) {
+            Base::Low
+        } else {
+            Base::High
+        };
         let len = usize::arbitrary(g) % (g.size() + 1);
-        Scenario { base, merge: bool::arbitrary(g), ops: (0..len).map(|_| op(g, base)).collect() }
+        Scenario {
+            base,
+            merge: bool::arbitrary(g),
+            ops: (0..len).map(|_| op(g, base)).collect(),
+        }
     }
 
     fn shrink(&self) -> Box<dyn Iterator<Item = Self>> {
@@ -163,7 +185,11 @@ fn thousands_of_segments_match_the_model() {
     let n = if cfg!(miri) { 40 } else { 3000 };
     let mut h = Harness::new(Window::DEFAULT, false);
     for i in 0..n {
-        h.step(Op::MmapFixed(PAGE * (2 * i + 1), PAGE * (2 * i + 2), (i % 4) as u8));
+        h.step(Op::MmapFixed(
+            PAGE * (2 * i + 1),
+            PAGE * (2 * i + 2),
+            (i % 4) as u8,
+        ));
     }
     let mut g = Gen::new(64);
     let span = 2 * n * PAGE;

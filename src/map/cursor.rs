@@ -44,17 +44,26 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// assert!(c.get().is_none());
     /// ```
     pub fn lower_bound(&self, addr: usize) -> Cursor<'_, A> {
-        Cursor { map: self, current: self.tree.lower_bound(addr) }
+        Cursor {
+            map: self,
+            current: self.tree.lower_bound(addr),
+        }
     }
 
     /// A cursor at the first segment (ghost if empty), in *O*(1).
     pub fn cursor_front(&self) -> Cursor<'_, A> {
-        Cursor { map: self, current: self.tree.first() }
+        Cursor {
+            map: self,
+            current: self.tree.first(),
+        }
     }
 
     /// A cursor at the last segment (ghost if empty), in *O*(1).
     pub fn cursor_back(&self) -> Cursor<'_, A> {
-        Cursor { map: self, current: self.tree.last() }
+        Cursor {
+            map: self,
+            current: self.tree.last(),
+        }
     }
 
     /// A cursor at `segment`, a reference obtained from this map (the
@@ -63,7 +72,10 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// `None`.
     pub fn cursor_from<'a>(&'a self, segment: &'a SegmentOf<A>) -> Option<Cursor<'a, A>> {
         let node = self.member(segment)?;
-        Some(Cursor { map: self, current: Some(node) })
+        Some(Cursor {
+            map: self,
+            current: Some(node),
+        })
     }
 
     /// A mutable cursor at the first segment that ends after `addr`.
@@ -76,8 +88,15 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// segment exists: how a caller that found a segment (by
     /// [`find`](Self::find) or a cursor) comes back to remove it.
     pub fn cursor_mut_at(&mut self, start: usize) -> Option<CursorMut<'_, A>> {
-        let current = self.tree.find(start).filter(|n| n.start() == start).map(Node::ptr);
-        current.map(|current| CursorMut { map: self, current: Some(current) })
+        let current = self
+            .tree
+            .find(start)
+            .filter(|n| n.start() == start)
+            .map(Node::ptr);
+        current.map(|current| CursorMut {
+            map: self,
+            current: Some(current),
+        })
     }
 
     /// A cursor at the segment `ptr` points to.
@@ -93,7 +112,10 @@ impl<A: RangeAdapter> RangeActionMap<A> {
             unsafe { self.tree.contains_link(node.ptr()) },
             "inconsistent state: cursor_from_ptr({ptr:p}) names a segment of another map"
         );
-        Cursor { map: self, current: Some(node) }
+        Cursor {
+            map: self,
+            current: Some(node),
+        }
     }
 
     /// The node of `segment` if it is a member of this map, in *O*(log n).
@@ -153,7 +175,10 @@ impl<'a, A: RangeAdapter> Cursor<'a, A> {
 
 impl<A: RangeAdapter> Clone for Cursor<'_, A> {
     fn clone(&self) -> Self {
-        Cursor { map: self.map, current: self.current }
+        Cursor {
+            map: self.map,
+            current: self.current,
+        }
     }
 }
 
@@ -161,7 +186,10 @@ impl<A: RangeAdapter> CursorMut<'_, A> {
     /// A read-only view of this position.
     pub fn as_cursor(&self) -> Cursor<'_, A> {
         // INVARIANT: `current` is a node of `map`'s tree.
-        Cursor { map: self.map, current: self.current.map(|p| self.map.node_at(p)) }
+        Cursor {
+            map: self.map,
+            current: self.current.map(|p| self.map.node_at(p)),
+        }
     }
 
     /// The segment at the cursor; `None` at the ghost position.

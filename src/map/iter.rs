@@ -33,7 +33,12 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// assert_eq!(starts, [0x2000, 0x5000]);
     /// ```
     pub fn iter(&self) -> Iter<'_, A> {
-        Iter { map: self, front: self.tree.first(), back: self.tree.last(), remaining: self.len() }
+        Iter {
+            map: self,
+            front: self.tree.first(),
+            back: self.tree.last(),
+            remaining: self.len(),
+        }
     }
 
     /// The segments that overlap `[start, end)`, in address order:
@@ -47,7 +52,11 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         if start >= end {
             return Err(MapError::EmptyRange { start, end });
         }
-        Ok(Overlapping { map: self, next: self.tree.lower_bound(start), end })
+        Ok(Overlapping {
+            map: self,
+            next: self.tree.lower_bound(start),
+            end,
+        })
     }
 
     /// The free gaps of `[start, end)`, in address order, each cut to the
@@ -69,8 +78,11 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// [`MapError::EmptyRange`](crate::MapError::EmptyRange) when
     /// `start >= end`.
     pub fn gaps(&self, start: usize, end: usize) -> MapResult<Gaps<'_, A>> {
-        self.overlapping(start, end)
-            .map(|segments| Gaps { segments, cursor: start, end })
+        self.overlapping(start, end).map(|segments| Gaps {
+            segments,
+            cursor: start,
+            end,
+        })
     }
 }
 
@@ -109,7 +121,12 @@ impl<A: RangeAdapter> FusedIterator for Iter<'_, A> {}
 
 impl<A: RangeAdapter> Clone for Iter<'_, A> {
     fn clone(&self) -> Self {
-        Iter { map: self.map, front: self.front, back: self.back, remaining: self.remaining }
+        Iter {
+            map: self.map,
+            front: self.front,
+            back: self.back,
+            remaining: self.remaining,
+        }
     }
 }
 

@@ -26,7 +26,9 @@ pub use placement::{Hint, Placement};
 pub trait RangeAdapter:
     Adapter<
     LinkOps = RangeLinkOps,
-    PointerOps: PointerOps<Value: Segment<Node = <Self::PointerOps as PointerOps>::Pointer> + Sized>,
+    PointerOps: PointerOps<
+        Value: Segment<Node = <Self::PointerOps as PointerOps>::Pointer> + Sized,
+    >,
 >
 {
 }
@@ -34,7 +36,9 @@ pub trait RangeAdapter:
 impl<A> RangeAdapter for A where
     A: Adapter<
         LinkOps = RangeLinkOps,
-        PointerOps: PointerOps<Value: Segment<Node = <A::PointerOps as PointerOps>::Pointer> + Sized>,
+        PointerOps: PointerOps<
+            Value: Segment<Node = <A::PointerOps as PointerOps>::Pointer> + Sized,
+        >,
     >
 {
 }
@@ -60,7 +64,7 @@ pub type FlagsOf<A> = <SegmentOf<A> as Segment>::Flags;
 /// # Invariants
 ///
 /// `tree` holds exactly the links of the values the map owns: each was put
-/// in by `into_tree` (pointer turned raw, link acquired) and is taken out by
+/// in by `acquire` (pointer turned raw, link acquired) and is taken out by
 /// `take` (link released, pointer rebuilt), exactly once. Every segment lies
 /// in `window`.
 pub struct RangeActionMap<A: RangeAdapter> {
@@ -107,7 +111,12 @@ impl<A: RangeAdapter + Default> RangeActionMap<A> {
 impl<A: RangeAdapter> RangeActionMap<A> {
     /// An empty map with an explicit adapter value.
     pub fn with_adapter(adapter: A, window: Window, args: ArgsOf<A>) -> Self {
-        RangeActionMap { tree: RawTree::new(), adapter, args, window }
+        RangeActionMap {
+            tree: RawTree::new(),
+            adapter,
+            args,
+            window,
+        }
     }
 
     /// Number of segments, in *O*(1).
@@ -207,7 +216,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// The segment that owns a link of this tree.
     #[inline]
     fn value<'a>(&'a self, node: Node<'a>) -> &'a SegmentOf<A> {
-        // SAFETY: every link in `tree` was put there by `into_tree`, from a
+        // SAFETY: every link in `tree` was put there by `acquire`, from a
         // value of this adapter, which stays alive while the map owns it (at
         // least for `'a`, which borrows the map).
         unsafe { &*self.adapter.get_value(node.ptr()) }
@@ -218,14 +227,14 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     fn node_of<'a>(&'a self, segment: &'a SegmentOf<A>) -> Node<'a> {
         // SAFETY: `segment` is a live value, so its link is live; the link is
         // either unlinked or in a live tree (links only enter trees through
-        // `into_tree`, whose owner keeps them alive), so its reach is live
+        // `acquire`, whose owner keeps them alive), so its reach is live
         // for as long as `segment` and the map are borrowed.
         unsafe { Node::from_ptr(self.adapter.get_link(segment)) }
     }
 
     /// Turns an owning pointer into a raw link ready for insertion; hands the
     /// pointer back if its link is already in a map.
-    fn into_tree(&mut self, owned: OwnedOf<A>) -> Result<LinkPtr, OwnedOf<A>> {
+    fn acquire(&mut self, owned: OwnedOf<A>) -> Result<LinkPtr, OwnedOf<A>> {
         let raw = self.adapter.pointer_ops().into_raw(owned);
         // SAFETY: `raw` comes from `into_raw`, so it points to a live value.
         let link = unsafe { self.adapter.get_link(raw) };
@@ -246,21 +255,27 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     unsafe fn take(&mut self, link: LinkPtr) -> OwnedOf<A> {
         // SAFETY: by the caller, `link` is in the tree.
         unsafe { self.tree.erase(link) };
-        // SAFETY: the link was acquired by `into_tree` and is now out of the
+        // SAFETY: the link was acquired by `acquire` and is now out of the
         // tree, so it is released exactly once.
         unsafe { self.adapter.link_ops_mut().release_link(link) };
-        // SAFETY: the link belongs to a value that `into_tree` turned raw with
+        // SAFETY: the link belongs to a value that `acquire` turned raw with
         // this adapter's `into_raw`; it is rebuilt exactly once, here.
-        unsafe { self.adapter.pointer_ops().from_raw(self.adapter.get_value(link)) }
+        unsafe {
+            self.adapter
+                .pointer_ops()
+                .from_raw(self.adapter.get_value(link))
+        }
     }
 
     /// Links an acquired node with range `[start, end)`, which must be free.
     fn link(&mut self, link: LinkPtr, start: usize, end: usize) {
         debug_assert!(
-            self.tree.lower_bound(start).is_none_or(|n| n.start() >= end),
+            self.tree
+                .lower_bound(start)
+                .is_none_or(|n| n.start() >= end),
             "inconsistent state: linking {start:#x}..{end:#x} over a mapped segment"
         );
-        // SAFETY: `link` is live and acquired (fresh from `into_tree`), so it
+        // SAFETY: `link` is live and acquired (fresh from `acquire`), so it
         // is in no tree; setting its range before linking is how `insert`
         // wants it.
         unsafe {
@@ -299,8 +314,12 @@ impl<A: RangeAdapter> Drop for RangeActionMap<A> {
         let drain = self.tree.drain();
         for link in drain {
             // SAFETY: `drain` yields every former link of the tree once,
-            // unlinked; each came from `into_tree` and is rebuilt once.
-            drop(unsafe { self.adapter.pointer_ops().from_raw(self.adapter.get_value(link)) });
+            // unlinked; each came from `acquire` and is rebuilt once.
+            drop(unsafe {
+                self.adapter
+                    .pointer_ops()
+                    .from_raw(self.adapter.get_value(link))
+            });
         }
     }
 }

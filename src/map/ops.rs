@@ -134,14 +134,27 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     pub fn mprotect(&mut self, start: usize, end: usize, flags: FlagsOf<A>) -> MapResult<Coverage> {
         self.check_range(start, end)?;
         // Phase 1: split at both bounds.
-        if let Some(n) = self.tree.find(start).filter(|n| n.start() < start).map(|n| n.ptr()) {
+        if let Some(n) = self
+            .tree
+            .find(start)
+            .filter(|n| n.start() < start)
+            .map(|n| n.ptr())
+        {
             self.split_at(n, start)?;
         }
-        if let Some(n) = self.tree.find(end - 1).filter(|n| n.end() > end).map(|n| n.ptr()) {
+        if let Some(n) = self
+            .tree
+            .find(end - 1)
+            .filter(|n| n.end() > end)
+            .map(|n| n.ptr())
+        {
             self.split_at(n, end)?;
         }
         // Phase 2: modify every piece inside, merging as we go.
-        let mut coverage = Coverage { range_len: end - start, ..Coverage::default() };
+        let mut coverage = Coverage {
+            range_len: end - start,
+            ..Coverage::default()
+        };
         let mut cur = self.tree.lower_bound(start).map(|n| n.ptr());
         let mut last = None;
         while let Some(link) = cur {
@@ -208,7 +221,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         // can be linked.
         let node = self.unlinked(f())?;
         self.unmap_split(start, end);
-        let link = self.into_tree(node).map_err(forget_linked)?;
+        let link = self.acquire(node).map_err(forget_linked)?;
         Ok(self.insert_and_merge(link, start, end))
     }
 
@@ -226,12 +239,16 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         end: usize,
         node: OwnedOf<A>,
     ) -> Result<&SegmentOf<A>, InsertError<OwnedOf<A>>> {
-        if let Err(error) = self.check_range(start, end).and_then(|()| self.overlap_error(start, end)) {
+        if let Err(error) = self
+            .check_range(start, end)
+            .and_then(|()| self.overlap_error(start, end))
+        {
             return Err(InsertError { error, node });
         }
-        let link = self
-            .into_tree(node)
-            .map_err(|node| InsertError { error: MapError::AlreadyLinked, node })?;
+        let link = self.acquire(node).map_err(|node| InsertError {
+            error: MapError::AlreadyLinked,
+            node,
+        })?;
         Ok(self.insert_and_merge(link, start, end))
     }
 
@@ -251,16 +268,27 @@ impl<A: RangeAdapter> RangeActionMap<A> {
             fn drop(&mut self) {
                 for link in &mut self.drain {
                     // SAFETY: each drained link is rebuilt exactly once.
-                    drop(unsafe { self.adapter.pointer_ops().from_raw(self.adapter.get_value(link)) });
+                    drop(unsafe {
+                        self.adapter
+                            .pointer_ops()
+                            .from_raw(self.adapter.get_value(link))
+                    });
                 }
             }
         }
 
-        let mut rest = Rest { drain: self.tree.drain(), adapter: &self.adapter };
-        while let Some(link) = rest.drain.next() {
+        let mut rest = Rest {
+            drain: self.tree.drain(),
+            adapter: &self.adapter,
+        };
+        for link in rest.drain.by_ref() {
             // SAFETY: drained links are unlinked former tree links, each
             // rebuilt exactly once; the owner lives until `remove` returned.
-            let owned = unsafe { rest.adapter.pointer_ops().from_raw(rest.adapter.get_value(link)) };
+            let owned = unsafe {
+                rest.adapter
+                    .pointer_ops()
+                    .from_raw(rest.adapter.get_value(link))
+            };
             // SAFETY: `owned` keeps the value alive for this call.
             unsafe { &*rest.adapter.get_value(link) }.remove(&mut self.args);
             drop(owned);
@@ -272,7 +300,11 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// Phase 1 of an unmap of `[start, end)`: the one split it may need, when
     /// a segment strictly contains the range.
     fn split_for_unmap(&mut self, start: usize, end: usize) -> MapResult<()> {
-        match self.tree.find(start).filter(|n| n.start() < start && n.end() > end) {
+        match self
+            .tree
+            .find(start)
+            .filter(|n| n.start() < start && n.end() > end)
+        {
             Some(n) => {
                 let link = n.ptr();
                 self.split_at(link, end)
@@ -284,7 +316,10 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// Phase 2 of an unmap: no segment crosses both bounds any more, so each
     /// is shrunk from one side or removed whole.
     fn unmap_split(&mut self, start: usize, end: usize) -> Coverage {
-        let mut coverage = Coverage { range_len: end - start, ..Coverage::default() };
+        let mut coverage = Coverage {
+            range_len: end - start,
+            ..Coverage::default()
+        };
         let mut cur = self.tree.lower_bound(start).map(|n| n.ptr());
         while let Some(link) = cur {
             let node = self.node_at(link);
@@ -324,7 +359,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
             .segment_at(link)
             .try_split(pos, &mut self.args)
             .map_err(|_| MapError::SplitFailed { pos })?;
-        let right = self.into_tree(right).map_err(forget_linked)?;
+        let right = self.acquire(right).map_err(forget_linked)?;
         self.resize(link, start, pos);
         self.link(right, pos, end);
         Ok(())
@@ -333,18 +368,26 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// Hands `owned` back if its link is free, else forgets it (it belongs
     /// to some map; dropping it could free a linked node) and refuses.
     fn unlinked(&mut self, owned: OwnedOf<A>) -> MapResult<OwnedOf<A>> {
-        let link = self.into_tree(owned).map_err(forget_linked)?;
+        let link = self.acquire(owned).map_err(forget_linked)?;
         // SAFETY: `link` was acquired just above and is in no tree; release
-        // it and rebuild its owner, undoing `into_tree`.
+        // it and rebuild its owner, undoing `acquire`.
         unsafe {
             self.adapter.link_ops_mut().release_link(link);
-            Ok(self.adapter.pointer_ops().from_raw(self.adapter.get_value(link)))
+            Ok(self
+                .adapter
+                .pointer_ops()
+                .from_raw(self.adapter.get_value(link)))
         }
     }
 
     /// Links a node at `[start, end)` (free) and merges it with its
     /// neighbours when they agree; returns the segment covering `start`.
-    pub(super) fn insert_and_merge(&mut self, link: LinkPtr, start: usize, end: usize) -> &SegmentOf<A> {
+    pub(super) fn insert_and_merge(
+        &mut self,
+        link: LinkPtr,
+        start: usize,
+        end: usize,
+    ) -> &SegmentOf<A> {
         self.link(link, start, end);
         let link = self.merge_with_prev(link);
         let link = self.merge_with_next(link);
@@ -354,7 +397,11 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// Offers `link` to its predecessor's `try_merge`; returns the link that
     /// now covers `link`'s range.
     fn merge_with_prev(&mut self, link: LinkPtr) -> LinkPtr {
-        match self.node_at(link).prev().filter(|p| p.end() == self.node_at(link).start()) {
+        match self
+            .node_at(link)
+            .prev()
+            .filter(|p| p.end() == self.node_at(link).start())
+        {
             Some(prev) => {
                 let prev = prev.ptr();
                 if self.try_absorb(prev, link) {
@@ -369,7 +416,11 @@ impl<A: RangeAdapter> RangeActionMap<A> {
 
     /// Offers `link`'s successor to `link`'s `try_merge`; returns `link`.
     fn merge_with_next(&mut self, link: LinkPtr) -> LinkPtr {
-        if let Some(next) = self.node_at(link).next().filter(|n| n.start() == self.node_at(link).end()) {
+        if let Some(next) = self
+            .node_at(link)
+            .next()
+            .filter(|n| n.start() == self.node_at(link).end())
+        {
             let next = next.ptr();
             self.try_absorb(link, next);
         }

@@ -136,7 +136,9 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     ) -> MapResult<usize> {
         let start = self.find_free_area(placement)?;
         let end = start + placement.len;
-        let link = self.into_tree(f(start)).map_err(super::ops::forget_linked)?;
+        let link = self
+            .acquire(f(start))
+            .map_err(super::ops::forget_linked)?;
         self.insert_and_merge(link, start, end);
         Ok(start)
     }
@@ -151,14 +153,23 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// [`MapError::BadWindow`] (the window misses the map's window),
     /// [`MapError::NoSpace`].
     pub fn find_free_area(&self, placement: &Placement) -> MapResult<usize> {
-        let &Placement { len, align, low, high, direction, hint } = placement;
+        let &Placement {
+            len,
+            align,
+            low,
+            high,
+            direction,
+            hint,
+        } = placement;
         checked_end(0, len)?;
         check_align(align)?;
         let mut window = self.window.intersect(low, high)?;
         match hint {
             Hint::None => {}
             Hint::AtOrAbove(floor) => {
-                window = window.intersect(floor, usize::MAX).map_err(|_| MapError::NoSpace { len })?;
+                window = window
+                    .intersect(floor, usize::MAX)
+                    .map_err(|_| MapError::NoSpace { len })?;
             }
             Hint::IfFree(addr) => {
                 if self.is_free_at(addr, len, align, window.low(), window.high()) {
@@ -166,13 +177,21 @@ impl<A: RangeAdapter> RangeActionMap<A> {
                 }
             }
         }
-        let query = HoleQuery { len, align, low: window.low(), high: window.high(), direction };
+        let query = HoleQuery {
+            len,
+            align,
+            low: window.low(),
+            high: window.high(),
+            direction,
+        };
         self.tree.find_hole(&query).ok_or(MapError::NoSpace { len })
     }
 
     /// Whether `[addr, addr + len)` is aligned, inside `[low, high)` and free.
     fn is_free_at(&self, addr: usize, len: usize, align: usize, low: usize, high: usize) -> bool {
-        let Ok(end) = checked_end(addr, len) else { return false };
+        let Ok(end) = checked_end(addr, len) else {
+            return false;
+        };
         check_aligned(addr, align).is_ok()
             && addr >= low
             && end <= high

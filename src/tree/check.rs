@@ -105,7 +105,9 @@ impl RawTree {
         };
         // Structure first: the walks below follow parent pointers.
         if root.parent().is_some() {
-            return Err(Invariant::ParentLink { start: root.start() });
+            return Err(Invariant::ParentLink {
+                start: root.start(),
+            });
         }
         let count = check_structure(root, 0, self.len)?;
         if count != self.len {
@@ -123,14 +125,23 @@ impl RawTree {
         }
         let mut node = first;
         if node.start() >= node.end() {
-            return Err(Invariant::EmptyRange { start: node.start(), end: node.end() });
+            return Err(Invariant::EmptyRange {
+                start: node.start(),
+                end: node.end(),
+            });
         }
         while let Some(next) = node.next() {
             if next.start() >= next.end() {
-                return Err(Invariant::EmptyRange { start: next.start(), end: next.end() });
+                return Err(Invariant::EmptyRange {
+                    start: next.start(),
+                    end: next.end(),
+                });
             }
             if node.end() > next.start() {
-                return Err(Invariant::Order { prev_end: node.end(), start: next.start() });
+                return Err(Invariant::Order {
+                    prev_end: node.end(),
+                    start: next.start(),
+                });
             }
             node = next;
         }
@@ -146,12 +157,16 @@ fn check_structure(node: Node<'_>, depth: usize, len: usize) -> Result<usize, In
         return Err(Invariant::Depth);
     }
     if !node.is_linked() {
-        return Err(Invariant::Unlinked { start: node.start() });
+        return Err(Invariant::Unlinked {
+            start: node.start(),
+        });
     }
     let mut count = 1;
     for child in [node.left(), node.right()].into_iter().flatten() {
         if child.parent() != Some(node) {
-            return Err(Invariant::ParentLink { start: child.start() });
+            return Err(Invariant::ParentLink {
+                start: child.start(),
+            });
         }
         count += check_structure(child, depth + 1, len)?;
     }
@@ -164,13 +179,17 @@ fn check_colours(node: Node<'_>) -> Result<usize, Invariant> {
     for (i, child) in [node.left(), node.right()].into_iter().enumerate() {
         if let Some(child) = child {
             if node.is_red() && child.is_red() {
-                return Err(Invariant::RedRed { start: child.start() });
+                return Err(Invariant::RedRed {
+                    start: child.start(),
+                });
             }
             heights[i] = check_colours(child)?;
         }
     }
     if heights[0] != heights[1] {
-        return Err(Invariant::BlackHeight { start: node.start() });
+        return Err(Invariant::BlackHeight {
+            start: node.start(),
+        });
     }
     Ok(heights[0] + usize::from(node.is_black()))
 }
@@ -183,6 +202,8 @@ fn check_augment(node: Node<'_>) -> Result<(), Invariant> {
     if augment::compute(node) == node.augment() {
         Ok(())
     } else {
-        Err(Invariant::Augment { start: node.start() })
+        Err(Invariant::Augment {
+            start: node.start(),
+        })
     }
 }

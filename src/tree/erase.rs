@@ -114,7 +114,11 @@ impl RawTree {
                     c2.set_parent_color(Some(parent), true);
                     rebalance = None;
                 } else {
-                    rebalance = if successor.is_black() { Some(parent) } else { None };
+                    rebalance = if successor.is_black() {
+                        Some(parent)
+                    } else {
+                        None
+                    };
                 }
                 successor.set_parent_color_raw(node.parent_color_raw());
                 fix_from = Some(successor);
@@ -237,7 +241,9 @@ impl RawTree {
                 break;
             } else {
                 // Mirror image: `node` is the right child.
-                let Some(mut sibling) = parent.left() else { break };
+                let Some(mut sibling) = parent.left() else {
+                    break;
+                };
                 if sibling.is_red() {
                     // Case 1 – mirrored: rotate right at the parent.
                     let tmp = sibling.right();

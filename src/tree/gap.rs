@@ -169,7 +169,10 @@ impl RawTree {
                 if let Some(at) = fit(hole_start, view.low_edge(node), low, high, need) {
                     return Some(at);
                 }
-                if let Some(far) = view.far(node).filter(|&c| promising(c, view.high_edge(node))) {
+                if let Some(far) = view
+                    .far(node)
+                    .filter(|&c| promising(c, view.high_edge(node)))
+                {
                     prev_end = view.high_edge(node);
                     node = far;
                     continue 'down;
@@ -179,9 +182,17 @@ impl RawTree {
             // far subtree are next in order; coming from a far child, the
             // whole parent subtree is done.
             loop {
-                let Some(parent) = node.parent() else { break 'down };
+                let Some(parent) = node.parent() else {
+                    break 'down;
+                };
                 if view.near(parent) == Some(node) {
-                    if let Some(at) = fit(view.subtree_high(node), view.low_edge(parent), low, high, need) {
+                    if let Some(at) = fit(
+                        view.subtree_high(node),
+                        view.low_edge(parent),
+                        low,
+                        high,
+                        need,
+                    ) {
                         return Some(at);
                     }
                     let after = view.high_edge(parent);

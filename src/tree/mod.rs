@@ -57,8 +57,8 @@ mod tests;
 use core::marker::PhantomData;
 use core::ops::Deref;
 
-pub use link::{RangeLink, RangeLinkOps};
 pub(crate) use link::LinkPtr;
+pub use link::{RangeLink, RangeLinkOps};
 
 /// A live link of a tree, for the lifetime `'t`.
 ///
@@ -93,7 +93,10 @@ impl<'t> Node<'t> {
     #[inline]
     pub(crate) unsafe fn from_ptr(ptr: LinkPtr) -> Self {
         // INVARIANT: the caller guarantees liveness of `ptr` and its reach.
-        Node { ptr, _tree: PhantomData }
+        Node {
+            ptr,
+            _tree: PhantomData,
+        }
     }
 
     /// The raw pointer, to store in another link or hand to the map.
@@ -182,7 +185,12 @@ pub(crate) struct RawTree {
 impl RawTree {
     /// An empty tree.
     pub(crate) const fn new() -> Self {
-        RawTree { root: None, first: None, last: None, len: 0 }
+        RawTree {
+            root: None,
+            first: None,
+            last: None,
+            len: 0,
+        }
     }
 
     /// Number of linked nodes.

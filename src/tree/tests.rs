@@ -1,7 +1,6 @@
 //! Tests of the raw tree against a sorted `Vec`, with the checker after every
 //! step, and of the checker against deliberately corrupted trees.
 
-use std::boxed::Box;
 use std::vec::Vec;
 
 use super::check::Invariant;
@@ -29,10 +28,11 @@ impl Rng {
 }
 
 /// Slots of fixed addresses `[i*16 + off, i*16 + off + len)`, so random
-/// inserts are disjoint by construction; links live in boxes owned here.
+/// inserts are disjoint by construction; links live in a `Vec` that is never
+/// resized, so their addresses are stable.
 struct Harness {
     tree: RawTree,
-    links: Vec<Box<RangeLink>>,
+    links: Vec<RangeLink>,
     /// The model: `(start, end, slot)` sorted by start.
     model: Vec<(usize, usize, usize)>,
 }
@@ -41,13 +41,13 @@ impl Harness {
     fn new(slots: usize) -> Self {
         Harness {
             tree: RawTree::new(),
-            links: (0..slots).map(|_| Box::new(RangeLink::new())).collect(),
+            links: (0..slots).map(|_| RangeLink::new()).collect(),
             model: Vec::new(),
         }
     }
 
     fn ptr(&self, slot: usize) -> LinkPtr {
-        LinkPtr::from(&*self.links[slot])
+        LinkPtr::from(&self.links[slot])
     }
 
     fn insert(&mut self, slot: usize, start: usize, end: usize) {
@@ -107,7 +107,11 @@ impl Harness {
         let mask = q.align - 1;
         match q.direction {
             Direction::BottomUp => holes.iter().find_map(cut).map(|(a, _)| (a + mask) & !mask),
-            Direction::TopDown => holes.iter().rev().find_map(cut).map(|(_, b)| (b - q.len) & !mask),
+            Direction::TopDown => holes
+                .iter()
+                .rev()
+                .find_map(cut)
+                .map(|(_, b)| (b - q.len) & !mask),
         }
     }
 }
@@ -172,7 +176,11 @@ fn resize_in_place_keeps_the_augmentation_exact() {
         if e - s < 2 {
             continue;
         }
-        let (ns, ne) = if rng.below(2) == 0 { (s + 1, e) } else { (s, e - 1) };
+        let (ns, ne) = if rng.below(2) == 0 {
+            (s + 1, e)
+        } else {
+            (s, e - 1)
+        };
         // SAFETY: the slot's link is in the tree.
         unsafe { h.tree.resize(h.ptr(slot), ns, ne) };
         h.model[i] = (ns, ne, slot);
@@ -193,7 +201,11 @@ fn hole_search_matches_a_scan_of_every_hole() {
                 align,
                 low,
                 high: low + 1 + rng.below(700),
-                direction: if rng.below(2) == 0 { Direction::BottomUp } else { Direction::TopDown },
+                direction: if rng.below(2) == 0 {
+                    Direction::BottomUp
+                } else {
+                    Direction::TopDown
+                },
             };
             assert_eq!(h.tree.find_hole(&query), h.model_hole(&query), "{query:?}");
         }
@@ -205,13 +217,25 @@ fn hole_search_at_the_ends_of_the_address_space() {
     let mut h = Harness::new(2);
     h.insert(0, 0, 0x1000);
     h.insert(1, usize::MAX - 0x1000, usize::MAX);
-    let q = |len, direction| HoleQuery { len, align: 1, low: 0, high: usize::MAX, direction };
+    let q = |len, direction| HoleQuery {
+        len,
+        align: 1,
+        low: 0,
+        high: usize::MAX,
+        direction,
+    };
     let free = usize::MAX - 0x2000;
-    assert_eq!(h.tree.find_hole(&q(free, Direction::BottomUp)), Some(0x1000));
+    assert_eq!(
+        h.tree.find_hole(&q(free, Direction::BottomUp)),
+        Some(0x1000)
+    );
     assert_eq!(h.tree.find_hole(&q(free, Direction::TopDown)), Some(0x1000));
     assert_eq!(h.tree.find_hole(&q(free + 1, Direction::BottomUp)), None);
     assert_eq!(h.tree.find_hole(&q(usize::MAX, Direction::TopDown)), None);
-    let aligned = HoleQuery { align: 1 << 63, ..q(1, Direction::BottomUp) };
+    let aligned = HoleQuery {
+        align: 1 << 63,
+        ..q(1, Direction::BottomUp)
+    };
     assert_eq!(h.tree.find_hole(&aligned), Some(1 << 63));
 }
 
@@ -222,7 +246,10 @@ fn lookups_by_address() {
         let inside = h.model.iter().find(|&&(s, e, _)| s <= addr && addr < e);
         assert_eq!(h.tree.find(addr).map(|n| n.start()), inside.map(|m| m.0));
         let above = h.model.iter().find(|&&(_, e, _)| e > addr);
-        assert_eq!(h.tree.lower_bound(addr).map(|n| n.start()), above.map(|m| m.0));
+        assert_eq!(
+            h.tree.lower_bound(addr).map(|n| n.start()),
+            above.map(|m| m.0)
+        );
     }
 }
 
@@ -293,7 +320,10 @@ fn checker_rejects_overlap_and_disorder() {
     let h = corruptible(8);
     let first = root(&h).leftmost();
     first.set_range(0, 20);
-    assert!(matches!(h.tree.check(), Err(Invariant::Order { .. } | Invariant::Augment { .. })));
+    assert!(matches!(
+        h.tree.check(),
+        Err(Invariant::Order { .. } | Invariant::Augment { .. })
+    ));
     first.set_range(5, 5);
     assert!(matches!(h.tree.check(), Err(Invariant::EmptyRange { .. })));
 }

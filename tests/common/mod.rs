@@ -49,11 +49,26 @@ pub enum Event {
     /// `remove` of node `id` covering `start..end`.
     Remove { id: u32, start: usize, end: usize },
     /// `shrink` of node `id` from `from` to `to`.
-    Shrink { id: u32, from: (usize, usize), to: (usize, usize) },
+    Shrink {
+        id: u32,
+        from: (usize, usize),
+        to: (usize, usize),
+    },
     /// `split` of node `id` (covering `start..end`) at `pos`, giving `new_id`.
-    Split { id: u32, start: usize, end: usize, pos: usize, new_id: u32 },
+    Split {
+        id: u32,
+        start: usize,
+        end: usize,
+        pos: usize,
+        new_id: u32,
+    },
     /// `modify` of node `id` covering `start..end` to `prot`.
-    Modify { id: u32, start: usize, end: usize, prot: u8 },
+    Modify {
+        id: u32,
+        start: usize,
+        end: usize,
+        prot: u8,
+    },
     /// Node `id` absorbed node `next`.
     Merge { id: u32, next: u32 },
 }
@@ -121,7 +136,11 @@ impl Seg {
     /// A new boxed node with a fresh identity.
     pub fn boxed(prot: u8) -> Box<Seg> {
         LIVE.with(|l| l.set(l.get() + 1));
-        Box::new(Seg { link: RangeLink::new(), id: fresh_id(), prot: Cell::new(prot) })
+        Box::new(Seg {
+            link: RangeLink::new(),
+            id: fresh_id(),
+            prot: Cell::new(prot),
+        })
     }
 }
 
@@ -144,13 +163,21 @@ impl Segment for Seg {
 
     fn remove(&self, log: &mut Log) {
         let r = self.link.range();
-        log.events.push(Event::Remove { id: self.id, start: r.start, end: r.end });
+        log.events.push(Event::Remove {
+            id: self.id,
+            start: r.start,
+            end: r.end,
+        });
         log.maybe_crash(Crash::Remove);
     }
 
     fn shrink(&self, start: usize, end: usize, log: &mut Log) {
         let r = self.link.range();
-        log.events.push(Event::Shrink { id: self.id, from: (r.start, r.end), to: (start, end) });
+        log.events.push(Event::Shrink {
+            id: self.id,
+            from: (r.start, r.end),
+            to: (start, end),
+        });
         log.maybe_crash(Crash::Shrink);
     }
 
@@ -165,13 +192,24 @@ impl Segment for Seg {
         log.maybe_crash(Crash::Split);
         let right = Seg::boxed(self.prot.get());
         let r = self.link.range();
-        log.events.push(Event::Split { id: self.id, start: r.start, end: r.end, pos, new_id: right.id });
+        log.events.push(Event::Split {
+            id: self.id,
+            start: r.start,
+            end: r.end,
+            pos,
+            new_id: right.id,
+        });
         Ok(right)
     }
 
     fn modify(&self, prot: u8, log: &mut Log) {
         let r = self.link.range();
-        log.events.push(Event::Modify { id: self.id, start: r.start, end: r.end, prot });
+        log.events.push(Event::Modify {
+            id: self.id,
+            start: r.start,
+            end: r.end,
+            prot,
+        });
         self.prot.set(prot);
         log.maybe_crash(Crash::Modify);
     }
@@ -180,7 +218,10 @@ impl Segment for Seg {
         log.maybe_crash(Crash::Merge);
         let yes = log.merge && self.prot.get() == next.prot.get();
         if yes {
-            log.events.push(Event::Merge { id: self.id, next: next.id });
+            log.events.push(Event::Merge {
+                id: self.id,
+                next: next.id,
+            });
         }
         yes
     }
@@ -206,7 +247,13 @@ pub struct Model {
 
 impl Model {
     pub fn new(window: Window, merge: bool) -> Self {
-        Model { segs: Vec::new(), window, merge, next_id: 0, events: Vec::new() }
+        Model {
+            segs: Vec::new(),
+            window,
+            merge,
+            next_id: 0,
+            events: Vec::new(),
+        }
     }
 
     fn id(&mut self) -> u32 {
@@ -215,7 +262,9 @@ impl Model {
     }
 
     fn index_containing(&self, addr: usize) -> Option<usize> {
-        self.segs.iter().position(|s| s.start <= addr && addr < s.end)
+        self.segs
+            .iter()
+            .position(|s| s.start <= addr && addr < s.end)
     }
 
     pub fn find(&self, addr: usize) -> Option<ModelSeg> {
@@ -225,9 +274,23 @@ impl Model {
     fn split(&mut self, i: usize, pos: usize) {
         let s = self.segs[i];
         let new_id = self.id();
-        self.events.push(Event::Split { id: s.id, start: s.start, end: s.end, pos, new_id });
+        self.events.push(Event::Split {
+            id: s.id,
+            start: s.start,
+            end: s.end,
+            pos,
+            new_id,
+        });
         self.segs[i].end = pos;
-        self.segs.insert(i + 1, ModelSeg { start: pos, end: s.end, id: new_id, prot: s.prot });
+        self.segs.insert(
+            i + 1,
+            ModelSeg {
+                start: pos,
+                end: s.end,
+                id: new_id,
+                prot: s.prot,
+            },
+        );
     }
 
     fn coverage(&self, start: usize, end: usize) -> (usize, usize) {
@@ -254,15 +317,27 @@ impl Model {
             if s.end <= start || s.start >= end {
                 i += 1;
             } else if s.start < start {
-                self.events.push(Event::Shrink { id: s.id, from: (s.start, s.end), to: (s.start, start) });
+                self.events.push(Event::Shrink {
+                    id: s.id,
+                    from: (s.start, s.end),
+                    to: (s.start, start),
+                });
                 self.segs[i].end = start;
                 i += 1;
             } else if s.end > end {
-                self.events.push(Event::Shrink { id: s.id, from: (s.start, s.end), to: (end, s.end) });
+                self.events.push(Event::Shrink {
+                    id: s.id,
+                    from: (s.start, s.end),
+                    to: (end, s.end),
+                });
                 self.segs[i].start = end;
                 i += 1;
             } else {
-                self.events.push(Event::Remove { id: s.id, start: s.start, end: s.end });
+                self.events.push(Event::Remove {
+                    id: s.id,
+                    start: s.start,
+                    end: s.end,
+                });
                 self.segs.remove(i);
             }
         }
@@ -277,7 +352,10 @@ impl Model {
         }
         let (p, s) = (self.segs[i - 1], self.segs[i]);
         if self.merge && p.end == s.start && p.prot == s.prot {
-            self.events.push(Event::Merge { id: p.id, next: s.id });
+            self.events.push(Event::Merge {
+                id: p.id,
+                next: s.id,
+            });
             self.segs[i - 1].end = s.end;
             self.segs.remove(i);
             i - 1
@@ -288,10 +366,16 @@ impl Model {
 
     pub fn mprotect(&mut self, start: usize, end: usize, prot: u8) -> MapResult<(usize, usize)> {
         self.window.check(start, end)?;
-        if let Some(i) = self.index_containing(start).filter(|&i| self.segs[i].start < start) {
+        if let Some(i) = self
+            .index_containing(start)
+            .filter(|&i| self.segs[i].start < start)
+        {
             self.split(i, start);
         }
-        if let Some(i) = self.index_containing(end - 1).filter(|&i| self.segs[i].end > end) {
+        if let Some(i) = self
+            .index_containing(end - 1)
+            .filter(|&i| self.segs[i].end > end)
+        {
             self.split(i, end);
         }
         let coverage = self.coverage(start, end);
@@ -299,7 +383,12 @@ impl Model {
         let mut last = None;
         while i < self.segs.len() && self.segs[i].start < end {
             let s = self.segs[i];
-            self.events.push(Event::Modify { id: s.id, start: s.start, end: s.end, prot });
+            self.events.push(Event::Modify {
+                id: s.id,
+                start: s.start,
+                end: s.end,
+                prot,
+            });
             self.segs[i].prot = prot;
             i = self.merge_prev(i);
             last = Some(i);
@@ -313,7 +402,15 @@ impl Model {
 
     fn insert(&mut self, start: usize, end: usize, id: u32, prot: u8) -> ModelSeg {
         let i = self.segs.partition_point(|s| s.start < start);
-        self.segs.insert(i, ModelSeg { start, end, id, prot });
+        self.segs.insert(
+            i,
+            ModelSeg {
+                start,
+                end,
+                id,
+                prot,
+            },
+        );
         let i = self.merge_prev(i);
         if i + 1 < self.segs.len() {
             self.merge_prev(i + 1);
@@ -335,7 +432,12 @@ impl Model {
         Ok(self.insert(start, end, id, prot))
     }
 
-    pub fn mmap_fixed_noreplace(&mut self, start: usize, end: usize, prot: u8) -> MapResult<ModelSeg> {
+    pub fn mmap_fixed_noreplace(
+        &mut self,
+        start: usize,
+        end: usize,
+        prot: u8,
+    ) -> MapResult<ModelSeg> {
         self.window.check(start, end)?;
         if self.segs.iter().any(|s| s.start < end && s.end > start) {
             return Err(MapError::Overlap { start, end });
@@ -394,7 +496,11 @@ impl Model {
         let mask = p.align - 1;
         match p.direction {
             Direction::BottomUp => holes.iter().find_map(cut).map(|(a, _)| (a + mask) & !mask),
-            Direction::TopDown => holes.iter().rev().find_map(cut).map(|(_, b)| (b - p.len) & !mask),
+            Direction::TopDown => holes
+                .iter()
+                .rev()
+                .find_map(cut)
+                .map(|(_, b)| (b - p.len) & !mask),
         }
         .ok_or(no_space)
     }
@@ -461,7 +567,12 @@ pub struct Harness {
 /// The model's state next to the map's, as comparable rows.
 fn rows(map: &Map) -> Vec<ModelSeg> {
     map.iter()
-        .map(|s| ModelSeg { start: s.link.start(), end: s.link.end(), id: s.id, prot: s.prot.get() })
+        .map(|s| ModelSeg {
+            start: s.link.start(),
+            end: s.link.end(),
+            id: s.id,
+            prot: s.prot.get(),
+        })
         .collect()
 }
 
@@ -472,8 +583,14 @@ fn coverage_pair(c: Coverage) -> (usize, usize) {
 impl Harness {
     pub fn new(window: Window, merge: bool) -> Self {
         reset_ids();
-        let log = Log { merge, ..Log::default() };
-        Harness { map: Map::with_window(window, log), model: Model::new(window, merge) }
+        let log = Log {
+            merge,
+            ..Log::default()
+        };
+        Harness {
+            map: Map::with_window(window, log),
+            model: Model::new(window, merge),
+        }
     }
 
     /// Runs `op` on both and asserts they agree in every respect.
@@ -496,7 +613,9 @@ impl Harness {
                 }
             }
             Op::MmapFixed(s, e, p) => {
-                let got = map.mmap_fixed(s, e, || Seg::boxed(p)).map(|g| (g.id, g.link.range()));
+                let got = map
+                    .mmap_fixed(s, e, || Seg::boxed(p))
+                    .map(|g| (g.id, g.link.range()));
                 if !matches!(got, Err(MapError::SplitFailed { .. })) {
                     let want = model.mmap_fixed(s, e, p).map(|m| (m.id, m.start..m.end));
                     assert_eq!(got, want, "{op:?}");
@@ -504,9 +623,13 @@ impl Harness {
             }
             Op::MmapFixedNoReplace(s, e, p) => {
                 let node = Seg::boxed(p);
-                let got = map.mmap_fixed_noreplace(s, e, node).map(|g| (g.id, g.link.range()));
+                let got = map
+                    .mmap_fixed_noreplace(s, e, node)
+                    .map(|g| (g.id, g.link.range()));
                 let got = got.map_err(|rejected| rejected.error);
-                let want = model.mmap_fixed_noreplace(s, e, p).map(|m| (m.id, m.start..m.end));
+                let want = model
+                    .mmap_fixed_noreplace(s, e, p)
+                    .map(|m| (m.id, m.start..m.end));
                 if want.is_err() {
                     // The rejected node was handed back and dropped: its
                     // identity was consumed on the map side only.
@@ -528,7 +651,11 @@ impl Harness {
             }
             Op::Placed(spec, p) => {
                 let placement = spec.to_placement();
-                assert_eq!(map.find_free_area(&placement), model.find_free_area(&spec), "{op:?}");
+                assert_eq!(
+                    map.find_free_area(&placement),
+                    model.find_free_area(&spec),
+                    "{op:?}"
+                );
                 let got = map.mmap_placed(&placement, |_| Seg::boxed(p));
                 assert_eq!(got, model.mmap_placed(&spec, p), "{op:?}");
             }
@@ -550,7 +677,9 @@ impl Harness {
                     .and_then(|s| map.cursor_mut_at(s))
                     .and_then(|mut c| c.remove_current())
                     .map(|node| node.id);
-                let want = model.index_containing(addr).map(|i| model.segs.remove(i).id);
+                let want = model
+                    .index_containing(addr)
+                    .map(|i| model.segs.remove(i).id);
                 assert_eq!(removed, want, "{op:?}");
             }
             Op::Clear => {
@@ -558,7 +687,11 @@ impl Harness {
                 let mut removed: Vec<_> = model
                     .segs
                     .drain(..)
-                    .map(|s| Event::Remove { id: s.id, start: s.start, end: s.end })
+                    .map(|s| Event::Remove {
+                        id: s.id,
+                        start: s.start,
+                        end: s.end,
+                    })
                     .collect();
                 let at = model.events.len();
                 let mut got = map.args().events[at..].to_vec();
