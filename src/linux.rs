@@ -69,12 +69,13 @@ use crate::{MapError, MapResult};
 /// The page size of the layout, 4 KiB.
 pub const PAGE_SIZE: usize = 0x1000;
 
-/// `TASK_SIZE` of x86-64 with 4-level paging, `(1 << 47) - PAGE_SIZE`.
+/// The default end of user space: x86-64's `TASK_SIZE` with 4-level
+/// paging, `(1 << 47) - PAGE_SIZE` = `0x7ffffffff000`.
 ///
-/// On targets whose `usize` is narrower than 64 bits the default task size
-/// is 3 GiB instead (i386's `TASK_SIZE`), so that [`LinuxLayout::new`] is
-/// meaningful everywhere.
-pub const X86_64_TASK_SIZE: usize = if usize::BITS >= 64 {
+/// On targets whose `usize` is narrower than 64 bits it is 3 GiB instead
+/// (i386's `TASK_SIZE`), so that [`LinuxLayout::new`] is meaningful
+/// everywhere.
+pub const DEFAULT_TASK_SIZE: usize = if usize::BITS >= 64 {
     // Only evaluated on 64-bit targets, where it fits.
     0x7fff_ffff_f000_u64 as usize
 } else {
@@ -269,7 +270,7 @@ impl LinuxLayout {
     /// assert_eq!(unlimited.mmap_base(), 0x1555_5555_6000);
     /// ```
     pub const fn from_stack_rlimit(rlimit: StackRlimit) -> Self {
-        Self::for_task_size(X86_64_TASK_SIZE, rlimit)
+        Self::for_task_size(DEFAULT_TASK_SIZE, rlimit)
     }
 
     /// The layout of a user space `[0, task_size)` (another paging mode or
@@ -305,16 +306,20 @@ impl LinuxLayout {
     /// # Examples
     ///
     /// ```
-    /// use range_action_map::linux::{LinuxLayout, StackRlimit, X86_64_TASK_SIZE};
+    /// use range_action_map::linux::{LinuxLayout, StackRlimit, DEFAULT_TASK_SIZE};
     ///
     /// let base = LinuxLayout::compute_mmap_base(
-    ///     X86_64_TASK_SIZE,
+    ///     DEFAULT_TASK_SIZE,
     ///     StackRlimit::Bytes(8 << 20),
     ///     LinuxLayout::DEFAULT_GUARD_GAP,
     /// );
     /// assert_eq!(base, 0x7fff_f7ff_f000);
     /// ```
-    pub const fn compute_mmap_base(task_size: usize, rlimit: StackRlimit, guard_gap: usize) -> usize {
+    pub const fn compute_mmap_base(
+        task_size: usize,
+        rlimit: StackRlimit,
+        guard_gap: usize,
+    ) -> usize {
         let gap = match rlimit {
             StackRlimit::Bytes(bytes) => bytes,
             StackRlimit::Unlimited => usize::MAX,
@@ -494,7 +499,12 @@ impl LinuxLayout {
     /// # Errors
     ///
     /// As [`get_unmapped_area_with`](Self::get_unmapped_area_with).
-    pub fn get_unmapped_area<A>(&self, map: &RangeActionMap<A>, hint: usize, len: usize) -> MapResult<usize>
+    pub fn get_unmapped_area<A>(
+        &self,
+        map: &RangeActionMap<A>,
+        hint: usize,
+        len: usize,
+    ) -> MapResult<usize>
     where
         A: RangeAdapter,
         SegmentOf<A>: GrowsDown,
@@ -581,7 +591,11 @@ impl LinuxLayout {
         A: RangeAdapter,
         G: Fn(&SegmentOf<A>) -> bool,
     {
-        let search = Search { layout: self, map, grows_down: &grows_down };
+        let search = Search {
+            layout: self,
+            map,
+            grows_down: &grows_down,
+        };
         // do_mmap(): round_hint_to_min(), then PAGE_ALIGN(len).
         let mut hint = hint & !(PAGE_SIZE - 1);
         if hint != 0 && hint < self.mmap_min_addr {
@@ -695,8 +709,16 @@ where
         let cursor = self.map.lower_bound(addr);
         let (segment, range) = (cursor.get()?, cursor.range()?);
         let grows_down = (self.grows_down)(segment);
-        let start_gap = if grows_down { range.start.saturating_sub(self.layout.guard_gap) } else { range.start };
-        Some(Next { start_gap, grows_down, end: range.end })
+        let start_gap = if grows_down {
+            range.start.saturating_sub(self.layout.guard_gap)
+        } else {
+            range.start
+        };
+        Some(Next {
+            start_gap,
+            grows_down,
+            end: range.end,
+        })
     }
 
     /// `thp_get_unmapped_area_vmflags()` for an anonymous mapping, `len` a
@@ -719,7 +741,11 @@ where
         // page, to the top of the padded hole. Either way the result plus
         // `len` stays inside the padded range, so nothing overflows.
         let off_sub = start.wrapping_neg() & (huge - 1);
-        Ok(if off_sub == 0 { start + huge } else { start + off_sub })
+        Ok(if off_sub == 0 {
+            start + huge
+        } else {
+            start + off_sub
+        })
     }
 
     /// `arch_get_unmapped_area_topdown()`: the hint if it fits, else the
@@ -756,7 +782,9 @@ where
         hint <= self.layout.task_size - len
             && hint >= window.low()
             && hint + len <= window.high()
-            && self.next_segment(hint).is_none_or(|next| hint + len <= next.start_gap)
+            && self
+                .next_segment(hint)
+                .is_none_or(|next| hint + len <= next.start_gap)
     }
 
     /// `unmapped_area_topdown()`: the top of the highest hole whose part in

@@ -136,9 +136,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     ) -> MapResult<usize> {
         let start = self.find_free_area(placement)?;
         let end = start + placement.len;
-        let link = self
-            .acquire(f(start))
-            .map_err(super::ops::forget_linked)?;
+        let link = self.acquire(f(start)).map_err(super::ops::forget_linked)?;
         self.insert_and_merge(link, start, end);
         Ok(start)
     }
