@@ -85,6 +85,8 @@
 //!   [`intrusive_collections::Adapter`]; the [`Segment`] trait; cursors;
 //!   [`Placement`] for aligned, windowed, top-down free-area search.
 //! - [`boxed`]: value segments, the seed's API.
+//! - [`linux`]: where Linux 6.x x86-64 places a non-fixed anonymous `mmap`,
+//!   reproduced on top of the free-area search.
 //!
 //! # Guarantees
 //!
@@ -143,3 +145,8 @@ pub use tree::gap::Direction;
 pub use tree::{RangeLink, RangeLinkOps};
 
 pub use intrusive_collections;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(all(doctest, feature = "alloc"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
