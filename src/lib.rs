@@ -119,7 +119,7 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(test)]
+#[cfg(any(test, feature = "std"))]
 extern crate std;
 
 #[cfg(feature = "alloc")]
@@ -130,6 +130,10 @@ pub mod doc_example;
 mod error;
 pub mod linux;
 mod map;
+#[cfg(feature = "alloc")]
+pub mod memory_set;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod range;
 mod segment;
 mod tree;

@@ -253,18 +253,26 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     ///
     /// `link` is a link of this map's tree.
     unsafe fn take(&mut self, link: LinkPtr) -> OwnedOf<A> {
+        // SAFETY: by the caller; the raw value is rebuilt exactly once, here.
+        let value = unsafe { self.detach(link) };
+        // SAFETY: `value` was turned raw by `into_raw` of this adapter.
+        unsafe { self.adapter.pointer_ops().from_raw(value) }
+    }
+
+    /// Unlinks a node of this tree and returns its value, still raw: the
+    /// caller rebuilds the owner exactly once (see [`Detached`]).
+    ///
+    /// # Safety
+    ///
+    /// `link` is a link of this map's tree.
+    unsafe fn detach(&mut self, link: LinkPtr) -> *const SegmentOf<A> {
         // SAFETY: by the caller, `link` is in the tree.
         unsafe { self.tree.erase(link) };
         // SAFETY: the link was acquired by `acquire` and is now out of the
         // tree, so it is released exactly once.
         unsafe { self.adapter.link_ops_mut().release_link(link) };
-        // SAFETY: the link belongs to a value that `acquire` turned raw with
-        // this adapter's `into_raw`; it is rebuilt exactly once, here.
-        unsafe {
-            self.adapter
-                .pointer_ops()
-                .from_raw(self.adapter.get_value(link))
-        }
+        // SAFETY: the link belongs to a value of this adapter.
+        unsafe { self.adapter.get_value(link) }
     }
 
     /// Links an acquired node with range `[start, end)`, which must be free.
@@ -304,6 +312,48 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         // SAFETY: as in `value`; callers drop the reference before the node
         // leaves the map.
         unsafe { &*self.adapter.get_value(link) }
+    }
+}
+
+/// A value just unlinked from the map, still raw, whose owner is rebuilt
+/// and dropped when this guard drops, also during a panic. Callbacks run
+/// through [`Detached::segment`] *before* the owner exists again: rebuilding
+/// a `Box` asserts unique access, which a later access through another
+/// pointer would violate (Stacked Borrows).
+///
+/// # Invariants
+///
+/// `value` came from `into_raw` of `adapter`'s pointer ops, its link is
+/// unlinked, and nothing else will rebuild it.
+pub(super) struct Detached<'a, A: RangeAdapter> {
+    adapter: &'a A,
+    value: *const SegmentOf<A>,
+}
+
+impl<'a, A: RangeAdapter> Detached<'a, A> {
+    /// Guards a raw value returned by [`RangeActionMap::detach`] or a drained
+    /// link of the tree.
+    ///
+    /// # Safety
+    ///
+    /// As the type invariants.
+    pub(super) unsafe fn new(adapter: &'a A, value: *const SegmentOf<A>) -> Self {
+        // INVARIANT: by the caller.
+        Detached { adapter, value }
+    }
+
+    /// The value, alive until the guard drops.
+    pub(super) fn segment(&self) -> &SegmentOf<A> {
+        // SAFETY: the owner is not rebuilt until the guard drops, so the
+        // value is alive and only shared.
+        unsafe { &*self.value }
+    }
+}
+
+impl<A: RangeAdapter> Drop for Detached<'_, A> {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant the owner is rebuilt exactly once.
+        drop(unsafe { self.adapter.pointer_ops().from_raw(self.value) });
     }
 }
 

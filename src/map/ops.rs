@@ -13,7 +13,7 @@
 
 use intrusive_collections::{LinkOps, PointerOps};
 
-use super::{FlagsOf, OwnedOf, RangeActionMap, RangeAdapter, SegmentOf};
+use super::{Detached, FlagsOf, OwnedOf, RangeActionMap, RangeAdapter, SegmentOf};
 use crate::error::InsertError;
 use crate::tree::LinkPtr;
 use crate::{MapError, MapResult, Segment};
@@ -264,16 +264,17 @@ impl<A: RangeAdapter> RangeActionMap<A> {
             drain: crate::tree::navigate::Drain,
             adapter: &'a A,
         }
+        impl<A: RangeAdapter> Rest<'_, A> {
+            fn next(&mut self) -> Option<Detached<'_, A>> {
+                let link = self.drain.next()?;
+                // SAFETY: drained links are unlinked former tree links of
+                // this adapter's values, each yielded once.
+                Some(unsafe { Detached::new(self.adapter, self.adapter.get_value(link)) })
+            }
+        }
         impl<A: RangeAdapter> Drop for Rest<'_, A> {
             fn drop(&mut self) {
-                for link in &mut self.drain {
-                    // SAFETY: each drained link is rebuilt exactly once.
-                    drop(unsafe {
-                        self.adapter
-                            .pointer_ops()
-                            .from_raw(self.adapter.get_value(link))
-                    });
-                }
+                while self.next().is_some() {}
             }
         }
 
@@ -281,17 +282,8 @@ impl<A: RangeAdapter> RangeActionMap<A> {
             drain: self.tree.drain(),
             adapter: &self.adapter,
         };
-        for link in rest.drain.by_ref() {
-            // SAFETY: drained links are unlinked former tree links, each
-            // rebuilt exactly once; the owner lives until `remove` returned.
-            let owned = unsafe {
-                rest.adapter
-                    .pointer_ops()
-                    .from_raw(rest.adapter.get_value(link))
-            };
-            // SAFETY: `owned` keeps the value alive for this call.
-            unsafe { &*rest.adapter.get_value(link) }.remove(&mut self.args);
-            drop(owned);
+        while let Some(node) = rest.next() {
+            node.segment().remove(&mut self.args);
         }
     }
 
@@ -338,9 +330,10 @@ impl<A: RangeAdapter> RangeActionMap<A> {
                 self.resize(link, end, e);
             } else {
                 // SAFETY: `link` was just found in the tree.
-                let owned = unsafe { self.take(link) };
-                self.segment_at(link).remove(&mut self.args);
-                drop(owned);
+                let value = unsafe { self.detach(link) };
+                // SAFETY: `detach` returned the raw value of this adapter.
+                let node = unsafe { Detached::new(&self.adapter, value) };
+                node.segment().remove(&mut self.args);
             }
         }
         coverage

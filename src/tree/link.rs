@@ -3,7 +3,7 @@
 use core::cell::Cell;
 use core::fmt;
 use core::ops::Range;
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 
 use intrusive_collections::{DefaultLinkOps, LinkOps};
 
@@ -14,9 +14,9 @@ pub(crate) type LinkPtr = NonNull<RangeLink>;
 const BLACK: usize = 1;
 /// Colour bit value of a red node.
 const RED: usize = 0;
-/// `parent_color` of a link that is in no tree. It cannot be a real value:
-/// parents are at least 8-aligned (asserted below), so a linked link only
-/// ever has bit 0 (the colour) set among the low three bits.
+/// Address of `parent_color` in a link that is in no tree. It cannot be a
+/// real value: parents are at least 4-aligned (asserted below), so a linked
+/// link only ever has bit 0 (the colour) set among the low two bits.
 const UNLINKED: usize = 0b10;
 
 /// The part of a segment that the tree owns: red-black pointers, the
@@ -54,8 +54,9 @@ const UNLINKED: usize = 0b10;
 ///
 /// While it is not, `parent_color == UNLINKED` and no tree points to it.
 pub struct RangeLink {
-    /// Parent pointer with the colour packed into bit 0.
-    parent_color: Cell<usize>,
+    /// Parent pointer with the colour packed into bit 0 (kept a pointer, not
+    /// an integer, so that provenance survives: strict-provenance clean).
+    parent_color: Cell<*mut RangeLink>,
     left: Cell<Option<LinkPtr>>,
     right: Cell<Option<LinkPtr>>,
     start: Cell<usize>,
@@ -89,7 +90,7 @@ impl RangeLink {
     /// A link that is in no tree.
     pub const fn new() -> Self {
         RangeLink {
-            parent_color: Cell::new(UNLINKED),
+            parent_color: Cell::new(ptr::without_provenance_mut(UNLINKED)),
             left: Cell::new(None),
             right: Cell::new(None),
             start: Cell::new(0),
@@ -103,7 +104,7 @@ impl RangeLink {
     /// Whether the link is currently in a map.
     #[inline]
     pub fn is_linked(&self) -> bool {
-        self.parent_color.get() != UNLINKED
+        self.parent_color.get().addr() != UNLINKED
     }
 
     /// First address of the segment (meaningful while linked).
@@ -134,12 +135,12 @@ impl RangeLink {
 
     #[inline]
     pub(crate) fn parent_ptr(&self) -> Option<LinkPtr> {
-        NonNull::new((self.parent_color.get() & !BLACK) as *mut RangeLink)
+        NonNull::new(self.parent_color.get().map_addr(|a| a & !BLACK))
     }
 
     #[inline]
     pub(crate) fn is_black(&self) -> bool {
-        self.parent_color.get() & BLACK != 0
+        self.parent_color.get().addr() & BLACK != 0
     }
 
     #[inline]
@@ -148,20 +149,20 @@ impl RangeLink {
     }
 
     #[inline]
-    pub(crate) fn parent_color_raw(&self) -> usize {
+    pub(crate) fn parent_color_raw(&self) -> *mut RangeLink {
         self.parent_color.get()
     }
 
     #[inline]
-    pub(crate) fn set_parent_color_raw(&self, value: usize) {
+    pub(crate) fn set_parent_color_raw(&self, value: *mut RangeLink) {
         self.parent_color.set(value);
     }
 
     #[inline]
     pub(crate) fn set_parent_color_ptr(&self, parent: Option<LinkPtr>, black: bool) {
-        let parent = parent.map_or(0, |p| p.as_ptr() as usize);
-        self.parent_color
-            .set(parent | if black { BLACK } else { RED });
+        let parent = parent.map_or(ptr::null_mut(), NonNull::as_ptr);
+        let color = if black { BLACK } else { RED };
+        self.parent_color.set(parent.map_addr(|a| a | color));
     }
 
     #[inline]
@@ -171,12 +172,14 @@ impl RangeLink {
 
     #[inline]
     pub(crate) fn set_black(&self) {
-        self.parent_color.set(self.parent_color.get() | BLACK);
+        self.parent_color
+            .set(self.parent_color.get().map_addr(|a| a | BLACK));
     }
 
     #[inline]
     pub(crate) fn set_red(&self) {
-        self.parent_color.set(self.parent_color.get() & !BLACK);
+        self.parent_color
+            .set(self.parent_color.get().map_addr(|a| a & !BLACK));
     }
 
     #[inline]
@@ -235,7 +238,7 @@ impl RangeLink {
     /// Puts the link back in the unlinked state (tree pointers forgotten).
     #[inline]
     pub(crate) fn mark_unlinked(&self) {
-        self.parent_color.set(UNLINKED);
+        self.parent_color.set(ptr::without_provenance_mut(UNLINKED));
         self.left.set(None);
         self.right.set(None);
     }

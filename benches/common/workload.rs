@@ -1,0 +1,384 @@
+//! The synthetic workloads: two address-space shapes, the operations run
+//! on them, and [`Subject`], one peer's map ready to run any of them.
+//!
+//! Every operation leaves the map as it found it (a placement is unmapped
+//! again, an unmapped range is mapped again), so a map can be measured for
+//! as many iterations as the timer wants, and every peer runs the same
+//! sequence of calls.
+
+use std::hint::black_box;
+use std::ops::Range;
+
+use super::ours::{Boxed, Pooled};
+use super::peers::{Baseline, IntrusiveRb, Lookup, MemSet, Ours, Request, StdBTree, Vm, RO, RW};
+
+/// Bytes per page.
+pub const PAGE: usize = 0x1000;
+/// Where every layout starts; below it the window is free.
+pub const BASE: usize = 0x1000_0000;
+/// Segments an `UnmapMany` or `IterRange` covers.
+pub const MANY: usize = 64;
+/// Number of precomputed targets an operation cycles through (a power of two).
+const PICKS: usize = 1024;
+/// The map sizes: 10^3, Linux's default `vm.max_map_count`, what
+/// Elasticsearch asks for, and today's distribution defaults.
+pub const SIZES: [usize; 4] = [1_000, 65_530, 262_144, 1_000_000];
+
+/// How the segments of a layout are spread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// 4-page segments one page apart: no hole fits a request until past
+    /// the last segment (bottom-up) or below the first (top-down).
+    Fragmented,
+    /// 3–16-page segments, 1–16-page gaps; searches start at a random
+    /// segment.
+    Random,
+}
+
+impl Shape {
+    /// Both shapes.
+    pub const ALL: [Shape; 2] = [Shape::Fragmented, Shape::Random];
+
+    /// Name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Fragmented => "fragmented",
+            Shape::Random => "random",
+        }
+    }
+}
+
+/// A benchmarked operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `find` of an address inside a segment.
+    FindHit,
+    /// `find` of an address in a gap.
+    FindMiss,
+    /// `mmap_anywhere` bottom-up, then `unmap` of the result.
+    PlaceUp,
+    /// As [`Op::PlaceUp`], aligned.
+    PlaceUpAligned,
+    /// `mmap_anywhere` top-down, then `unmap` of the result.
+    PlaceDown,
+    /// As [`Op::PlaceDown`], aligned.
+    PlaceDownAligned,
+    /// `unmap` of one segment, then mapping it again where it was.
+    UnmapRemap,
+    /// `mprotect` of the inside of one segment (two splits), then
+    /// `mmap_fixed` over the whole segment to restore it.
+    Mprotect,
+    /// `unmap` of [`MANY`] consecutive segments, then mapping them again.
+    UnmapMany,
+    /// Counting the segments overlapping a range of [`MANY`] segments.
+    IterRange,
+    /// Building the whole map, then `clear`.
+    BuildClear,
+}
+
+impl Op {
+    /// Every operation, in table order.
+    pub const ALL: [Op; 11] = [
+        Op::FindHit,
+        Op::FindMiss,
+        Op::PlaceUp,
+        Op::PlaceUpAligned,
+        Op::PlaceDown,
+        Op::PlaceDownAligned,
+        Op::UnmapRemap,
+        Op::Mprotect,
+        Op::UnmapMany,
+        Op::IterRange,
+        Op::BuildClear,
+    ];
+
+    /// Name in tables and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::FindHit => "find_hit",
+            Op::FindMiss => "find_miss",
+            Op::PlaceUp => "mmap_anywhere_up",
+            Op::PlaceUpAligned => "mmap_anywhere_up_aligned",
+            Op::PlaceDown => "mmap_anywhere_down",
+            Op::PlaceDownAligned => "mmap_anywhere_down_aligned",
+            Op::UnmapRemap => "unmap_remap",
+            Op::Mprotect => "mprotect_split_restore",
+            Op::UnmapMany => "unmap_64",
+            Op::IterRange => "iter_64",
+            Op::BuildClear => "build_clear",
+        }
+    }
+
+    /// The operation named `name`.
+    pub fn parse(name: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| op.name() == name)
+    }
+
+    /// Whether it is a lookup (which the `find` yardsticks also run).
+    pub fn is_find(self) -> bool {
+        matches!(self, Op::FindHit | Op::FindMiss)
+    }
+
+    /// Whether it searches top-down.
+    pub fn is_top_down(self) -> bool {
+        matches!(self, Op::PlaceDown | Op::PlaceDownAligned)
+    }
+
+    /// Whether every peer must return the same value for it: aligned
+    /// searches may legitimately differ (this crate wants a hole of
+    /// `len + align - 1` bytes, as Linux does; the others fit exactly).
+    pub fn agrees(self) -> bool {
+        !matches!(self, Op::PlaceUpAligned | Op::PlaceDownAligned)
+    }
+}
+
+/// A deterministic xorshift64* generator: the same layouts on every run.
+struct Rng(u64);
+
+impl Rng {
+    /// A number in `range`.
+    fn below(&mut self, range: Range<usize>) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let r = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32;
+        // `r < 2^32` and ranges are far below `usize::MAX`.
+        range.start + (r as usize) % range.len()
+    }
+}
+
+/// One layout of `n` segments and the targets the operations cycle through.
+pub struct Workload {
+    /// The shape.
+    pub shape: Shape,
+    /// The segments, sorted and disjoint.
+    pub spans: Vec<(usize, usize)>,
+    /// Segment indices below `n - MANY`, one per target.
+    picks: Vec<usize>,
+    /// Length of an unaligned request.
+    len: usize,
+    /// Alignment, and length, of an aligned request.
+    align: usize,
+}
+
+impl Workload {
+    /// The layout of shape `shape` with `n` segments (`n > MANY`).
+    pub fn new(shape: Shape, n: usize) -> Self {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ n as u64);
+        let mut spans = Vec::with_capacity(n);
+        let mut at = BASE;
+        for _ in 0..n {
+            let (len, gap) = match shape {
+                Shape::Fragmented => (4, 1),
+                Shape::Random => (rng.below(3..17), rng.below(1..17)),
+            };
+            spans.push((at, at + len * PAGE));
+            at += (len + gap) * PAGE;
+        }
+        let picks = (0..PICKS).map(|_| rng.below(0..n - MANY)).collect();
+        let (len, align) = match shape {
+            Shape::Fragmented => (2 * PAGE, 2 * PAGE),
+            Shape::Random => (8 * PAGE, 4 * PAGE),
+        };
+        Workload {
+            shape,
+            spans,
+            picks,
+            len,
+            align,
+        }
+    }
+
+    /// Number of segments.
+    pub fn n(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The target segment of iteration `i`.
+    fn pick(&self, i: usize) -> usize {
+        self.picks[i % PICKS]
+    }
+
+    /// The free-area request of iteration `i` of `op`.
+    fn request(&self, op: Op, i: usize) -> Request {
+        let aligned = matches!(op, Op::PlaceUpAligned | Op::PlaceDownAligned);
+        let (hint, high) = match self.shape {
+            Shape::Fragmented => (self.spans[0].0, self.spans[self.n() - 1].1),
+            Shape::Random => (self.spans[self.pick(i)].0, self.spans[self.pick(i)].1),
+        };
+        Request {
+            len: if aligned { self.align } else { self.len },
+            align: if aligned { self.align } else { 1 },
+            hint,
+            high,
+            top_down: op.is_top_down(),
+        }
+    }
+
+    /// Runs iteration `i` of a lookup.
+    #[inline]
+    fn lookup<P: Lookup>(&self, map: &P, op: Op, i: usize) -> usize {
+        let (start, end) = self.spans[self.pick(i)];
+        let addr = match op {
+            Op::FindMiss => end,
+            _ => start + (end - start) / 2,
+        };
+        map.find(black_box(addr)).unwrap_or(0)
+    }
+
+    /// Runs iteration `i` of `op` on `map`; returns a value that depends on
+    /// the result (for cross-checking the peers).
+    #[inline]
+    fn run<P: Vm>(&self, map: &mut P, op: Op, i: usize) -> usize {
+        let j = self.pick(i);
+        let (start, end) = self.spans[j];
+        match op {
+            Op::FindHit | Op::FindMiss => self.lookup(map, op, i),
+            Op::PlaceUp | Op::PlaceUpAligned | Op::PlaceDown | Op::PlaceDownAligned => {
+                let req = self.request(op, i);
+                match map.place(&req, RW) {
+                    Some(at) => {
+                        map.unmap(at, at + req.len);
+                        at
+                    }
+                    None => 0,
+                }
+            }
+            Op::UnmapRemap => {
+                map.unmap(start, end);
+                usize::from(map.insert(start, end, RW))
+            }
+            Op::Mprotect => {
+                map.mprotect(start + PAGE, end - PAGE, RO);
+                let pieces = map.count_overlapping(start, end);
+                map.map_fixed(start, end, RW);
+                pieces
+            }
+            Op::UnmapMany => {
+                let many = &self.spans[j..j + MANY];
+                map.unmap(start, many[MANY - 1].1);
+                many.iter()
+                    .map(|&(s, e)| usize::from(map.insert(s, e, RW)))
+                    .sum()
+            }
+            Op::IterRange => map.count_overlapping(start, self.spans[j + MANY - 1].1),
+            Op::BuildClear => {
+                let mut fresh = P::build(&self.spans);
+                let len = fresh.len();
+                fresh.clear();
+                len
+            }
+        }
+    }
+
+    /// Where `op`'s timings are reported per segment rather than per call.
+    pub fn per_call_units(&self, op: Op) -> usize {
+        match op {
+            Op::BuildClear => self.n(),
+            _ => 1,
+        }
+    }
+}
+
+/// One peer's map, built on a workload, ready to run operations.
+pub trait Subject {
+    /// Peer name.
+    fn name(&self) -> &'static str;
+    /// Whether the peer can run `op`.
+    fn supports(&self, op: Op) -> bool;
+    /// Whether the peer's `op` costs *O*(n) per call (so the timers give
+    /// it fewer samples at large n).
+    fn is_slow(&self, op: Op) -> bool;
+    /// Runs iterations `iters` of `op`; returns the wrapping sum of their
+    /// results.
+    fn run_batch(&mut self, w: &Workload, op: Op, iters: Range<usize>) -> usize;
+    /// Number of segments in the map.
+    fn len(&self) -> usize;
+}
+
+/// A [`Vm`] peer as a [`Subject`].
+struct VmSubject<P>(P);
+
+impl<P: Vm> Subject for VmSubject<P> {
+    fn name(&self) -> &'static str {
+        P::NAME
+    }
+
+    fn supports(&self, op: Op) -> bool {
+        !op.is_top_down() || P::TOP_DOWN
+    }
+
+    fn is_slow(&self, op: Op) -> bool {
+        op == Op::BuildClear || (P::LINEAR && !op.is_find())
+    }
+
+    fn run_batch(&mut self, w: &Workload, op: Op, iters: Range<usize>) -> usize {
+        iters.fold(0, |acc, i| {
+            acc.wrapping_add(black_box(w.run(&mut self.0, op, i)))
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// A [`Lookup`]-only peer as a [`Subject`].
+struct LookupSubject<P>(P, usize);
+
+impl<P: Lookup> Subject for LookupSubject<P> {
+    fn name(&self) -> &'static str {
+        P::NAME
+    }
+
+    fn supports(&self, op: Op) -> bool {
+        op.is_find()
+    }
+
+    fn is_slow(&self, _op: Op) -> bool {
+        false
+    }
+
+    fn run_batch(&mut self, w: &Workload, op: Op, iters: Range<usize>) -> usize {
+        iters.fold(0, |acc, i| {
+            acc.wrapping_add(black_box(w.lookup(&self.0, op, i)))
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.1
+    }
+}
+
+/// Names of every peer, in table order (this crate's `Box` configuration
+/// first: ratios are taken against it).
+pub const PEERS: [&str; 6] = [
+    <Ours<Boxed> as Lookup>::NAME,
+    <Ours<Pooled> as Lookup>::NAME,
+    <MemSet as Lookup>::NAME,
+    <Baseline as Lookup>::NAME,
+    <StdBTree as Lookup>::NAME,
+    <IntrusiveRb as Lookup>::NAME,
+];
+
+/// Builds peer `name` on `w`'s layout.
+pub fn subject(name: &str, w: &Workload) -> Option<Box<dyn Subject>> {
+    /// Builds a [`Vm`] subject.
+    fn vm<P: Vm + 'static>(w: &Workload) -> Box<dyn Subject> {
+        Box::new(VmSubject(P::build(&w.spans)))
+    }
+    /// Builds a [`Lookup`] subject.
+    fn lookup<P: Lookup + 'static>(w: &Workload) -> Box<dyn Subject> {
+        Box::new(LookupSubject(P::build(&w.spans), w.n()))
+    }
+    let build = [
+        vm::<Ours<Boxed>>,
+        vm::<Ours<Pooled>>,
+        vm::<MemSet>,
+        vm::<Baseline>,
+        lookup::<StdBTree>,
+        lookup::<IntrusiveRb>,
+    ];
+    let at = PEERS.iter().position(|&p| p == name)?;
+    Some(build[at](w))
+}

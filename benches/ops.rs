@@ -1,0 +1,102 @@
+//! Criterion benchmarks of every operation, every peer side by side in one
+//! group per operation and layout shape:
+//!
+//! ```sh
+//! cargo bench --bench ops                       # everything (about 15 min on 2 cores)
+//! cargo bench --bench ops -- 'find_hit/random'  # one group
+//! ```
+//!
+//! Groups are named `<op>/<shape>`, benchmarks `<peer>/<n>`. Peers whose
+//! operation costs *O*(n) (and every `build_clear`) get 10 flat samples at
+//! n ≥ 262 144, so that the whole run stays within minutes; nothing is
+//! skipped. `cargo bench --bench report` prints the same measurements as
+//! one Markdown table.
+
+mod baseline;
+// `common` serves three bench binaries; this one does not replay traces.
+// `report` uses every item, so its build still catches dead code.
+#[allow(dead_code)]
+mod common;
+// The parser's unit tests need a test harness: bench builds set `cfg(test)`
+// without one, which leaves the tests' `use super::*` unused.
+#[cfg_attr(test, allow(unused_imports))]
+mod trace;
+
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, SamplingMode};
+
+use common::alloc::Snapshot;
+use common::workload::{subject, Op, Shape, Workload, PEERS, SIZES};
+
+/// From this size on, *O*(n) peers get few samples.
+const LARGE: usize = 262_144;
+
+/// Benchmarks every operation on every peer, per size and shape.
+fn ops(c: &mut Criterion) {
+    for n in SIZES {
+        for shape in Shape::ALL {
+            let w = Workload::new(shape, n);
+            for peer in PEERS {
+                let Some(mut s) = subject(peer, &w) else {
+                    continue;
+                };
+                assert_pool_allocation_free(s.as_mut(), &w);
+                let ops: Vec<Op> = Op::ALL.into_iter().filter(|&op| s.supports(op)).collect();
+                for op in ops {
+                    let mut group = c.benchmark_group(format!("{}/{}", op.name(), shape.name()));
+                    if n >= LARGE && s.is_slow(op) {
+                        group
+                            .sampling_mode(SamplingMode::Flat)
+                            .sample_size(10)
+                            .warm_up_time(Duration::from_millis(300))
+                            .measurement_time(Duration::from_secs(1));
+                    }
+                    let mut next = 0;
+                    group.bench_function(BenchmarkId::new(peer, n), |b| {
+                        b.iter_custom(|iters| {
+                            // Iteration counts fit in memory-sized integers.
+                            let iters = iters as usize;
+                            let t = Instant::now();
+                            std::hint::black_box(s.run_batch(&w, op, next..next + iters));
+                            next += iters;
+                            t.elapsed()
+                        })
+                    });
+                    group.finish();
+                }
+            }
+        }
+    }
+}
+
+/// The pool configuration must not allocate in any operation (its nodes
+/// come from the slab it preallocated); checked before it is timed.
+fn assert_pool_allocation_free(s: &mut dyn common::workload::Subject, w: &Workload) {
+    if s.name() != PEERS[1] {
+        return;
+    }
+    for op in Op::ALL.into_iter().filter(|&op| op != Op::BuildClear) {
+        let before = Snapshot::now();
+        s.run_batch(w, op, 0..256);
+        let allocs = before.allocs_since();
+        assert_eq!(
+            allocs,
+            0,
+            "{} allocated {allocs} times in 256 {} calls",
+            s.name(),
+            op.name()
+        );
+    }
+}
+
+/// Runs the groups with short defaults (command-line options win).
+fn main() {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(1))
+        .sample_size(30)
+        .configure_from_args();
+    ops(&mut c);
+    c.final_summary();
+}

@@ -1,0 +1,83 @@
+//! Criterion benchmarks replaying the real `mmap`/`munmap`/`mprotect`/
+//! `brk`/`mremap` traces of `benches/data` through every peer:
+//!
+//! ```sh
+//! cargo bench --bench replay
+//! ```
+//!
+//! Before timing, every peer replays every address space step by step and
+//! must agree with what Linux returned, with `trace::summarize`'s count of
+//! live mappings, and with the other peers' final state (see
+//! `common::replay`); the pool configuration must not allocate. Throughput
+//! is in steps (map-level operations) per second.
+
+mod baseline;
+// `common` serves three bench binaries; this one only replays traces.
+// `report` uses every item, so its build still catches dead code.
+#[allow(dead_code)]
+mod common;
+// The parser's unit tests need a test harness: bench builds set `cfg(test)`
+// without one, which leaves the tests' `use super::*` unused.
+#[cfg_attr(test, allow(unused_imports))]
+mod trace;
+
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput};
+
+use common::alloc::Snapshot;
+use common::replay::{self, TraceFile};
+
+/// Loads the traces and checks every peer on them.
+///
+/// # Panics
+///
+/// If a peer disagrees with Linux or with the others, or the pool
+/// configuration allocates.
+fn checked_traces() -> Vec<TraceFile> {
+    let files = replay::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data"));
+    let problems = replay::check_all(&files);
+    assert!(
+        problems.is_empty(),
+        "replay disagreements:\n{}",
+        problems.join("\n")
+    );
+    let pool = &replay::PEERS[1];
+    for file in &files {
+        (pool.replay)(file);
+        let before = Snapshot::now();
+        (pool.replay)(file);
+        // Two allocations per address space: its slab's nodes and free stack.
+        assert_eq!(
+            before.allocs_since(),
+            2 * file.streams.len(),
+            "{} allocated replaying {}",
+            pool.name,
+            file.name
+        );
+    }
+    files
+}
+
+/// One group per trace, every peer in it.
+fn replays(c: &mut Criterion) {
+    for file in checked_traces() {
+        let mut group = c.benchmark_group(format!("replay/{}", file.name));
+        group.throughput(Throughput::Elements(file.steps() as u64));
+        for peer in &replay::PEERS {
+            group.bench_function(peer.name, |b| b.iter(|| (peer.replay)(&file)));
+        }
+        group.finish();
+    }
+}
+
+/// Runs the groups with short defaults (command-line options win).
+fn main() {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    replays(&mut c);
+    c.final_summary();
+}

@@ -1,0 +1,318 @@
+//! A small simulated kernel: a kernel address space built from its section
+//! layout, and user processes whose `mmap` / `munmap` / `mprotect` / page
+//! faults / `fork` are served by `MemorySet`s over a software Sv39 page
+//! table. Prints every address space `/proc/<pid>/maps`-style.
+//!
+//! ```text
+//! cargo run --example kernel --features mock
+//! ```
+
+use std::error::Error;
+
+use range_action_map::memory_set::{
+    Access, KernelLayout, MemoryAttr, MemoryError, MemoryHandler, MemorySet, PageTable, PAGE_SIZE,
+};
+use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
+use range_action_map::Window;
+
+type AddressSpace = MemorySet<SoftPageTable, CountingFrameAllocator>;
+
+/// The kernel's linear mapping: `va = pa + PHYSICAL_MEMORY_OFFSET`.
+const PHYSICAL_MEMORY_OFFSET: usize = 0xffff_ffff_4000_0000;
+/// Where the boot loader puts the kernel image, and the end of RAM.
+const KERNEL_START: usize = 0x8020_0000;
+const PHYSICAL_MEMORY_END: usize = 0x8080_0000;
+/// User addresses: the lower half of Sv39, above page 0.
+const USER_LOW: usize = 0x1000;
+const USER_HIGH: usize = 0x40_0000_0000;
+
+/// One system call or trap of the script.
+enum Event {
+    Mmap {
+        hint: usize,
+        len: usize,
+        attr: MemoryAttr,
+    },
+    Munmap {
+        addr: usize,
+        len: usize,
+    },
+    Mprotect {
+        addr: usize,
+        len: usize,
+        attr: MemoryAttr,
+    },
+    Fault {
+        addr: usize,
+        access: Access,
+    },
+    Write {
+        addr: usize,
+        text: &'static str,
+    },
+    Fork,
+}
+
+struct Process {
+    pid: u32,
+    space: AddressSpace,
+}
+
+fn kernel_layout() -> KernelLayout {
+    let va = |pa: usize| pa + PHYSICAL_MEMORY_OFFSET;
+    let page = |n: usize| va(KERNEL_START + n * PAGE_SIZE);
+    KernelLayout::new(PHYSICAL_MEMORY_OFFSET)
+        .text(page(0)..page(16))
+        .rodata(page(16)..page(20))
+        .data(page(20)..page(22))
+        .bss(page(22)..page(30))
+        .physical_memory(page(30)..va(PHYSICAL_MEMORY_END))
+}
+
+/// `init`: code, data and a lazily allocated stack.
+fn spawn_init(frames: &CountingFrameAllocator) -> Result<Process, Box<dyn Error>> {
+    let window = Window::new(USER_LOW, USER_HIGH).map_err(MemoryError::from)?;
+    let mut space =
+        MemorySet::with_window(window, SoftPageTable::new(frames.memory()), frames.clone());
+    let user = MemoryAttr::new().set_user();
+    space.push(
+        0x1_0000,
+        0x1_4000,
+        user.set_readonly().set_execute(),
+        MemoryHandler::ByFrame,
+    )?;
+    space.push(
+        0x1_4000,
+        0x1_6000,
+        user.set_readonly(),
+        MemoryHandler::ByFrame,
+    )?;
+    space.push(0x1_6000, 0x1_8000, user, MemoryHandler::ByFrame)?;
+    let stack_top = USER_HIGH - PAGE_SIZE;
+    space.push(
+        stack_top - 16 * PAGE_SIZE,
+        stack_top,
+        user,
+        MemoryHandler::Lazy,
+    )?;
+    Ok(Process { pid: 1, space })
+}
+
+/// The physical address behind a user address, or `None` if unmapped.
+fn translate(process: &Process, addr: usize) -> Option<usize> {
+    process.space.page_table().translate(addr).map(|(pa, _)| pa)
+}
+
+fn read_str(frames: &CountingFrameAllocator, process: &Process, addr: usize) -> String {
+    let mut buf = [0; 16];
+    match translate(process, addr) {
+        Some(pa) => {
+            frames.read(pa & !(PAGE_SIZE - 1), pa % PAGE_SIZE, &mut buf);
+            String::from_utf8_lossy(&buf)
+                .trim_end_matches('\0')
+                .to_string()
+        }
+        None => "<not mapped>".into(),
+    }
+}
+
+fn serve(
+    frames: &mut CountingFrameAllocator,
+    procs: &mut Vec<Process>,
+    index: usize,
+    event: &Event,
+) -> Result<(), Box<dyn Error>> {
+    let next_pid = procs.iter().map(|p| p.pid).max().unwrap_or(0) + 1;
+    let process = &mut procs[index];
+    let pid = process.pid;
+    match *event {
+        Event::Mmap { hint, len, attr } => {
+            let addr = process.space.map_anywhere(
+                hint,
+                len,
+                PAGE_SIZE,
+                attr.set_user(),
+                MemoryHandler::Lazy,
+            )?;
+            println!("[pid {pid}] mmap({hint:#x}, {len:#x}, {attr}) = {addr:#x}");
+        }
+        Event::Munmap { addr, len } => {
+            let coverage = process.space.unmap(addr, addr + len)?;
+            println!(
+                "[pid {pid}] munmap({addr:#x}, {len:#x}) = 0 ({:#x} bytes were mapped)",
+                coverage.mapped_len()
+            );
+        }
+        Event::Mprotect { addr, len, attr } => {
+            process.space.protect(addr, addr + len, attr.set_user())?;
+            println!(
+                "[pid {pid}] mprotect({addr:#x}, {len:#x}, {attr}) = 0, {} areas",
+                process.space.len()
+            );
+        }
+        Event::Fault { addr, access } => match process.space.handle_page_fault(addr, access) {
+            Ok(()) => println!("[pid {pid}] page fault ({access:?}) at {addr:#x}: page mapped"),
+            Err(error) => println!("[pid {pid}] page fault at {addr:#x}: SIGSEGV ({error})"),
+        },
+        Event::Write { addr, text } => {
+            // What the CPU does on a store: fault the page in, then write.
+            process.space.handle_page_fault(addr, Access::Write)?;
+            let pa = translate(process, addr).ok_or("write to an unmapped page")?;
+            frames.write(pa & !(PAGE_SIZE - 1), pa % PAGE_SIZE, text.as_bytes());
+            println!("[pid {pid}] store {text:?} at {addr:#x}");
+        }
+        Event::Fork => {
+            let child = process
+                .space
+                .clone_for_fork(SoftPageTable::new(frames.memory()))?;
+            println!("[pid {pid}] fork() = {next_pid}");
+            procs.push(Process {
+                pid: next_pid,
+                space: child,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let mut frames = CountingFrameAllocator::new(1024);
+    let kernel = MemorySet::new_kernel(
+        &kernel_layout(),
+        SoftPageTable::new(frames.memory()),
+        frames.clone(),
+    )?;
+    // SAFETY: the simulated CPU runs no code; activation only records which
+    // table is current.
+    unsafe { kernel.activate() };
+    println!(
+        "== kernel address space ({} pages mapped) ==",
+        kernel.page_table().mapped_pages().count()
+    );
+    print!("{kernel}");
+
+    let mut procs = vec![spawn_init(&frames)?];
+    let (rw, ro) = (MemoryAttr::new(), MemoryAttr::new().set_readonly());
+    let stack = USER_HIGH - 2 * PAGE_SIZE;
+    let script = [
+        (
+            0,
+            Event::Mmap {
+                hint: 0x100_0000,
+                len: 0x8000,
+                attr: rw,
+            },
+        ),
+        (
+            0,
+            Event::Write {
+                addr: 0x100_0010,
+                text: "hello heap",
+            },
+        ),
+        (
+            0,
+            Event::Write {
+                addr: stack,
+                text: "stack frame",
+            },
+        ),
+        (
+            0,
+            Event::Fault {
+                addr: 0x1_0040,
+                access: Access::Write,
+            },
+        ),
+        (
+            0,
+            Event::Fault {
+                addr: 0x900_0000,
+                access: Access::Read,
+            },
+        ),
+        (
+            0,
+            Event::Mprotect {
+                addr: 0x100_2000,
+                len: 0x2000,
+                attr: ro,
+            },
+        ),
+        (
+            0,
+            Event::Fault {
+                addr: 0x100_2000,
+                access: Access::Write,
+            },
+        ),
+        (
+            0,
+            Event::Mprotect {
+                addr: 0x100_2000,
+                len: 0x2000,
+                attr: rw,
+            },
+        ),
+        (
+            0,
+            Event::Munmap {
+                addr: 0x100_6000,
+                len: 0x2000,
+            },
+        ),
+        (0, Event::Fork),
+        (
+            0,
+            Event::Write {
+                addr: 0x100_0010,
+                text: "parent wrote",
+            },
+        ),
+        (
+            1,
+            Event::Write {
+                addr: 0x100_0010,
+                text: "child wrote",
+            },
+        ),
+        (
+            1,
+            Event::Mmap {
+                hint: 0x100_0000,
+                len: 0x4000,
+                attr: rw,
+            },
+        ),
+        (
+            1,
+            Event::Mprotect {
+                addr: 0x1_6000,
+                len: 0x1000,
+                attr: ro,
+            },
+        ),
+    ];
+    for (index, event) in &script {
+        serve(&mut frames, &mut procs, *index, event)?;
+    }
+
+    for process in &procs {
+        println!("\n== /proc/{}/maps ==", process.pid);
+        print!("{}", process.space);
+        println!(
+            "heap word: {:?}, stack word: {:?}",
+            read_str(&frames, process, 0x100_0010),
+            read_str(&frames, process, stack)
+        );
+    }
+    println!("\nframes live: {} of {}", frames.live(), frames.capacity());
+    drop(procs);
+    drop(kernel);
+    println!(
+        "after every address space exits: {} frames live",
+        frames.live()
+    );
+    assert_eq!(frames.live(), 0);
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! [`MemoryArea`]: one area of an address space, and what the map's actions
+//! do to its pages.
+
+use alloc::boxed::Box;
+use core::cell::Cell;
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::Range;
+
+use intrusive_collections::intrusive_adapter;
+
+use super::attr::MemoryAttr;
+use super::handler::MemoryHandler;
+use super::page_table::{FrameAllocator, PageEntry, PageTable, PAGE_SIZE};
+use crate::{RangeLink, Segment};
+
+/// The page table and frame allocator of one address space: the `Args` the
+/// map hands to every [`MemoryArea`] callback.
+pub struct PageContext<PT, FA> {
+    pub(super) pt: PT,
+    pub(super) fa: FA,
+}
+
+impl<PT, FA> PageContext<PT, FA> {
+    /// The page table.
+    pub fn page_table(&self) -> &PT {
+        &self.pt
+    }
+
+    /// The frame allocator.
+    pub fn frame_allocator(&self) -> &FA {
+        &self.fa
+    }
+}
+
+/// One area `[start, end)` of an address space: its [`MemoryHandler`] and
+/// [`MemoryAttr`]. The map owns its range (in the [`RangeLink`]).
+///
+/// As a [`Segment`] it keeps the page table exact: `remove` unmaps its pages
+/// and frees the frames its handler owns, `shrink` does so for the cut pages
+/// only, `split` divides bookkeeping only (each frame stays mapped, so it
+/// belongs to the half that covers it), `modify` rewrites the flags of its
+/// mapped pages, and two adjacent areas with equal attributes and handlers
+/// merge.
+pub struct MemoryArea<PT, FA> {
+    link: RangeLink,
+    handler: MemoryHandler,
+    attr: Cell<MemoryAttr>,
+    _context: PhantomData<fn(&mut PageContext<PT, FA>)>,
+}
+
+intrusive_adapter!(pub(super) AreaAdapter<PT, FA> = Box<MemoryArea<PT, FA>>: MemoryArea<PT, FA> { link: RangeLink } where PT: PageTable, FA: FrameAllocator);
+
+impl<PT, FA> MemoryArea<PT, FA> {
+    /// An unlinked area node.
+    pub(super) fn new(handler: MemoryHandler, attr: MemoryAttr) -> Box<Self> {
+        Box::new(MemoryArea {
+            link: RangeLink::new(),
+            handler,
+            attr: Cell::new(attr),
+            _context: PhantomData,
+        })
+    }
+
+    /// The area's range `[start, end)`.
+    pub fn range(&self) -> Range<usize> {
+        self.link.range()
+    }
+
+    /// The area's permissions.
+    pub fn attr(&self) -> MemoryAttr {
+        self.attr.get()
+    }
+
+    /// How the area's pages are backed.
+    pub fn handler(&self) -> MemoryHandler {
+        self.handler
+    }
+}
+
+/// The page addresses of `[start, end)` (both page aligned).
+pub(super) fn pages(start: usize, end: usize) -> impl Iterator<Item = usize> {
+    (start..end).step_by(PAGE_SIZE)
+}
+
+impl<PT: PageTable, FA: FrameAllocator> MemoryArea<PT, FA> {
+    fn unmap_pages(&self, start: usize, end: usize, cx: &mut PageContext<PT, FA>) {
+        for va in pages(start, end) {
+            self.handler.unmap_page(&mut cx.pt, &mut cx.fa, va);
+        }
+    }
+}
+
+impl<PT: PageTable, FA: FrameAllocator> Segment for MemoryArea<PT, FA> {
+    type Args = PageContext<PT, FA>;
+    type Flags = MemoryAttr;
+    type Node = Box<Self>;
+
+    fn remove(&self, cx: &mut PageContext<PT, FA>) {
+        let range = self.link.range();
+        self.unmap_pages(range.start, range.end, cx);
+    }
+
+    fn shrink(&self, start: usize, end: usize, cx: &mut PageContext<PT, FA>) {
+        let old = self.link.range();
+        self.unmap_pages(old.start, start, cx);
+        self.unmap_pages(end, old.end, cx);
+    }
+
+    fn split(&self, _pos: usize, _cx: &mut PageContext<PT, FA>) -> Box<Self> {
+        // The page table already records which frame backs which page, so
+        // the right half owns its frames by covering them.
+        MemoryArea::new(self.handler, self.attr.get())
+    }
+
+    fn modify(&self, attr: MemoryAttr, cx: &mut PageContext<PT, FA>) {
+        self.attr.set(attr);
+        let range = self.link.range();
+        for va in pages(range.start, range.end) {
+            match cx.pt.entry_mut(va) {
+                Ok(entry) => {
+                    debug_assert!(entry.is_present());
+                    attr.apply(entry);
+                }
+                // A lazy page not faulted in yet gets `attr` when it is.
+                Err(error) => debug_assert!(
+                    !self.handler.is_eager(),
+                    "inconsistent state: page {va:#x} of a {} area is not mapped: {error}",
+                    self.handler
+                ),
+            }
+        }
+    }
+
+    fn try_merge(&self, next: &Self, _cx: &mut PageContext<PT, FA>) -> bool {
+        self.attr.get() == next.attr.get() && self.handler == next.handler
+    }
+}
+
+impl<PT, FA> fmt::Display for MemoryArea<PT, FA> {
+    /// The `/proc/<pid>/maps` columns after the range: permissions, offset
+    /// (the physical address of a `Linear` area, else 0), device, inode and
+    /// the handler's name, e.g. `r-xp 80200000 00:00 0 [linear]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let offset = self.handler.frame_of(self.link.start()).unwrap_or(0);
+        write!(
+            f,
+            "{} {offset:08x} 00:00 0 {}",
+            self.attr.get(),
+            self.handler
+        )
+    }
+}
+
+impl<PT, FA> fmt::Debug for MemoryArea<PT, FA> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryArea")
+            .field("range", &self.link.range())
+            .field("handler", &self.handler)
+            .field("attr", &self.attr.get())
+            .finish()
+    }
+}

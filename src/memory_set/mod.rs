@@ -1,0 +1,668 @@
+//! Kernel address spaces on top of the map: [`MemorySet`] (feature `alloc`).
+//!
+//! This is the tutorial's `MemorySet` / `MemoryArea` / `MemoryHandler` /
+//! `MemoryAttr`, with the hardware behind two traits the kernel implements,
+//! [`PageTable`] and [`FrameAllocator`]. A [`MemorySet`] owns one page table
+//! and one allocator handle, keeps its [`MemoryArea`]s in a
+//! [`RangeActionMap`], and keeps the page table exactly in step with them:
+//!
+//! - [`push`](MemorySet::push) and [`map_anywhere`](MemorySet::map_anywhere)
+//!   map every page of a `Linear` or `ByFrame` area (none of a `Lazy` one);
+//! - [`unmap`](MemorySet::unmap) unmaps exactly the pages of the range and
+//!   frees exactly the frames the areas own;
+//! - [`protect`](MemorySet::protect) rewrites the flags of exactly the
+//!   mapped pages whose permissions change, and leaves other areas whole;
+//! - [`handle_page_fault`](MemorySet::handle_page_fault) maps lazy pages;
+//! - [`clone_for_fork`](MemorySet::clone_for_fork) copies every area and the
+//!   contents of every owned frame into a new address space;
+//! - [`clear`](MemorySet::clear) and `Drop` unmap everything (`Drop` also
+//!   gives the page table's own frames back).
+//!
+//! Every operation costs *O*(log n + pages touched). All addresses and
+//! lengths are multiples of [`PAGE_SIZE`].
+//!
+//! # Examples
+//!
+//! With the software page table of the `mock` feature:
+//!
+//! ```
+//! # #[cfg(feature = "mock")] {
+//! use range_action_map::memory_set::{Access, MemoryAttr, MemoryHandler, MemorySet, PageTable};
+//! use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
+//!
+//! let frames = CountingFrameAllocator::new(64);
+//! let mut set = MemorySet::new(SoftPageTable::new(frames.memory()), frames.clone());
+//! let rw = MemoryAttr::new().set_user();
+//! set.push(0x10000, 0x14000, rw, MemoryHandler::ByFrame)?;
+//! let heap = set.map_anywhere(0x20000, 0x2000, 0x1000, rw, MemoryHandler::Lazy)?;
+//! assert_eq!(heap, 0x20000);
+//! assert!(set.page_table().translate(heap).is_none()); // not faulted in yet
+//! set.handle_page_fault(heap + 8, Access::Write)?;
+//! assert!(set.page_table().translate(heap).is_some());
+//!
+//! set.protect(0x10000, 0x12000, rw.set_readonly())?;
+//! assert_eq!(set.len(), 3);
+//! set.protect(0x10000, 0x12000, rw)?; // merges back
+//! assert_eq!(set.len(), 2);
+//! print!("{set}");
+//! drop(set);
+//! assert_eq!(frames.live(), 0);
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod attr;
+pub mod page_table;
+
+mod area;
+mod handler;
+
+use core::fmt;
+use core::ops::Range;
+
+use crate::range::{check_align, check_aligned, checked_end};
+use crate::{Coverage, Hint, MapError, MapResult, Placement, RangeActionMap, Window};
+
+use area::{pages, AreaAdapter};
+
+pub use area::{MemoryArea, PageContext};
+pub use attr::{InvalidAttrBits, MemoryAttr};
+pub use handler::MemoryHandler;
+pub use page_table::{FrameAllocator, PageEntry, PageTable, PagingError, PAGE_SIZE};
+
+// === errors ===
+
+/// Why a [`MemorySet`] operation failed. The address space is then as it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MemoryError {
+    /// The range was refused: misaligned, empty, overlapping, no room...
+    Map(MapError),
+    /// The page table refused a mapping, or frames ran out.
+    Paging(PagingError),
+}
+
+/// The result of a [`MemorySet`] operation.
+pub type MemoryResult<T> = Result<T, MemoryError>;
+
+impl From<MapError> for MemoryError {
+    fn from(error: MapError) -> Self {
+        MemoryError::Map(error)
+    }
+}
+
+impl From<PagingError> for MemoryError {
+    fn from(error: PagingError) -> Self {
+        MemoryError::Paging(error)
+    }
+}
+
+impl fmt::Display for MemoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MemoryError::Map(error) => fmt::Display::fmt(error, f),
+            MemoryError::Paging(error) => fmt::Display::fmt(error, f),
+        }
+    }
+}
+
+impl core::error::Error for MemoryError {}
+
+/// The kind of access that faulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// A load.
+    Read,
+    /// A store.
+    Write,
+    /// An instruction fetch.
+    Execute,
+}
+
+impl Access {
+    /// Whether an area with permissions `attr` allows this access (pages are
+    /// always readable).
+    pub const fn is_allowed_by(self, attr: MemoryAttr) -> bool {
+        match self {
+            Access::Read => true,
+            Access::Write => !attr.is_readonly(),
+            Access::Execute => attr.is_execute(),
+        }
+    }
+}
+
+/// Why [`MemorySet::handle_page_fault`] could not resolve a fault: the
+/// kernel then signals the process (`SIGSEGV`) or panics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FaultError {
+    /// No area contains the address.
+    Unmapped {
+        /// The faulting address.
+        addr: usize,
+    },
+    /// The area containing the address forbids the access.
+    AccessViolation {
+        /// The faulting address.
+        addr: usize,
+        /// What was attempted.
+        access: Access,
+        /// The area's permissions.
+        attr: MemoryAttr,
+    },
+    /// The page could not be mapped (frames ran out, or the page table
+    /// refused the address).
+    Paging(PagingError),
+}
+
+impl fmt::Display for FaultError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultError::Unmapped { addr } => write!(f, "no area contains {addr:#x}"),
+            FaultError::AccessViolation { addr, access, attr } => {
+                write!(f, "{access:?} access to {addr:#x} in a {attr} area")
+            }
+            FaultError::Paging(error) => write!(f, "cannot map the faulting page: {error}"),
+        }
+    }
+}
+
+impl core::error::Error for FaultError {}
+
+/// Checks that `[start, end)` is a non-empty range of whole pages.
+fn check_pages(start: usize, end: usize) -> MapResult<()> {
+    check_aligned(start, PAGE_SIZE)?;
+    check_aligned(end, PAGE_SIZE)?;
+    if start >= end {
+        return Err(MapError::EmptyRange { start, end });
+    }
+    Ok(())
+}
+
+// === impl KernelLayout ===
+
+/// The sections of a kernel image and its window onto physical memory, as
+/// virtual address ranges, with the offset of the kernel's linear mapping:
+/// what the tutorial read from linker symbols, passed in as data.
+///
+/// Every range must be page aligned (a linker script aligns the sections);
+/// an empty range is skipped.
+///
+/// # Examples
+///
+/// ```
+/// use range_action_map::memory_set::KernelLayout;
+///
+/// let layout = KernelLayout::new(0xffff_ffff_4000_0000)
+///     .text(0xffff_ffff_c020_0000..0xffff_ffff_c021_0000)
+///     .rodata(0xffff_ffff_c021_0000..0xffff_ffff_c021_4000)
+///     .data(0xffff_ffff_c021_4000..0xffff_ffff_c021_6000)
+///     .bss(0xffff_ffff_c021_6000..0xffff_ffff_c022_0000)
+///     .physical_memory(0xffff_ffff_c022_0000..0xffff_ffff_c080_0000);
+/// let names: Vec<_> = layout.sections().iter().map(|s| s.0).collect();
+/// assert_eq!(names, [".text", ".rodata", ".data", ".bss", "physical memory"]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelLayout {
+    offset: usize,
+    text: Range<usize>,
+    rodata: Range<usize>,
+    data: Range<usize>,
+    bss: Range<usize>,
+    physical_memory: Range<usize>,
+}
+
+impl KernelLayout {
+    /// A layout with every section empty, whose linear mapping sends `va` to
+    /// `va - offset` (the tutorial's `PHYSICAL_MEMORY_OFFSET`).
+    pub const fn new(offset: usize) -> Self {
+        KernelLayout {
+            offset,
+            text: 0..0,
+            rodata: 0..0,
+            data: 0..0,
+            bss: 0..0,
+            physical_memory: 0..0,
+        }
+    }
+
+    /// Sets `.text` (mapped `r-x`).
+    #[must_use]
+    pub fn text(mut self, range: Range<usize>) -> Self {
+        self.text = range;
+        self
+    }
+
+    /// Sets `.rodata` (mapped `r--`).
+    #[must_use]
+    pub fn rodata(mut self, range: Range<usize>) -> Self {
+        self.rodata = range;
+        self
+    }
+
+    /// Sets `.data` (mapped `rw-`).
+    #[must_use]
+    pub fn data(mut self, range: Range<usize>) -> Self {
+        self.data = range;
+        self
+    }
+
+    /// Sets `.bss` (mapped `rw-`).
+    #[must_use]
+    pub fn bss(mut self, range: Range<usize>) -> Self {
+        self.bss = range;
+        self
+    }
+
+    /// Sets the window onto the rest of physical memory, from the end of the
+    /// kernel image (mapped `rw-`).
+    #[must_use]
+    pub fn physical_memory(mut self, range: Range<usize>) -> Self {
+        self.physical_memory = range;
+        self
+    }
+
+    /// The linear-mapping offset.
+    pub const fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// The five sections in address order of the usual linker script: name,
+    /// range and permissions.
+    pub fn sections(&self) -> [(&'static str, Range<usize>, MemoryAttr); 5] {
+        let ro = MemoryAttr::new().set_readonly();
+        [
+            (".text", self.text.clone(), ro.set_execute()),
+            (".rodata", self.rodata.clone(), ro),
+            (".data", self.data.clone(), MemoryAttr::new()),
+            (".bss", self.bss.clone(), MemoryAttr::new()),
+            (
+                "physical memory",
+                self.physical_memory.clone(),
+                MemoryAttr::new(),
+            ),
+        ]
+    }
+}
+
+// === impl MemorySet ===
+
+/// An address space: [`MemoryArea`]s over a page table `PT`, with frames
+/// from `FA`. See the [module docs](self).
+///
+/// # Invariants
+///
+/// The page table maps exactly: every page of every `Linear` and `ByFrame`
+/// area, the faulted-in pages of `Lazy` areas, and nothing else; a
+/// `Linear` page maps `va - offset`, every other mapped page a frame of
+/// `FA` that no other page maps, with the area's attributes.
+pub struct MemorySet<PT: PageTable, FA: FrameAllocator> {
+    map: RangeActionMap<AreaAdapter<PT, FA>>,
+}
+
+impl<PT: PageTable, FA: FrameAllocator> MemorySet<PT, FA> {
+    /// An empty address space over the empty page table `pt`, whose areas
+    /// may lie in `[0x1000, usize::MAX)`.
+    pub fn new(pt: PT, fa: FA) -> Self {
+        Self::with_window(Window::DEFAULT, pt, fa)
+    }
+
+    /// An empty address space whose areas must lie in `window` (a user
+    /// address space: the lower half). Its bounds should be page aligned, or
+    /// [`map_anywhere`](Self::map_anywhere) may not use the pages next to
+    /// them.
+    pub fn with_window(window: Window, pt: PT, fa: FA) -> Self {
+        MemorySet {
+            map: RangeActionMap::with_window(window, PageContext { pt, fa }),
+        }
+    }
+
+    /// A kernel address space: every non-empty section of `layout` mapped
+    /// linearly with its permissions (`.text` `r-x`, `.rodata` `r--`,
+    /// `.data`, `.bss` and physical memory `rw-`), kernel-only. Adjacent
+    /// sections with equal permissions (`.data` and `.bss`) merge into one
+    /// area.
+    ///
+    /// # Errors
+    ///
+    /// As [`push`](Self::push), for the first section that fails; what was
+    /// mapped is then unmapped and the page table destroyed.
+    pub fn new_kernel(layout: &KernelLayout, pt: PT, fa: FA) -> MemoryResult<Self> {
+        let mut set = Self::new(pt, fa);
+        let handler = MemoryHandler::Linear {
+            offset: layout.offset(),
+        };
+        for (_, range, attr) in layout.sections() {
+            if !range.is_empty() {
+                set.push(range.start, range.end, attr, handler)?;
+            }
+        }
+        Ok(set)
+    }
+
+    /// Number of areas, in *O*(1).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the address space has no area.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The areas in address order.
+    pub fn iter(&self) -> impl Iterator<Item = &MemoryArea<PT, FA>> + '_ {
+        self.map.iter()
+    }
+
+    /// The area containing `addr`, in *O*(log n).
+    pub fn find(&self, addr: usize) -> Option<&MemoryArea<PT, FA>> {
+        self.map.find(addr)
+    }
+
+    /// The page table.
+    pub fn page_table(&self) -> &PT {
+        &self.map.args().pt
+    }
+
+    /// The frame allocator.
+    pub fn frame_allocator(&self) -> &FA {
+        &self.map.args().fa
+    }
+
+    /// Adds an area `[start, end)` and maps its pages (all of them, except
+    /// for a [`MemoryHandler::Lazy`] area). It merges with an adjacent area
+    /// of equal attributes and handler. *O*(log n + pages).
+    ///
+    /// # Errors
+    ///
+    /// - [`MapError::Misaligned`] or [`MapError::EmptyRange`] for a bad range,
+    ///   [`MapError::OutOfWindow`] outside the window;
+    /// - [`MapError::Overlap`] if an area overlaps it (the tutorial's
+    ///   assertion, as an error);
+    /// - [`PagingError::OutOfFrames`] and other page-table errors; pages
+    ///   mapped before the failure are unmapped again.
+    pub fn push(
+        &mut self,
+        start: usize,
+        end: usize,
+        attr: MemoryAttr,
+        handler: MemoryHandler,
+    ) -> MemoryResult<()> {
+        check_pages(start, end)?;
+        self.map.window().check(start, end)?;
+        if self
+            .map
+            .lower_bound(start)
+            .range()
+            .is_some_and(|r| r.start < end)
+        {
+            return Err(MapError::Overlap { start, end }.into());
+        }
+        self.insert(start, end, attr, handler, None)
+    }
+
+    /// Adds a `len`-byte area at a free address at or above `hint` that is a
+    /// multiple of `align` (at least [`PAGE_SIZE`]), as [`push`](Self::push)
+    /// does, and returns its start. *O*(log n + pages).
+    ///
+    /// With `align <= PAGE_SIZE` the start is the lowest one that fits. A
+    /// larger alignment takes the lowest hole of `len + align - PAGE_SIZE`
+    /// bytes, which always holds an aligned placement, as Linux does.
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::Misaligned`] if `len` is not a multiple of [`PAGE_SIZE`],
+    /// [`MapError::ZeroLength`], [`MapError::BadAlignment`],
+    /// [`MapError::NoSpace`]; paging errors as for `push`.
+    pub fn map_anywhere(
+        &mut self,
+        hint: usize,
+        len: usize,
+        align: usize,
+        attr: MemoryAttr,
+        handler: MemoryHandler,
+    ) -> MemoryResult<usize> {
+        check_aligned(len, PAGE_SIZE)?;
+        check_align(align)?;
+        checked_end(0, len)?;
+        // Every hole starts and ends on a page boundary, so page alignment
+        // comes free; a larger one is had, as in Linux's `unmapped_area`, by
+        // asking for `align - PAGE_SIZE` more bytes and rounding up.
+        let align = align.max(PAGE_SIZE);
+        let search = len
+            .checked_add(align - PAGE_SIZE)
+            .ok_or(MapError::Overflow { start: hint, len })?;
+        let floor = hint
+            .checked_next_multiple_of(PAGE_SIZE)
+            .ok_or(MapError::NoSpace { len })?;
+        let placement = Placement::new(search).hint(Hint::AtOrAbove(floor));
+        let hole = self.map.find_free_area(&placement)?;
+        // `[hole, hole + search)` is free and in the window, and holds
+        // `[start, start + len)` (unless a window bound is not page aligned).
+        let start = hole
+            .checked_next_multiple_of(align)
+            .ok_or(MapError::NoSpace { len })?;
+        let end = checked_end(start, len)?;
+        if end > hole + search {
+            return Err(MapError::NoSpace { len }.into());
+        }
+        self.insert(start, end, attr, handler, None)?;
+        Ok(start)
+    }
+
+    /// Unmaps `[start, end)`: areas inside go, areas across a bound are cut;
+    /// exactly the range's mapped pages are unmapped and the frames their
+    /// areas own freed. Holes in the range are fine. *O*(log n + pages).
+    ///
+    /// # Returns
+    ///
+    /// What the range covered.
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::Misaligned`], [`MapError::EmptyRange`],
+    /// [`MapError::OutOfWindow`]; nothing changed.
+    pub fn unmap(&mut self, start: usize, end: usize) -> MemoryResult<Coverage> {
+        check_pages(start, end)?;
+        Ok(self.map.unmap(start, end)?)
+    }
+
+    /// Gives the areas in `[start, end)` the permissions `attr`, rewriting
+    /// the flags of their mapped pages (lazy pages get `attr` when faulted
+    /// in). Areas that already have `attr` are left whole (not split, no
+    /// page touched), and changed pieces merge with equal neighbours, so
+    /// toggling permissions back and forth does not fragment the set. Holes
+    /// in the range stay holes. *O*(log n · r + pages changed) for r runs of
+    /// areas to change; it allocates only nodes for the splits at the range's
+    /// bounds.
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::Misaligned`], [`MapError::EmptyRange`],
+    /// [`MapError::OutOfWindow`]; nothing changed.
+    pub fn protect(&mut self, start: usize, end: usize, attr: MemoryAttr) -> MemoryResult<()> {
+        check_pages(start, end)?;
+        self.map.window().check(start, end)?;
+        let mut from = start;
+        // Loop invariant: every area part in `[start, from)` has `attr`.
+        while let Some((run_start, run_end)) = self.next_run_to_change(from, end, attr) {
+            self.map.mprotect(run_start, run_end, attr)?;
+            from = run_end;
+        }
+        Ok(())
+    }
+
+    /// The first maximal run `[s, e)` inside `[from, end)` of areas (holes
+    /// between them allowed) whose permissions differ from `attr`.
+    fn next_run_to_change(
+        &self,
+        from: usize,
+        end: usize,
+        attr: MemoryAttr,
+    ) -> Option<(usize, usize)> {
+        let mut cursor = self.map.lower_bound(from);
+        let first = loop {
+            let range = cursor.range().filter(|r| r.start < end)?;
+            if cursor.get()?.attr() != attr {
+                break range;
+            }
+            cursor.move_next();
+        };
+        let run_start = first.start.max(from);
+        let mut run_end = first.end.min(end);
+        cursor.move_next();
+        while let (Some(area), Some(range)) = (cursor.get(), cursor.range()) {
+            if range.start >= end || area.attr() == attr {
+                break;
+            }
+            run_end = range.end.min(end);
+            cursor.move_next();
+        }
+        Some((run_start, run_end))
+    }
+
+    /// Resolves a page fault at `addr`: maps the page of a
+    /// [`MemoryHandler::Lazy`] area on its first access, with a fresh zeroed
+    /// frame. *O*(log n).
+    ///
+    /// A fault on a page that is already mapped, with an access the area
+    /// allows, is spurious (another CPU resolved it first, or the TLB was
+    /// stale) and returns `Ok(())` with nothing changed.
+    ///
+    /// # Errors
+    ///
+    /// - [`FaultError::Unmapped`] when no area contains `addr`;
+    /// - [`FaultError::AccessViolation`] when the area forbids `access`
+    ///   (a write to a read-only area, an instruction fetch from a
+    ///   non-executable one);
+    /// - [`FaultError::Paging`] when no frame is left for the page.
+    pub fn handle_page_fault(&mut self, addr: usize, access: Access) -> Result<(), FaultError> {
+        let area = self.map.find(addr).ok_or(FaultError::Unmapped { addr })?;
+        let (attr, handler) = (area.attr(), area.handler());
+        if !access.is_allowed_by(attr) {
+            return Err(FaultError::AccessViolation { addr, access, attr });
+        }
+        let va = addr & !(PAGE_SIZE - 1);
+        let cx = self.map.args_mut();
+        if cx.pt.translate(va).is_some() {
+            return Ok(());
+        }
+        handler
+            .map_page(&mut cx.pt, &mut cx.fa, va, attr, None)
+            .map_err(FaultError::Paging)
+    }
+
+    /// Unmaps every area (the page table keeps its own table frames until
+    /// the set is dropped). *O*(n + pages).
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
+
+    /// Makes this address space the one the CPU translates through.
+    ///
+    /// # Safety
+    ///
+    /// As [`PageTable::activate`]:
+    /// - the code, stack and data the kernel runs on must be mapped in this
+    ///   address space (for a kernel address space, built by
+    ///   [`new_kernel`](Self::new_kernel) from the real section addresses);
+    /// - the set must outlive its activation (not be dropped while active).
+    pub unsafe fn activate(&self) {
+        // SAFETY: the caller guarantees the conditions of
+        // `PageTable::activate`, which this forwards to unchanged.
+        unsafe { self.map.args().pt.activate() }
+    }
+
+    /// Maps the pages of `[start, end)` (free, checked) and adds the area.
+    /// With `parent`, the address space being forked: owned frames are fresh
+    /// copies of the parent's, and a lazy page is mapped iff the parent's is.
+    fn insert(
+        &mut self,
+        start: usize,
+        end: usize,
+        attr: MemoryAttr,
+        handler: MemoryHandler,
+        parent: Option<&PT>,
+    ) -> MemoryResult<()> {
+        let cx = self.map.args_mut();
+        for va in pages(start, end) {
+            let source = parent.and_then(|p| p.translate(va)).map(|(pa, _)| pa);
+            if !handler.is_eager() && source.is_none() {
+                continue;
+            }
+            if let Err(error) = handler.map_page(&mut cx.pt, &mut cx.fa, va, attr, source) {
+                for done in pages(start, va) {
+                    handler.unmap_page(&mut cx.pt, &mut cx.fa, done);
+                }
+                return Err(error.into());
+            }
+        }
+        match self
+            .map
+            .mmap_fixed_noreplace(start, end, MemoryArea::new(handler, attr))
+        {
+            Ok(_) => Ok(()),
+            Err(refused) => {
+                debug_assert!(false, "inconsistent state: checked range refused");
+                let cx = self.map.args_mut();
+                for va in pages(start, end) {
+                    handler.unmap_page(&mut cx.pt, &mut cx.fa, va);
+                }
+                Err(refused.error.into())
+            }
+        }
+    }
+}
+
+impl<PT: PageTable, FA: FrameAllocator + Clone> MemorySet<PT, FA> {
+    /// A copy of this address space for a forked process, over the empty
+    /// page table `child_pt` and a clone of the frame allocator: every area
+    /// with its range, attributes and handler; each owned frame copied into
+    /// a fresh one (`FrameAllocator::copy_frame`), lazy pages mapped in the
+    /// child iff they are in the parent, and `Linear` areas mapping the same
+    /// physical range. *O*(n log n + pages).
+    ///
+    /// # Errors
+    ///
+    /// [`PagingError::OutOfFrames`] (or another page-table error); the
+    /// partial child is then torn down, its frames freed, and the parent is
+    /// unchanged.
+    pub fn clone_for_fork(&self, child_pt: PT) -> MemoryResult<Self> {
+        let mut child = Self::with_window(self.map.window(), child_pt, self.map.args().fa.clone());
+        for area in self.map.iter() {
+            let range = area.range();
+            child.insert(
+                range.start,
+                range.end,
+                area.attr(),
+                area.handler(),
+                Some(&self.map.args().pt),
+            )?;
+        }
+        Ok(child)
+    }
+}
+
+impl<PT: PageTable, FA: FrameAllocator> Drop for MemorySet<PT, FA> {
+    /// Unmaps every area, then gives the page table's frames back.
+    fn drop(&mut self) {
+        self.map.clear();
+        let cx = self.map.args_mut();
+        cx.pt.destroy(&mut cx.fa);
+    }
+}
+
+impl<PT: PageTable, FA: FrameAllocator> fmt::Display for MemorySet<PT, FA> {
+    /// One `/proc/<pid>/maps`-style line per area, e.g.
+    /// `00010000-00014000 rw-p 00000000 00:00 0 [frame]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.map, f)
+    }
+}
+
+impl<PT: PageTable, FA: FrameAllocator> fmt::Debug for MemorySet<PT, FA> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
