@@ -85,6 +85,8 @@
 //!   [`intrusive_collections::Adapter`]; the [`Segment`] trait; cursors;
 //!   [`Placement`] for aligned, windowed, top-down free-area search.
 //! - [`boxed`]: value segments, the seed's API.
+//! - [`memory_set`]: a kernel's `MemorySet` (areas, page-table handlers,
+//!   page faults, fork) over traits for the page table and frame allocator.
 //! - [`linux`]: where Linux 6.x x86-64 places a non-fixed anonymous `mmap`,
 //!   reproduced on top of the free-area search.
 //!

@@ -50,7 +50,7 @@ const UNLINKED: usize = 0b10;
 ///   colour bit, `left`/`right` point to valid links of the same tree;
 /// - `start < end`, and the augmented fields `min_start`, `max_end` and
 ///   `subtree_gap` are exact for the subtree rooted here (see
-///   [`augment`](super::augment)).
+///   the `subtree_gap` field below).
 ///
 /// While it is not, `parent_color == UNLINKED` and no tree points to it.
 pub struct RangeLink {
