@@ -82,17 +82,16 @@ impl Segment for Vma {
 fn map_operations_do_not_allocate() {
     const NODES: usize = if cfg!(miri) { 64 } else { 4096 };
     const PAGE: usize = 0x1000;
-    // The slab: nodes leaked for the test's lifetime (a kernel's static pool).
-    let pool: &'static [Vma] = Vec::leak(
-        (0..NODES)
-            .map(|_| Vma {
-                link: RangeLink::new(),
-                prot: Cell::new(0),
-            })
-            .collect(),
-    );
+    // The slab, declared before the map so that it outlives it (a kernel's
+    // static pool).
+    let pool: Vec<Vma> = (0..NODES)
+        .map(|_| Vma {
+            link: RangeLink::new(),
+            prot: Cell::new(0),
+        })
+        .collect();
     let mut free = Vec::with_capacity(NODES);
-    // SAFETY: the pool is leaked, so every node outlives the map; each is
+    // SAFETY: the pool outlives the map and is never resized; each node is
     // handed out once, and nodes are only accessed through shared references.
     free.extend(
         pool.iter()

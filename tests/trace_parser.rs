@@ -8,7 +8,10 @@ mod trace;
 fn every_bundled_trace_parses() {
     for name in ["python", "gcc", "java", "node", "node-gc", "cargo"] {
         let spaces = trace::load(format!("benches/data/{name}.txt")).expect(name);
-        assert!(!spaces.is_empty() && spaces.iter().any(|s| !s.ops.is_empty()), "{name}");
+        assert!(
+            !spaces.is_empty() && spaces.iter().any(|s| !s.ops.is_empty()),
+            "{name}"
+        );
         assert_eq!(trace::summarize(&spaces).len(), spaces.len(), "{name}");
     }
 }
