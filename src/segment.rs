@@ -32,8 +32,9 @@ impl core::fmt::Display for AllocError {
 ///
 /// ```text
 /// fn modify(&self, flags: usize, _: &mut ()) {
-///     // UNSOUND: other `&Self` may exist (the map's iterators, `&'static`
-///     // owners), and writing through them is undefined behaviour.
+///     // UNSOUND: there is no valid SAFETY argument. Other `&Self` exist
+///     // (the map's iterators, `&'static` owners): writing through them is UB.
+///     // SAFETY: none — this is the bug.
 ///     unsafe { (*(self as *const Self as *mut Self)).flags = flags };
 /// }
 /// ```

@@ -91,12 +91,11 @@ fn map_operations_do_not_allocate() {
         })
         .collect();
     let mut free = Vec::with_capacity(NODES);
-    // SAFETY: the pool outlives the map and is never resized; each node is
-    // handed out once, and nodes are only accessed through shared references.
-    free.extend(
-        pool.iter()
-            .map(|v| unsafe { UnsafeRef::from_raw(v as *const Vma) }),
-    );
+    free.extend(pool.iter().map(|v| {
+        // SAFETY: the pool outlives the map and is never resized; each node is
+        // handed out once and only accessed through shared references.
+        unsafe { UnsafeRef::from_raw(v as *const Vma) }
+    }));
     let mut map = RangeActionMap::<VmaAdapter>::new(Slab { free });
     let take = |map: &mut RangeActionMap<VmaAdapter>| map.args_mut().take().expect("pool");
 

@@ -78,12 +78,14 @@ impl Slab {
     /// configuration ever makes.
     pub fn with_capacity(capacity: usize) -> Self {
         let nodes: Box<[Vma<Pooled>]> = (0..capacity).map(|_| Vma::new(0)).collect();
-        // SAFETY: each pointer comes from a live element of `nodes`, whose
-        // heap block lives as long as the slab (type invariant).
         let free = nodes
             .iter()
             .rev()
-            .map(|n| unsafe { UnsafeRef::from_raw(n) })
+            .map(|n| {
+                // SAFETY: each pointer comes from a live element of `nodes`,
+                // whose heap block lives as long as the slab (type invariant).
+                unsafe { UnsafeRef::from_raw(n) }
+            })
             .collect();
         // INVARIANT: every node is free and `free` points into `nodes`.
         Slab { nodes, free }

@@ -74,10 +74,9 @@ pub struct RangeActionMap<A: RangeAdapter> {
     window: Window,
 }
 
-// SAFETY: the map owns its nodes (through `OwnedOf<A>`) and its `args`;
-// moving it to another thread moves that ownership, which is sound when the
-// owning pointers, the args and the adapter may be sent. The raw pointers in
-// the tree point only into those nodes.
+// The raw pointers in the tree point only into nodes the map owns.
+// SAFETY: moving the map moves its nodes (owned through `OwnedOf<A>`), its
+// args and its adapter; each may be sent by the bounds below.
 unsafe impl<A: RangeAdapter + Send> Send for RangeActionMap<A>
 where
     OwnedOf<A>: Send,
@@ -225,10 +224,10 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// The tree node of a segment reference handed out by this map.
     #[inline]
     fn node_of<'a>(&'a self, segment: &'a SegmentOf<A>) -> Node<'a> {
-        // SAFETY: `segment` is a live value, so its link is live; the link is
-        // either unlinked or in a live tree (links only enter trees through
-        // `acquire`, whose owner keeps them alive), so its reach is live
-        // for as long as `segment` and the map are borrowed.
+        // A linked link is in a live tree: links enter trees only through
+        // `acquire`, and the tree's owner keeps its links alive.
+        // SAFETY: `segment` is live, so its link is; unlinked or in a live
+        // tree, its reach is live while `segment` and the map are borrowed.
         unsafe { Node::from_ptr(self.adapter.get_link(segment)) }
     }
 
