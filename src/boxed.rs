@@ -45,9 +45,9 @@ pub type ArgsType = usize;
 /// The flags `mprotect` carries (a `usize`, as in the seed).
 pub type IdentType = usize;
 /// Lowest address a segment may use.
-pub const LOWER_LIMIT: usize = 0x1000;
+pub const LOWER_LIMIT: usize = Window::DEFAULT.low();
 /// One past the highest address a segment may use.
-pub const UPPER_LIMIT: usize = usize::MAX;
+pub const UPPER_LIMIT: usize = Window::DEFAULT.high();
 
 /// The seed's segment trait: a value that can be removed, split and
 /// modified. `self` tracks its own range if it needs it.
@@ -181,12 +181,8 @@ pub struct RangeActionMap<S: Segment> {
 impl<S: Segment> RangeActionMap<S> {
     /// An empty map; `args` is handed to every callback.
     pub fn new(args: ArgsType) -> Self {
-        let window = match Window::new(LOWER_LIMIT, UPPER_LIMIT) {
-            Ok(window) => window,
-            Err(_) => Window::DEFAULT,
-        };
         RangeActionMap {
-            inner: crate::RangeActionMap::with_window(window, args),
+            inner: crate::RangeActionMap::new(args),
         }
     }
 

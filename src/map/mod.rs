@@ -10,7 +10,7 @@ use intrusive_collections::{Adapter, LinkOps, PointerOps};
 
 use crate::range::Window;
 use crate::tree::{LinkPtr, Node, RangeLinkOps, RawTree};
-use crate::{MapError, MapResult, Segment};
+use crate::Segment;
 
 pub use cursor::{Cursor, CursorMut};
 pub use iter::{Gaps, Iter, Overlapping};
@@ -215,10 +215,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// The segment that owns a link of this tree.
     #[inline]
     fn value<'a>(&'a self, node: Node<'a>) -> &'a SegmentOf<A> {
-        // SAFETY: every link in `tree` was put there by `acquire`, from a
-        // value of this adapter, which stays alive while the map owns it (at
-        // least for `'a`, which borrows the map).
-        unsafe { &*self.adapter.get_value(node.ptr()) }
+        self.segment_at(node.ptr())
     }
 
     /// The tree node of a segment reference handed out by this map.
@@ -277,9 +274,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// Links an acquired node with range `[start, end)`, which must be free.
     fn link(&mut self, link: LinkPtr, start: usize, end: usize) {
         debug_assert!(
-            self.tree
-                .lower_bound(start)
-                .is_none_or(|n| n.start() >= end),
+            self.is_free(start, end),
             "inconsistent state: linking {start:#x}..{end:#x} over a mapped segment"
         );
         // SAFETY: `link` is live and acquired (fresh from `acquire`), so it
@@ -308,8 +303,9 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// The segment of a node of this tree, detached from the borrow of
     /// `self`, to call callbacks while `args` is borrowed mutably.
     fn segment_at<'t>(&self, link: LinkPtr) -> &'t SegmentOf<A> {
-        // SAFETY: as in `value`; callers drop the reference before the node
-        // leaves the map.
+        // Every link in `tree` was put there by `acquire`, from a value of
+        // this adapter, which stays alive while the map owns it.
+        // SAFETY: callers drop the reference before the node leaves the map.
         unsafe { &*self.adapter.get_value(link) }
     }
 }
@@ -373,16 +369,11 @@ impl<A: RangeAdapter> Drop for RangeActionMap<A> {
     }
 }
 
-/// Validation shared by the operations.
 impl<A: RangeAdapter> RangeActionMap<A> {
-    fn check_range(&self, start: usize, end: usize) -> MapResult<()> {
-        self.window.check(start, end)
-    }
-
-    fn overlap_error(&self, start: usize, end: usize) -> MapResult<()> {
-        match self.tree.lower_bound(start) {
-            Some(n) if n.start() < end => Err(MapError::Overlap { start, end }),
-            _ => Ok(()),
-        }
+    /// Whether no segment overlaps `[start, end)`, in *O*(log n).
+    fn is_free(&self, start: usize, end: usize) -> bool {
+        self.tree
+            .lower_bound(start)
+            .is_none_or(|n| n.start() >= end)
     }
 }

@@ -91,7 +91,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// dropped, one whose `shrink` panicked keeps its old range, the rest
     /// are untouched.
     pub fn unmap(&mut self, start: usize, end: usize) -> MapResult<Coverage> {
-        self.check_range(start, end)?;
+        self.window.check(start, end)?;
         self.split_for_unmap(start, end)?;
         Ok(self.unmap_split(start, end))
     }
@@ -132,7 +132,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// Only if a callback panics: pieces before the panicking one are
     /// modified, the rest are not; the map stays valid.
     pub fn mprotect(&mut self, start: usize, end: usize, flags: FlagsOf<A>) -> MapResult<Coverage> {
-        self.check_range(start, end)?;
+        self.window.check(start, end)?;
         // Phase 1: split at both bounds.
         if let Some(n) = self
             .tree
@@ -215,7 +215,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         end: usize,
         f: impl FnOnce() -> OwnedOf<A>,
     ) -> MapResult<&SegmentOf<A>> {
-        self.check_range(start, end)?;
+        self.window.check(start, end)?;
         self.split_for_unmap(start, end)?;
         // Keep the node owned (dropped if a callback below panics) until it
         // can be linked.
@@ -239,10 +239,14 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         end: usize,
         node: OwnedOf<A>,
     ) -> Result<&SegmentOf<A>, InsertError<OwnedOf<A>>> {
-        if let Err(error) = self
-            .check_range(start, end)
-            .and_then(|()| self.overlap_error(start, end))
-        {
+        let checked = self.window.check(start, end).and_then(|()| {
+            if self.is_free(start, end) {
+                Ok(())
+            } else {
+                Err(MapError::Overlap { start, end })
+            }
+        });
+        if let Err(error) = checked {
             return Err(InsertError { error, node });
         }
         let link = self.acquire(node).map_err(|node| InsertError {
@@ -429,8 +433,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         }
         let (start, end) = (self.node_at(prev).start(), self.node_at(next).end());
         // SAFETY: `next` is prev's successor in this tree.
-        let owned = unsafe { self.take(next) };
-        drop(owned);
+        drop(unsafe { self.take(next) });
         self.resize(prev, start, end);
         true
     }

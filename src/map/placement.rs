@@ -1,7 +1,7 @@
 //! Free-area search: `mmap_anywhere` and its general form.
 
 use super::{OwnedOf, RangeActionMap, RangeAdapter};
-use crate::range::{check_align, check_aligned, checked_end};
+use crate::range::{check_align, check_aligned, checked_end, Window};
 use crate::tree::gap::{Direction, HoleQuery};
 use crate::{MapError, MapResult};
 
@@ -159,7 +159,9 @@ impl<A: RangeAdapter> RangeActionMap<A> {
             direction,
             hint,
         } = placement;
-        checked_end(0, len)?;
+        if len == 0 {
+            return Err(MapError::ZeroLength);
+        }
         check_align(align)?;
         let mut window = self.window.intersect(low, high)?;
         match hint {
@@ -170,7 +172,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
                     .map_err(|_| MapError::NoSpace { len })?;
             }
             Hint::IfFree(addr) => {
-                if self.is_free_at(addr, len, align, window.low(), window.high()) {
+                if self.is_free_at(addr, len, align, window) {
                     return Ok(addr);
                 }
             }
@@ -185,14 +187,12 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         self.tree.find_hole(&query).ok_or(MapError::NoSpace { len })
     }
 
-    /// Whether `[addr, addr + len)` is aligned, inside `[low, high)` and free.
-    fn is_free_at(&self, addr: usize, len: usize, align: usize, low: usize, high: usize) -> bool {
-        let Ok(end) = checked_end(addr, len) else {
-            return false;
-        };
-        check_aligned(addr, align).is_ok()
-            && addr >= low
-            && end <= high
-            && self.tree.lower_bound(addr).is_none_or(|n| n.start() >= end)
+    /// Whether `[addr, addr + len)` is aligned, inside `window` and free.
+    fn is_free_at(&self, addr: usize, len: usize, align: usize, window: Window) -> bool {
+        checked_end(addr, len).is_ok_and(|end| {
+            check_aligned(addr, align).is_ok()
+                && window.check(addr, end).is_ok()
+                && self.is_free(addr, end)
+        })
     }
 }

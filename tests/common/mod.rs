@@ -293,6 +293,16 @@ impl Model {
         );
     }
 
+    /// The one split an unmap of `[start, end)` needs: a segment strictly
+    /// containing the range is cut at `end`.
+    fn split_for_unmap(&mut self, start: usize, end: usize) {
+        if let Some(i) = self.index_containing(start) {
+            if self.segs[i].start < start && self.segs[i].end > end {
+                self.split(i, end);
+            }
+        }
+    }
+
     fn coverage(&self, start: usize, end: usize) -> (usize, usize) {
         let mut segments = 0;
         let mut mapped = 0;
@@ -305,11 +315,13 @@ impl Model {
 
     pub fn unmap(&mut self, start: usize, end: usize) -> MapResult<(usize, usize)> {
         self.window.check(start, end)?;
-        if let Some(i) = self.index_containing(start) {
-            if self.segs[i].start < start && self.segs[i].end > end {
-                self.split(i, end);
-            }
-        }
+        self.split_for_unmap(start, end);
+        Ok(self.unmap_split(start, end))
+    }
+
+    /// Unmaps `[start, end)` once no segment strictly contains it; returns
+    /// `(segments, mapped bytes)`.
+    fn unmap_split(&mut self, start: usize, end: usize) -> (usize, usize) {
         let coverage = self.coverage(start, end);
         let mut i = 0;
         while i < self.segs.len() {
@@ -341,7 +353,7 @@ impl Model {
                 self.segs.remove(i);
             }
         }
-        Ok(coverage)
+        coverage
     }
 
     /// Merges segment `i` into `i - 1` when the policy allows; returns the
@@ -420,15 +432,9 @@ impl Model {
 
     pub fn mmap_fixed(&mut self, start: usize, end: usize, prot: u8) -> MapResult<ModelSeg> {
         self.window.check(start, end)?;
-        if let Some(i) = self.index_containing(start) {
-            if self.segs[i].start < start && self.segs[i].end > end {
-                self.split(i, end);
-            }
-        }
+        self.split_for_unmap(start, end);
         let id = self.id();
-        // `unmap` cannot fail now: the range was checked and split.
-        let checked = self.unmap(start, end).map(|_| ());
-        debug_assert!(checked.is_ok());
+        self.unmap_split(start, end);
         Ok(self.insert(start, end, id, prot))
     }
 
