@@ -64,6 +64,7 @@
 //! *O*(log n) in practice (a process has one stack). Nothing allocates.
 
 use crate::map::{OwnedOf, Placement, RangeActionMap, RangeAdapter, SegmentOf};
+use crate::range::{check_align, checked_end};
 use crate::{MapError, MapResult};
 
 /// The page size of the layout, 4 KiB.
@@ -591,44 +592,16 @@ impl LinuxLayout {
         A: RangeAdapter,
         G: Fn(&SegmentOf<A>) -> bool,
     {
-        let search = Search {
-            layout: self,
-            map,
-            grows_down: &grows_down,
-        };
-        // do_mmap(): round_hint_to_min(), then PAGE_ALIGN(len).
-        let mut hint = hint & !(PAGE_SIZE - 1);
-        if hint != 0 && hint < self.mmap_min_addr {
-            hint = page_align_saturating(self.mmap_min_addr);
-        }
         let len = Self::mapping_len(len)?;
-        if len > self.task_size {
-            return Err(MapError::NoSpace { len });
-        }
-        // __get_unmapped_area(): the huge-page rule looks at the hint as
-        // passed, not at whether it would be taken.
-        let huge = self.huge_page_size;
-        if huge != 0 && !huge.is_power_of_two() {
-            return Err(MapError::BadAlignment { align: huge });
-        }
-        let start = if hint == 0 && huge != 0 && len % huge == 0 {
-            search.thp_area(len)?
-        } else {
-            search.topdown(hint, len)?
-        };
-        // do_mmap(): `if (addr > TASK_SIZE - len) return -ENOMEM`.
-        if start > self.task_size - len {
-            return Err(MapError::NoSpace { len });
-        }
-        Ok(start)
+        self.in_map(map, &grows_down).get_unmapped_area(hint, len)
     }
 
     /// Maps a non-fixed anonymous `mmap(hint, len)` where Linux would put it
     /// and returns its start: [`get_unmapped_area`](Self::get_unmapped_area)
-    /// then [`RangeActionMap::mmap_fixed`] over
+    /// then [`RangeActionMap::mmap_fixed_noreplace`] over
     /// `[start, start + mapping_len(len))`, which is free. `f(start)` builds
     /// the node (set its grows-down bit for `MAP_GROWSDOWN`) and is called
-    /// only on success.
+    /// only once a placement is found.
     ///
     /// # Examples
     ///
@@ -663,9 +636,9 @@ impl LinuxLayout {
     ///
     /// # Errors
     ///
-    /// As [`get_unmapped_area_with`](Self::get_unmapped_area_with), and as
-    /// [`RangeActionMap::mmap_fixed`] (a placement outside the map's window,
-    /// [`MapError::AlreadyLinked`]).
+    /// As [`get_unmapped_area_with`](Self::get_unmapped_area_with), and
+    /// [`MapError::AlreadyLinked`] if `f` returns a node that is in a map
+    /// (the node is dropped; the map is unchanged).
     ///
     /// # Panics
     ///
@@ -681,11 +654,27 @@ impl LinuxLayout {
         A: RangeAdapter,
         SegmentOf<A>: GrowsDown,
     {
-        let start = self.get_unmapped_area(map, hint, len)?;
         let len = Self::mapping_len(len)?;
-        // The placement lies below `task_size`: no overflow.
-        map.mmap_fixed(start, start + len, || f(start))?;
+        let start = self
+            .in_map(map, &SegmentOf::<A>::grows_down)
+            .get_unmapped_area(hint, len)?;
+        // The placement is free and lies below `task_size` (no overflow):
+        // `MAP_FIXED_NOREPLACE` says so, and would refuse rather than unmap
+        // anything if it were not.
+        map.mmap_fixed_noreplace(start, start + len, f(start))?;
         Ok(start)
+    }
+
+    /// One placement in `map`, where `grows_down` tells stacks apart.
+    fn in_map<'a, A, G>(&'a self, map: &'a RangeActionMap<A>, grows_down: &'a G) -> Search<'a, A, G>
+    where
+        A: RangeAdapter,
+    {
+        Search {
+            layout: self,
+            map,
+            grows_down,
+        }
     }
 }
 
@@ -721,20 +710,48 @@ where
         })
     }
 
+    /// `do_mmap()` from `round_hint_to_min()` on, for a page-rounded `len`:
+    /// `__get_unmapped_area()`, then the check of its result.
+    fn get_unmapped_area(&self, hint: usize, len: usize) -> MapResult<usize> {
+        let layout = self.layout;
+        let mut hint = hint & !(PAGE_SIZE - 1);
+        if hint != 0 && hint < layout.mmap_min_addr {
+            hint = page_align_saturating(layout.mmap_min_addr);
+        }
+        if len > layout.task_size {
+            return Err(MapError::NoSpace { len });
+        }
+        // The huge-page rule looks at the hint as passed, not at whether it
+        // would be taken.
+        let huge = layout.huge_page_size;
+        if huge != 0 {
+            check_align(huge)?;
+        }
+        let start = if hint == 0 && huge != 0 && len % huge == 0 {
+            self.thp_area(len)?
+        } else {
+            self.topdown(hint, len)?
+        };
+        // `if (addr > TASK_SIZE - len) return -ENOMEM`.
+        if start > layout.task_size - len {
+            return Err(MapError::NoSpace { len });
+        }
+        Ok(start)
+    }
+
     /// `thp_get_unmapped_area_vmflags()` for an anonymous mapping, `len` a
     /// multiple of the huge-page size: search for one huge page more, then
     /// move up to the boundary; without room for the padding, search again
     /// plainly.
     fn thp_area(&self, len: usize) -> MapResult<usize> {
         let huge = self.layout.huge_page_size;
-        // `if (len_pad < len) return 0;`: an overflowing pad is a failed one.
-        let Some(padded) = len.checked_add(huge) else {
+        // `if (len_pad < len) return 0;`: an overflowing pad is a failed one,
+        // and so is no space, the only error `topdown` returns.
+        let Some(start) = len
+            .checked_add(huge)
+            .and_then(|padded| self.topdown(0, padded).ok())
+        else {
             return self.topdown(0, len);
-        };
-        let start = match self.topdown(0, padded) {
-            Ok(start) => start,
-            Err(MapError::NoSpace { .. }) => return self.topdown(0, len),
-            Err(e) => return Err(e),
         };
         // `off_sub = (off - ret) & (size - 1)`, off = 0. Top-down
         // (MMF_TOPDOWN) with an already aligned start moves up a whole huge
@@ -748,18 +765,20 @@ where
         })
     }
 
-    /// `arch_get_unmapped_area_topdown()`: the hint if it fits, else the
-    /// top-down search, else the bottom-up fallback.
+    /// `arch_get_unmapped_area_topdown()` for a page-aligned `hint`: the
+    /// hint if it fits, else the top-down search, else the bottom-up
+    /// fallback.
     fn topdown(&self, hint: usize, len: usize) -> MapResult<usize> {
         let layout = self.layout;
+        // Already checked for `len` itself; the padded huge-page request may
+        // not fit, and then searching is pointless.
         if len > layout.task_size {
             return Err(MapError::NoSpace { len });
         }
-        if hint != 0 && self.hint_fits(hint & !(PAGE_SIZE - 1), len) {
-            return Ok(hint & !(PAGE_SIZE - 1));
+        if hint != 0 && self.hint_fits(hint, len) {
+            return Ok(hint);
         }
-        let low = PAGE_SIZE.max(layout.mmap_min_addr);
-        match self.search_topdown(len, low, layout.mmap_base) {
+        match self.search_topdown(len, PAGE_SIZE, layout.mmap_base) {
             Err(MapError::NoSpace { .. }) => {}
             found => return found,
         }
@@ -776,15 +795,13 @@ where
     /// `vm_start_gap()`. The segment below is not looked at (no `VM_GROWSUP`
     /// on x86). The range must also lie in the map's window.
     fn hint_fits(&self, hint: usize, len: usize) -> bool {
-        let window = self.map.window();
-        // `len <= task_size` was checked, and `hint <= task_size - len`
-        // makes `hint + len` exact.
-        hint <= self.layout.task_size - len
-            && hint >= window.low()
-            && hint + len <= window.high()
-            && self
-                .next_segment(hint)
-                .is_none_or(|next| hint + len <= next.start_gap)
+        checked_end(hint, len).is_ok_and(|end| {
+            end <= self.layout.task_size
+                && self.map.window().check(hint, end).is_ok()
+                && self
+                    .next_segment(hint)
+                    .is_none_or(|next| end <= next.start_gap)
+        })
     }
 
     /// `unmapped_area_topdown()`: the top of the highest hole whose part in

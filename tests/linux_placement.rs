@@ -490,35 +490,34 @@ fn parse_trace(path: &Path) -> Trace {
         last: Vec::new(),
         calls: Vec::new(),
     };
-    let mut snapshot: Option<&str> = None;
+    // Inside a maps snapshot: whether it is the initial one.
+    let mut snapshot: Option<bool> = None;
     for line in text.lines() {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         if let Some(name) = line.strip_prefix("maps-begin ") {
-            snapshot = Some(if name == "initial" {
-                "initial"
-            } else {
-                "final"
-            });
+            snapshot = Some(name == "initial");
             continue;
         }
         if line.starts_with("maps-end ") {
             snapshot = None;
             continue;
         }
-        if let Some(which) = snapshot {
+        if let Some(initial) = snapshot {
             // 555555554000-555555555000 r--p 00000000 fe:00 5308465   /path
             let mut fields = line.split_whitespace();
             let (start, end) = fields
                 .next()
                 .and_then(|r| r.split_once('-'))
                 .expect("maps range");
+            let hex = |s| usize::from_str_radix(s, 16).unwrap_or_else(|e| panic!("{line}: {e}"));
             let name = fields.nth(4).unwrap_or("").to_string();
-            let range = (num(&format!("0x{start}")), num(&format!("0x{end}")), name);
-            match which {
-                "initial" => trace.initial.push(range),
-                _ => trace.last.push(range),
+            let range = (hex(start), hex(end), name);
+            if initial {
+                trace.initial.push(range);
+            } else {
+                trace.last.push(range);
             }
             continue;
         }
@@ -689,15 +688,12 @@ fn replay(path: &Path, tally: &mut Tally) {
                     tally.mismatches.push(line);
                 }
                 // Follow the kernel, so that one miss cannot cascade. A
-                // fixed mapping the map predicted right is already in.
-                let len = LinuxLayout::mapping_len(len).unwrap_or(0);
-                let applied = match predicted {
-                    Outcome::Ok(addr) if fixed => Some(addr),
-                    _ => None,
-                };
-                if predicted != call.result || applied.is_none() {
-                    if let Some(addr) = applied {
-                        map.unmap(addr, addr + len).unwrap();
+                // fixed mapping the map predicted right is already in; one
+                // it predicted wrong is taken out first.
+                if !(fixed && predicted == call.result) {
+                    let len = LinuxLayout::mapping_len(len).unwrap_or(0);
+                    if let (true, Outcome::Ok(addr)) = (fixed, &predicted) {
+                        map.unmap(*addr, addr + len).unwrap();
                     }
                     if let Outcome::Ok(addr) = call.result {
                         map.mmap_fixed(addr, addr + len, || vma(flags & MAP_GROWSDOWN != 0))
