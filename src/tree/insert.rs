@@ -137,8 +137,8 @@ impl RawTree {
                         t.set_parent_color(Some(parent), true);
                     }
                     parent.set_parent_color(Some(node), false);
-                    node.set_parent(Some(gparent));
-                    gparent.set_left(Some(node));
+                    // `node`'s own parent link and `gparent`'s child slot are
+                    // rewritten by case 3 just below.
                     augment::rotate(parent, node);
                     parent = node;
                 }
@@ -181,8 +181,8 @@ impl RawTree {
                         t.set_parent_color(Some(parent), true);
                     }
                     parent.set_parent_color(Some(node), false);
-                    node.set_parent(Some(gparent));
-                    gparent.set_right(Some(node));
+                    // `node`'s own parent link and `gparent`'s child slot are
+                    // rewritten by case 3 just below.
                     augment::rotate(parent, node);
                     parent = node;
                 }
