@@ -604,9 +604,6 @@ impl PageTable for SoftPageTable {
         if pa >> PA_BITS != 0 {
             return Err(PagingError::OutOfRange { addr: pa });
         }
-        if self.mapped_leaf(va).is_ok() {
-            return Err(PagingError::AlreadyMapped { va });
-        }
         let mut table = if let Some(root) = self.root {
             root
         } else {
@@ -626,6 +623,11 @@ impl PageTable for SoftPageTable {
             };
         }
         let leaf = pte_addr(table, va, 0);
+        // The tables leading to a mapped page exist, so refusing it here,
+        // after one walk, allocated nothing.
+        if self.memory.read_u64(leaf) & Sv39Entry::VALID != 0 {
+            return Err(PagingError::AlreadyMapped { va });
+        }
         let rwx = Sv39Entry::READ | Sv39Entry::WRITE | Sv39Entry::EXECUTE;
         self.memory
             .write_u64(leaf, ppn_bits(pa) | rwx | Sv39Entry::VALID);

@@ -6,7 +6,7 @@
 //! step, walks the page table page by page, checks every owned frame's
 //! contents, and balances the allocator's books.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use range_action_map::memory_set::{
     Access, FaultError, KernelLayout, MemoryAttr, MemoryError, MemoryHandler, MemorySet, PageTable,
@@ -95,14 +95,12 @@ fn by_frame_gives_distinct_zeroed_frames_freed_on_unmap() {
     let (fa, mut set) = setup(32);
     set.push(0x10000, 0x18000, rw(), MemoryHandler::ByFrame)
         .unwrap();
-    let mut frames: Vec<usize> = (0..8)
+    let frames: BTreeSet<usize> = (0..8)
         .map(|i| pa_of(&set, 0x10000 + i * PAGE_SIZE))
         .collect();
     assert!(frames
         .iter()
         .all(|&pa| fa.is_live(pa) && read_u64(&fa, pa) == 0));
-    frames.sort_unstable();
-    frames.dedup();
     assert_eq!(frames.len(), 8);
     let tables = set.page_table().table_frames();
     assert_eq!(fa.live(), 8 + tables);
@@ -477,6 +475,24 @@ struct Model {
     frames: BTreeMap<usize, (usize, u64)>,
 }
 
+impl Model {
+    /// Adds the pages of a new area `[start, end)`, none faulted in.
+    fn map(&mut self, start: usize, end: usize, attr: MemoryAttr, handler: MemoryHandler) {
+        for va in (start..end).step_by(PAGE_SIZE) {
+            let page = Page {
+                attr,
+                handler,
+                faulted: false,
+            };
+            self.pages.insert(va, page);
+        }
+    }
+
+    fn is_free(&self, start: usize, end: usize) -> bool {
+        self.pages.range(start..end).next().is_none()
+    }
+}
+
 struct Rng(u64);
 
 impl Rng {
@@ -562,9 +578,7 @@ fn check(set: &Set, model: &mut Model, fa: &mut CountingFrameAllocator, next_tag
             }
         }
     }
-    let mut frames: Vec<usize> = model.frames.values().map(|&(pa, _)| pa).collect();
-    frames.sort_unstable();
-    frames.dedup();
+    let frames: BTreeSet<usize> = model.frames.values().map(|&(pa, _)| pa).collect();
     assert_eq!(frames.len(), owned, "two pages share a frame");
     // Areas cover exactly the model's pages, maximally merged.
     let mut covered = 0;
@@ -583,10 +597,6 @@ fn check(set: &Set, model: &mut Model, fa: &mut CountingFrameAllocator, next_tag
     assert_eq!(covered, model.pages.len());
 }
 
-fn is_free(model: &Model, start: usize, end: usize) -> bool {
-    model.pages.range(start..end).next().is_none()
-}
-
 fn run_model(seed: u64, steps: usize) {
     let mut rng = Rng(seed);
     let mut fa = CountingFrameAllocator::new(4 * PAGES + 16);
@@ -600,19 +610,9 @@ fn run_model(seed: u64, steps: usize) {
                 let (start, end) = random_range(&mut rng);
                 let (attr, handler) = (random_attr(&mut rng), random_handler(&mut rng));
                 let result = set.push(start, end, attr, handler);
-                if is_free(&model, start, end) {
+                if model.is_free(start, end) {
                     result.unwrap_or_else(|e| panic!("{ctx}: push failed: {e}"));
-                    for va in (start..end).step_by(PAGE_SIZE) {
-                        let faulted = false;
-                        model.pages.insert(
-                            va,
-                            Page {
-                                attr,
-                                handler,
-                                faulted,
-                            },
-                        );
-                    }
+                    model.map(start, end, attr, handler);
                 } else {
                     assert!(
                         matches!(result, Err(MemoryError::Map(MapError::Overlap { .. }))),
@@ -626,31 +626,18 @@ fn run_model(seed: u64, steps: usize) {
                 let (attr, handler) = (random_attr(&mut rng), random_handler(&mut rng));
                 let expected = (hint..)
                     .step_by(PAGE_SIZE)
-                    .find(|&s| is_free(&model, s, s + len))
+                    .find(|&s| model.is_free(s, s + len))
                     .unwrap();
                 let start = set
                     .map_anywhere(hint, len, PAGE_SIZE, attr, handler)
                     .unwrap_or_else(|e| panic!("{ctx}: map_anywhere failed: {e}"));
                 assert_eq!(start, expected, "{ctx}");
-                for va in (start..start + len).step_by(PAGE_SIZE) {
-                    let faulted = false;
-                    model.pages.insert(
-                        va,
-                        Page {
-                            attr,
-                            handler,
-                            faulted,
-                        },
-                    );
-                }
+                model.map(start, start + len, attr, handler);
             }
             4..=5 => {
                 let (start, end) = random_range(&mut rng);
                 set.unmap(start, end).unwrap();
-                let gone: Vec<usize> = model.pages.range(start..end).map(|(&va, _)| va).collect();
-                for va in gone {
-                    model.pages.remove(&va);
-                }
+                model.pages.retain(|va, _| !(start..end).contains(va));
             }
             6..=7 => {
                 let (start, end) = random_range(&mut rng);
@@ -697,7 +684,7 @@ fn run_model(seed: u64, steps: usize) {
                     // `check` tagged the child's copy; the parent kept its tag.
                     assert_eq!(read_u64(&fa, parent_pa), parent_tag, "{ctx}");
                 }
-                assert!(tag - before == child_model.frames.len() as u64);
+                assert_eq!(tag - before, child_model.frames.len() as u64, "{ctx}");
                 let owned = model.frames.len() + child_model.frames.len();
                 let tables = set.page_table().table_frames() + child.page_table().table_frames();
                 assert_eq!(fa.live(), owned + tables, "{ctx}: frame books");

@@ -10,8 +10,8 @@ use core::ops::Range;
 use intrusive_collections::intrusive_adapter;
 
 use super::attr::MemoryAttr;
-use super::handler::MemoryHandler;
-use super::page_table::{FrameAllocator, PageEntry, PageTable, PAGE_SIZE};
+use super::handler::{pages, MemoryHandler};
+use super::page_table::{FrameAllocator, PageEntry, PageTable};
 use crate::{RangeLink, Segment};
 
 /// The page table and frame allocator of one address space: the `Args` the
@@ -78,19 +78,6 @@ impl<PT, FA> MemoryArea<PT, FA> {
     }
 }
 
-/// The page addresses of `[start, end)` (both page aligned).
-pub(super) fn pages(start: usize, end: usize) -> impl Iterator<Item = usize> {
-    (start..end).step_by(PAGE_SIZE)
-}
-
-impl<PT: PageTable, FA: FrameAllocator> MemoryArea<PT, FA> {
-    fn unmap_pages(&self, start: usize, end: usize, cx: &mut PageContext<PT, FA>) {
-        for va in pages(start, end) {
-            self.handler.unmap_page(&mut cx.pt, &mut cx.fa, va);
-        }
-    }
-}
-
 impl<PT: PageTable, FA: FrameAllocator> Segment for MemoryArea<PT, FA> {
     type Args = PageContext<PT, FA>;
     type Flags = MemoryAttr;
@@ -98,13 +85,13 @@ impl<PT: PageTable, FA: FrameAllocator> Segment for MemoryArea<PT, FA> {
 
     fn remove(&self, cx: &mut PageContext<PT, FA>) {
         let range = self.link.range();
-        self.unmap_pages(range.start, range.end, cx);
+        self.handler.unmap_pages(cx, range.start, range.end);
     }
 
     fn shrink(&self, start: usize, end: usize, cx: &mut PageContext<PT, FA>) {
         let old = self.link.range();
-        self.unmap_pages(old.start, start, cx);
-        self.unmap_pages(end, old.end, cx);
+        self.handler.unmap_pages(cx, old.start, start);
+        self.handler.unmap_pages(cx, end, old.end);
     }
 
     fn split(&self, _pos: usize, _cx: &mut PageContext<PT, FA>) -> Box<Self> {

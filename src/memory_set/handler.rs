@@ -2,8 +2,9 @@
 
 use core::fmt;
 
+use super::area::PageContext;
 use super::attr::MemoryAttr;
-use super::page_table::{FrameAllocator, PageTable, PagingError};
+use super::page_table::{FrameAllocator, PageTable, PagingError, PAGE_SIZE};
 
 /// How the pages of a [`MemoryArea`](super::MemoryArea) are backed: the
 /// seed's `MemoryHandler`, as a `Copy` enum instead of a boxed trait object
@@ -75,60 +76,65 @@ impl MemoryHandler {
     /// error nothing is mapped and no frame is kept.
     pub(super) fn map_page<PT: PageTable, FA: FrameAllocator>(
         &self,
-        pt: &mut PT,
-        fa: &mut FA,
+        cx: &mut PageContext<PT, FA>,
         va: usize,
         attr: MemoryAttr,
         copy_from: Option<usize>,
     ) -> Result<(), PagingError> {
-        let (pa, owned) = match *self {
-            MemoryHandler::Linear { offset } => (
-                va.checked_sub(offset)
-                    .ok_or(PagingError::OutOfRange { addr: va })?,
-                false,
-            ),
+        let pa = match *self {
+            MemoryHandler::Linear { offset } => va
+                .checked_sub(offset)
+                .ok_or(PagingError::OutOfRange { addr: va })?,
             MemoryHandler::ByFrame | MemoryHandler::Lazy => {
-                let frame = fa.alloc().ok_or(PagingError::OutOfFrames)?;
+                let frame = cx.fa.alloc().ok_or(PagingError::OutOfFrames)?;
                 if let Some(src) = copy_from {
-                    fa.copy_frame(src, frame);
+                    cx.fa.copy_frame(src, frame);
                 }
-                (frame, true)
+                frame
             }
         };
-        match pt.map(va, pa, fa) {
+        match cx.pt.map(va, pa, &mut cx.fa) {
             Ok(entry) => {
                 attr.apply(entry);
                 Ok(())
             }
             Err(error) => {
-                if owned {
-                    fa.dealloc(pa);
+                if self.owns_frames() {
+                    cx.fa.dealloc(pa);
                 }
                 Err(error)
             }
         }
     }
 
-    /// Unmaps the page at `va` and frees its frame if the handler owns it.
-    /// A `Lazy` page that was never faulted in is skipped.
-    pub(super) fn unmap_page<PT: PageTable, FA: FrameAllocator>(
+    /// Unmaps the pages of `[start, end)` and frees their frames if the
+    /// handler owns them. `Lazy` pages that were never faulted in are
+    /// skipped.
+    pub(super) fn unmap_pages<PT: PageTable, FA: FrameAllocator>(
         &self,
-        pt: &mut PT,
-        fa: &mut FA,
-        va: usize,
+        cx: &mut PageContext<PT, FA>,
+        start: usize,
+        end: usize,
     ) {
-        match pt.unmap(va) {
-            Ok(pa) => {
-                if self.owns_frames() {
-                    fa.dealloc(pa);
+        for va in pages(start, end) {
+            match cx.pt.unmap(va) {
+                Ok(pa) => {
+                    if self.owns_frames() {
+                        cx.fa.dealloc(pa);
+                    }
                 }
+                Err(error) => debug_assert!(
+                    !self.is_eager(),
+                    "inconsistent state: page {va:#x} of a {self} area is not mapped: {error}"
+                ),
             }
-            Err(error) => debug_assert!(
-                !self.is_eager(),
-                "inconsistent state: page {va:#x} of a {self} area is not mapped: {error}"
-            ),
         }
     }
+}
+
+/// The page addresses of `[start, end)` (both page aligned).
+pub(super) fn pages(start: usize, end: usize) -> impl Iterator<Item = usize> {
+    (start..end).step_by(PAGE_SIZE)
 }
 
 impl fmt::Display for MemoryHandler {

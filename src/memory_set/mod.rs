@@ -63,7 +63,8 @@ use core::ops::Range;
 use crate::range::{check_align, check_aligned, checked_end};
 use crate::{Coverage, Hint, MapError, MapResult, Placement, RangeActionMap, Window};
 
-use area::{pages, AreaAdapter};
+use area::AreaAdapter;
+use handler::pages;
 
 pub use area::{MemoryArea, PageContext};
 pub use attr::{InvalidAttrBits, MemoryAttr};
@@ -168,16 +169,6 @@ impl fmt::Display for FaultError {
 }
 
 impl core::error::Error for FaultError {}
-
-/// Checks that `[start, end)` is a non-empty range of whole pages.
-fn check_pages(start: usize, end: usize) -> MapResult<()> {
-    check_aligned(start, PAGE_SIZE)?;
-    check_aligned(end, PAGE_SIZE)?;
-    if start >= end {
-        return Err(MapError::EmptyRange { start, end });
-    }
-    Ok(())
-}
 
 // === impl KernelLayout ===
 
@@ -389,8 +380,7 @@ impl<PT: PageTable, FA: FrameAllocator> MemorySet<PT, FA> {
         attr: MemoryAttr,
         handler: MemoryHandler,
     ) -> MemoryResult<()> {
-        check_pages(start, end)?;
-        self.map.window().check(start, end)?;
+        self.check_pages(start, end)?;
         if self
             .map
             .lower_bound(start)
@@ -464,7 +454,7 @@ impl<PT: PageTable, FA: FrameAllocator> MemorySet<PT, FA> {
     /// [`MapError::Misaligned`], [`MapError::EmptyRange`],
     /// [`MapError::OutOfWindow`]; nothing changed.
     pub fn unmap(&mut self, start: usize, end: usize) -> MemoryResult<Coverage> {
-        check_pages(start, end)?;
+        self.check_pages(start, end)?;
         Ok(self.map.unmap(start, end)?)
     }
 
@@ -482,44 +472,35 @@ impl<PT: PageTable, FA: FrameAllocator> MemorySet<PT, FA> {
     /// [`MapError::Misaligned`], [`MapError::EmptyRange`],
     /// [`MapError::OutOfWindow`]; nothing changed.
     pub fn protect(&mut self, start: usize, end: usize, attr: MemoryAttr) -> MemoryResult<()> {
-        check_pages(start, end)?;
-        self.map.window().check(start, end)?;
+        self.check_pages(start, end)?;
         let mut from = start;
         // Loop invariant: every area part in `[start, from)` has `attr`.
-        while let Some((run_start, run_end)) = self.next_run_to_change(from, end, attr) {
-            self.map.mprotect(run_start, run_end, attr)?;
-            from = run_end;
+        while let Some(run) = self.next_run_to_change(from, end, attr) {
+            self.map.mprotect(run.start, run.end, attr)?;
+            from = run.end;
         }
         Ok(())
     }
 
-    /// The first maximal run `[s, e)` inside `[from, end)` of areas (holes
-    /// between them allowed) whose permissions differ from `attr`.
+    /// The first maximal run inside `[from, end)` of areas (holes between
+    /// them allowed) whose permissions differ from `attr`.
     fn next_run_to_change(
         &self,
         from: usize,
         end: usize,
         attr: MemoryAttr,
-    ) -> Option<(usize, usize)> {
-        let mut cursor = self.map.lower_bound(from);
-        let first = loop {
-            let range = cursor.range().filter(|r| r.start < end)?;
-            if cursor.get()?.attr() != attr {
-                break range;
-            }
-            cursor.move_next();
-        };
-        let run_start = first.start.max(from);
-        let mut run_end = first.end.min(end);
-        cursor.move_next();
-        while let (Some(area), Some(range)) = (cursor.get(), cursor.range()) {
-            if range.start >= end || area.attr() == attr {
-                break;
-            }
-            run_end = range.end.min(end);
-            cursor.move_next();
-        }
-        Some((run_start, run_end))
+    ) -> Option<Range<usize>> {
+        let mut areas = self
+            .map
+            .overlapping(from, end)
+            .ok()?
+            .skip_while(|area| area.attr() == attr);
+        let first = areas.next()?.range();
+        let last_end = areas
+            .take_while(|area| area.attr() != attr)
+            .last()
+            .map_or(first.end, |area| area.range().end);
+        Some(first.start.max(from)..last_end.min(end))
     }
 
     /// Resolves a page fault at `addr`: maps the page of a
@@ -549,7 +530,7 @@ impl<PT: PageTable, FA: FrameAllocator> MemorySet<PT, FA> {
             return Ok(());
         }
         handler
-            .map_page(&mut cx.pt, &mut cx.fa, va, attr, None)
+            .map_page(cx, va, attr, None)
             .map_err(FaultError::Paging)
     }
 
@@ -585,33 +566,36 @@ impl<PT: PageTable, FA: FrameAllocator> MemorySet<PT, FA> {
         handler: MemoryHandler,
         parent: Option<&PT>,
     ) -> MemoryResult<()> {
+        // Only owned frames have contents to copy: a `Linear` page maps the
+        // same frame in both address spaces, so the parent's table is not
+        // walked for it.
+        let parent = parent.filter(|_| handler.owns_frames());
         let cx = self.map.args_mut();
         for va in pages(start, end) {
             let source = parent.and_then(|p| p.translate(va)).map(|(pa, _)| pa);
             if !handler.is_eager() && source.is_none() {
                 continue;
             }
-            if let Err(error) = handler.map_page(&mut cx.pt, &mut cx.fa, va, attr, source) {
-                for done in pages(start, va) {
-                    handler.unmap_page(&mut cx.pt, &mut cx.fa, done);
-                }
+            if let Err(error) = handler.map_page(cx, va, attr, source) {
+                handler.unmap_pages(cx, start, va);
                 return Err(error.into());
             }
         }
-        match self
-            .map
-            .mmap_fixed_noreplace(start, end, MemoryArea::new(handler, attr))
-        {
-            Ok(_) => Ok(()),
-            Err(refused) => {
-                debug_assert!(false, "inconsistent state: checked range refused");
-                let cx = self.map.args_mut();
-                for va in pages(start, end) {
-                    handler.unmap_page(&mut cx.pt, &mut cx.fa, va);
-                }
-                Err(refused.error.into())
-            }
+        let area = MemoryArea::new(handler, attr);
+        if let Err(refused) = self.map.mmap_fixed_noreplace(start, end, area) {
+            debug_assert!(false, "inconsistent state: checked range refused");
+            handler.unmap_pages(self.map.args_mut(), start, end);
+            return Err(refused.error.into());
         }
+        Ok(())
+    }
+
+    /// Checks that `[start, end)` is a non-empty range of whole pages inside
+    /// the window.
+    fn check_pages(&self, start: usize, end: usize) -> MapResult<()> {
+        check_aligned(start, PAGE_SIZE)?;
+        check_aligned(end, PAGE_SIZE)?;
+        self.map.window().check(start, end)
     }
 }
 
