@@ -27,10 +27,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 
 use common::alloc::Snapshot;
-use common::workload::{subject, Op, Shape, Workload, PEERS, SIZES};
-
-/// From this size on, *O*(n) peers get few samples.
-const LARGE: usize = 262_144;
+use common::workload::{subject, Op, Shape, Subject, Workload, LARGE, PEERS, SIZES};
 
 /// Benchmarks every operation on every peer, per size and shape.
 fn ops(c: &mut Criterion) {
@@ -42,8 +39,10 @@ fn ops(c: &mut Criterion) {
                     continue;
                 };
                 assert_pool_allocation_free(s.as_mut(), &w);
-                let ops: Vec<Op> = Op::ALL.into_iter().filter(|&op| s.supports(op)).collect();
-                for op in ops {
+                for op in Op::ALL {
+                    if !s.supports(op) {
+                        continue;
+                    }
                     let mut group = c.benchmark_group(format!("{}/{}", op.name(), shape.name()));
                     if n >= LARGE && s.is_slow(op) {
                         group
@@ -72,7 +71,7 @@ fn ops(c: &mut Criterion) {
 
 /// The pool configuration must not allocate in any operation (its nodes
 /// come from the slab it preallocated); checked before it is timed.
-fn assert_pool_allocation_free(s: &mut dyn common::workload::Subject, w: &Workload) {
+fn assert_pool_allocation_free(s: &mut dyn Subject, w: &Workload) {
     if s.name() != PEERS[1] {
         return;
     }

@@ -99,25 +99,9 @@ struct Area<S> {
     segment: S,
 }
 
-/// What cutting `[start, end)` out of one area left.
-enum Cut<S> {
-    /// The area is gone.
-    Removed,
-    /// The area was shortened in place.
-    Shrunk,
-    /// The area kept its left part; this is its right part.
-    Split(Area<S>),
-}
-
-/// What re-flagging `[start, end)` of one area produced besides the area.
-enum Protected<S> {
-    /// Nothing new: the whole area was modified.
-    Whole,
-    /// One new area (the modified or the untouched right part).
-    Two(Area<S>),
-    /// The modified middle and the untouched right part.
-    Three(Area<S>, Area<S>),
-}
+/// What is put back into the map after an area was cut or re-flagged:
+/// the area itself (unless it is gone) and up to two new areas.
+type Pieces<S, const N: usize> = [Option<Area<S>>; N];
 
 impl<S: Segment> Area<S> {
     fn contains(&self, pos: usize) -> bool {
@@ -128,68 +112,75 @@ impl<S: Segment> Area<S> {
         self.start < end && start < self.end
     }
 
-    /// Removes `[start, end)` (which overlaps the area) from the area.
-    fn cut(&mut self, start: usize, end: usize, args: usize) -> Cut<S> {
+    /// Removes `[start, end)` (which overlaps the area) from the area;
+    /// returns what is left: nothing, the shrunk area, or its left and
+    /// right parts.
+    fn cut(mut self, start: usize, end: usize, args: usize) -> Pieces<S, 2> {
         if start <= self.start && self.end <= end {
             self.segment.remove(args);
-            Cut::Removed
+            [None, None]
         } else if self.start < start && end < self.end {
             let old_end = self.end;
             self.end = start;
             let segment = self.segment.split_and_remove_middle(start, end, args);
-            Cut::Split(Area {
+            let right = Area {
                 start: end,
                 end: old_end,
                 segment,
-            })
+            };
+            [Some(self), Some(right)]
         } else if end < self.end {
             self.segment.shrink_to_right(end, args);
             self.start = end;
-            Cut::Shrunk
+            [Some(self), None]
         } else {
             self.segment.shrink_to_left(start, args);
             self.end = start;
-            Cut::Shrunk
+            [Some(self), None]
         }
     }
 
-    /// Applies `flags` to the part of the area inside `[start, end)`.
-    fn protect(&mut self, start: usize, end: usize, flags: usize, args: usize) -> Protected<S> {
+    /// Applies `flags` to the part of the area inside `[start, end)`;
+    /// returns the area and the parts split off it (the modified or
+    /// untouched right part, or the modified middle and the untouched
+    /// right part).
+    fn protect(mut self, start: usize, end: usize, flags: usize, args: usize) -> Pieces<S, 3> {
         let old_end = self.end;
         if start <= self.start && self.end <= end {
             self.segment.modify(flags, args);
-            Protected::Whole
+            [Some(self), None, None]
         } else if self.start < start && end < self.end {
             let (middle, tail) = self.segment.modify_middle(start, end, flags, args);
             self.end = start;
-            Protected::Three(
-                Area {
-                    start,
-                    end,
-                    segment: middle,
-                },
-                Area {
-                    start: end,
-                    end: old_end,
-                    segment: tail,
-                },
-            )
-        } else if end < self.end {
-            let tail = self.segment.modify_left(end, flags, args);
-            self.end = end;
-            Protected::Two(Area {
+            let middle = Area {
+                start,
+                end,
+                segment: middle,
+            };
+            let tail = Area {
                 start: end,
                 end: old_end,
                 segment: tail,
-            })
+            };
+            [Some(self), Some(middle), Some(tail)]
+        } else if end < self.end {
+            let tail = self.segment.modify_left(end, flags, args);
+            self.end = end;
+            let tail = Area {
+                start: end,
+                end: old_end,
+                segment: tail,
+            };
+            [Some(self), Some(tail), None]
         } else {
             let tail = self.segment.modify_right(start, flags, args);
             self.end = start;
-            Protected::Two(Area {
+            let tail = Area {
                 start,
                 end: old_end,
                 segment: tail,
-            })
+            };
+            [Some(self), Some(tail), None]
         }
     }
 }
@@ -266,49 +257,43 @@ impl<S: Segment> RangeActionMap<S> {
         Some(start)
     }
 
-    /// Takes every area overlapping `[start, end)` out of the map: the
-    /// original's `drain_filter` over the whole map.
-    fn drain_overlapping(&mut self, start: usize, end: usize) -> Vec<Area<S>> {
+    /// Takes every area overlapping `[start, end)` out of the map (the
+    /// original's `drain_filter` over the whole map, and its one `Vec`)
+    /// and puts back the pieces `rework` leaves of each.
+    fn rework_overlapping<const N: usize>(
+        &mut self,
+        start: usize,
+        end: usize,
+        mut rework: impl FnMut(Area<S>, usize) -> Pieces<S, N>,
+    ) {
         let keys: Vec<usize> = self
             .areas
             .iter()
             .filter(|(_, a)| a.overlaps(start, end))
             .map(|(&k, _)| k)
             .collect();
-        keys.iter().filter_map(|k| self.areas.remove(k)).collect()
+        // The pieces of an area lie inside it, so putting them back before
+        // the next area is taken out collides with no key still to come.
+        for key in keys {
+            if let Some(area) = self.areas.remove(&key) {
+                for piece in rework(area, self.args).into_iter().flatten() {
+                    self.put(piece);
+                }
+            }
+        }
     }
 
     /// Unmaps `[start, end)`, shrinking or splitting the areas it cuts.
     pub fn unmap(&mut self, start: usize, end: usize) {
-        for mut area in self.drain_overlapping(start, end) {
-            match area.cut(start, end, self.args) {
-                Cut::Removed => {}
-                Cut::Shrunk => self.put(area),
-                Cut::Split(right) => {
-                    self.put(area);
-                    self.put(right);
-                }
-            }
-        }
+        self.rework_overlapping(start, end, |area, args| area.cut(start, end, args));
     }
 
     /// Applies `flags` to the mapped parts of `[start, end)`, splitting the
     /// areas it cuts.
     pub fn mprotect(&mut self, start: usize, end: usize, flags: usize) {
-        for mut area in self.drain_overlapping(start, end) {
-            match area.protect(start, end, flags, self.args) {
-                Protected::Whole => self.put(area),
-                Protected::Two(right) => {
-                    self.put(area);
-                    self.put(right);
-                }
-                Protected::Three(middle, right) => {
-                    self.put(area);
-                    self.put(middle);
-                    self.put(right);
-                }
-            }
-        }
+        self.rework_overlapping(start, end, |area, args| {
+            area.protect(start, end, flags, args)
+        });
     }
 
     /// Puts an area (back) into the map.

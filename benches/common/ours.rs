@@ -74,6 +74,10 @@ pub struct Slab {
 }
 
 impl Slab {
+    /// Allocations [`Slab::with_capacity`] makes: the nodes and the free
+    /// stack.
+    pub const ALLOCS: usize = 2;
+
     /// A slab of `capacity` nodes, all free. The only allocations the pool
     /// configuration ever makes.
     pub fn with_capacity(capacity: usize) -> Self {

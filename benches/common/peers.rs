@@ -198,11 +198,8 @@ impl<C: Config> Vm for Ours<C> {
         self.map
             .iter()
             .map(|s| {
-                (
-                    self.map.range_of(s).start,
-                    self.map.range_of(s).end,
-                    C::prot(s),
-                )
+                let range = self.map.range_of(s);
+                (range.start, range.end, C::prot(s))
             })
             .collect()
     }

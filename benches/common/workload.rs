@@ -23,6 +23,9 @@ const PICKS: usize = 1024;
 /// The map sizes: 10^3, Linux's default `vm.max_map_count`, what
 /// Elasticsearch asks for, and today's distribution defaults.
 pub const SIZES: [usize; 4] = [1_000, 65_530, 262_144, 1_000_000];
+/// From this size on, a peer's *O*(n) operation is given few calls: 10
+/// flat samples in `ops`, 2 cross-checked calls in `report`.
+pub const LARGE: usize = 262_144;
 
 /// How the segments of a layout are spread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,11 +127,16 @@ impl Op {
         matches!(self, Op::PlaceDown | Op::PlaceDownAligned)
     }
 
+    /// Whether it asks for an aligned placement.
+    pub fn is_aligned(self) -> bool {
+        matches!(self, Op::PlaceUpAligned | Op::PlaceDownAligned)
+    }
+
     /// Whether every peer must return the same value for it: aligned
     /// searches may legitimately differ (this crate wants a hole of
     /// `len + align - 1` bytes, as Linux does; the others fit exactly).
     pub fn agrees(self) -> bool {
-        !matches!(self, Op::PlaceUpAligned | Op::PlaceDownAligned)
+        !self.is_aligned()
     }
 }
 
@@ -201,10 +209,10 @@ impl Workload {
 
     /// The free-area request of iteration `i` of `op`.
     fn request(&self, op: Op, i: usize) -> Request {
-        let aligned = matches!(op, Op::PlaceUpAligned | Op::PlaceDownAligned);
+        let aligned = op.is_aligned();
         let (hint, high) = match self.shape {
             Shape::Fragmented => (self.spans[0].0, self.spans[self.n() - 1].1),
-            Shape::Random => (self.spans[self.pick(i)].0, self.spans[self.pick(i)].1),
+            Shape::Random => self.spans[self.pick(i)],
         };
         Request {
             len: if aligned { self.align } else { self.len },
@@ -250,9 +258,12 @@ impl Workload {
             }
             Op::Mprotect => {
                 map.mprotect(start + PAGE, end - PAGE, RO);
-                let pieces = map.count_overlapping(start, end);
+                // Two splits make two more segments. `len` is O(1) for
+                // every peer, where counting the pieces would add
+                // `memory_set`'s O(n) walk to its time.
+                let len = map.len();
                 map.map_fixed(start, end, RW);
-                pieces
+                len
             }
             Op::UnmapMany => {
                 let many = &self.spans[j..j + MANY];
