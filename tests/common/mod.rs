@@ -73,6 +73,9 @@ pub enum Event {
     Merge { id: u32, next: u32 },
 }
 
+/// How the panics of crash-test segments start, to tell them from bugs.
+pub const CRASH_MESSAGE: &str = "crash-test segment";
+
 /// Which callback a crash-test segment panics in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Crash {
@@ -101,7 +104,7 @@ impl Log {
             if k == kind {
                 if n == 0 {
                     self.crash = None;
-                    panic!("crash-test segment: {kind:?}");
+                    panic!("{CRASH_MESSAGE}: {kind:?}");
                 }
                 self.crash = Some((k, n - 1));
             }
@@ -539,6 +542,18 @@ pub struct PlacementSpec {
 }
 
 impl PlacementSpec {
+    /// What `mmap_anywhere(hint, len, ..)` asks for (the seed's rule).
+    pub fn anywhere(hint: usize, len: usize) -> Self {
+        PlacementSpec {
+            len,
+            align: 1,
+            low: 0,
+            high: usize::MAX,
+            direction: Direction::BottomUp,
+            hint: Hint::AtOrAbove(hint),
+        }
+    }
+
     pub fn to_placement(self) -> Placement {
         Placement::new(self.len)
             .align(self.align)
@@ -645,15 +660,11 @@ impl Harness {
             }
             Op::MmapAnywhere(hint, len, p) => {
                 let got = map.mmap_anywhere(hint, len, |_| Seg::boxed(p));
-                let spec = PlacementSpec {
-                    len,
-                    align: 1,
-                    low: 0,
-                    high: usize::MAX,
-                    direction: Direction::BottomUp,
-                    hint: Hint::AtOrAbove(hint),
-                };
-                assert_eq!(got, model.mmap_placed(&spec, p), "{op:?}");
+                assert_eq!(
+                    got,
+                    model.mmap_placed(&PlacementSpec::anywhere(hint, len), p),
+                    "{op:?}"
+                );
             }
             Op::Placed(spec, p) => {
                 let placement = spec.to_placement();
@@ -714,10 +725,23 @@ impl Harness {
     }
 
     /// Map and model agree, and the map's invariants hold.
-    pub fn check(&self) {
+    /// Callbacks already compared are then dropped from both logs, so a
+    /// step costs the same however long the run.
+    pub fn check(&mut self) {
         self.map.assert_valid();
         assert_eq!(rows(&self.map), self.model.segs);
         assert_eq!(self.map.args().events, self.model.events);
         assert_eq!(self.map.len(), self.model.segs.len());
+        self.map.args_mut().events.clear();
+        self.model.events.clear();
+    }
+
+    /// Makes the model adopt the map's state, after a crash-test panic left
+    /// the map somewhere the model cannot predict. Both sides skip one
+    /// node identity (reading the next one uses it up).
+    pub fn resync(&mut self) {
+        self.model.segs = rows(&self.map);
+        self.model.events.clone_from(&self.map.args().events);
+        self.model.next_id = fresh_id() + 1;
     }
 }
