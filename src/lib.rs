@@ -138,6 +138,8 @@ pub mod memory_set;
 pub mod mock;
 mod range;
 mod segment;
+#[cfg(test)]
+mod test_rng;
 mod tree;
 
 pub use error::{InsertError, MapError, MapResult};

@@ -741,6 +741,7 @@ mod tests {
     use std::vec::Vec;
 
     use super::*;
+    use crate::test_rng::Rng;
 
     const BASE: usize = PhysMemory::BASE;
     /// 1 GiB: the span of one root entry.
@@ -1198,18 +1199,6 @@ mod tests {
         let mut elsewhere = CountingFrameAllocator::new(4);
         let mut pt = SoftPageTable::new(CountingFrameAllocator::new(0).memory());
         let _ = pt.map(0x1000, 0x1000, &mut elsewhere);
-    }
-
-    /// A small deterministic generator (xorshift64), so the model test needs no dependency.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
     }
 
     #[test]

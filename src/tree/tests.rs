@@ -6,26 +6,11 @@ use std::vec::Vec;
 use super::check::Invariant;
 use super::gap::{Direction, HoleQuery};
 use super::{LinkPtr, Node, RangeLink, RawTree};
+use crate::test_rng::Rng;
 
 /// Operations per randomized test; smaller under Miri, which is ~1000×
 /// slower, but still enough to reach every rebalance case.
 const STEPS: usize = if cfg!(miri) { 60 } else { 4000 };
-
-/// A tiny deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// Slots of fixed addresses `[i*16 + off, i*16 + off + len)`, so random
 /// inserts are disjoint by construction; links live in a `Vec` that is never
