@@ -1,7 +1,10 @@
 //! A small simulated kernel: a kernel address space built from its section
 //! layout, and user processes whose `mmap` / `munmap` / `mprotect` / page
 //! faults / `fork` are served by `MemorySet`s over a software Sv39 page
-//! table. Prints every address space `/proc/<pid>/maps`-style.
+//! table. User address spaces are laid out as Linux lays out a process
+//! (`LinuxLayout`: top-down from `mmap_base`, a guard gap below grows-down
+//! stacks, 2 MiB alignment for 2 MiB multiples). Prints every address space
+//! `/proc/<pid>/maps`-style.
 //!
 //! ```text
 //! cargo run --example kernel --features mock
@@ -9,21 +12,22 @@
 
 use std::error::Error;
 
+use range_action_map::linux::{GrowsDown, LinuxLayout, StackRlimit};
 use range_action_map::memory_set::{
     Access, KernelLayout, MemoryAttr, MemoryError, MemoryHandler, MemorySet, PageTable, PAGE_SIZE,
 };
 use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
 use range_action_map::Window;
 
-type AddressSpace = MemorySet<SoftPageTable, CountingFrameAllocator>;
+type AddressSpace = MemorySet<SoftPageTable, CountingFrameAllocator, LinuxLayout>;
 
 /// The kernel's linear mapping: `va = pa + PHYSICAL_MEMORY_OFFSET`.
 const PHYSICAL_MEMORY_OFFSET: usize = 0xffff_ffff_4000_0000;
 /// Where the boot loader puts the kernel image, and the end of RAM.
 const KERNEL_START: usize = 0x8020_0000;
 const PHYSICAL_MEMORY_END: usize = 0x8080_0000;
-/// User addresses: the lower half of Sv39, above page 0.
-const USER_LOW: usize = 0x1000;
+/// User addresses: the lower half of Sv39 (Linux's `TASK_SIZE` on RISC-V
+/// with Sv39), from `mmap_min_addr` up.
 const USER_HIGH: usize = 0x40_0000_0000;
 
 /// One system call or trap of the script.
@@ -32,6 +36,8 @@ enum Event {
         hint: usize,
         len: usize,
         attr: MemoryAttr,
+        /// `MAP_GROWSDOWN`: a thread stack.
+        grows_down: bool,
     },
     Munmap {
         addr: usize,
@@ -69,11 +75,25 @@ fn kernel_layout() -> KernelLayout {
         .physical_memory(page(30)..va(PHYSICAL_MEMORY_END))
 }
 
-/// `init`: code, data and a lazily allocated stack.
+/// `init`: code, data and a lazily allocated stack that grows down, in an
+/// address space laid out as Linux lays out a process with an 8 MiB stack
+/// limit.
 fn spawn_init(frames: &CountingFrameAllocator) -> Result<Process, Box<dyn Error>> {
-    let window = Window::new(USER_LOW, USER_HIGH).map_err(MemoryError::from)?;
-    let mut space =
-        MemorySet::with_window(window, SoftPageTable::new(frames.memory()), frames.clone());
+    let layout = LinuxLayout::for_task_size(USER_HIGH, StackRlimit::DEFAULT);
+    let window = Window::new(layout.mmap_min_addr(), USER_HIGH).map_err(MemoryError::from)?;
+    println!(
+        "\n== user layout: mmap_base {:#x}, guard gap {:#x}, window {:#x}-{:#x} ==",
+        layout.mmap_base(),
+        layout.guard_gap(),
+        window.low(),
+        window.high()
+    );
+    let mut space = MemorySet::with_policy(
+        layout,
+        window,
+        SoftPageTable::new(frames.memory()),
+        frames.clone(),
+    );
     let user = MemoryAttr::new().set_user();
     space.push(
         0x1_0000,
@@ -89,13 +109,23 @@ fn spawn_init(frames: &CountingFrameAllocator) -> Result<Process, Box<dyn Error>
     )?;
     space.push(0x1_6000, 0x1_8000, user, MemoryHandler::ByFrame)?;
     let stack_top = USER_HIGH - PAGE_SIZE;
-    space.push(
+    space.push_grows_down(
         stack_top - 16 * PAGE_SIZE,
         stack_top,
         user,
         MemoryHandler::Lazy,
     )?;
     Ok(Process { pid: 1, space })
+}
+
+/// An anonymous `mmap(hint, len, attr)` without `MAP_GROWSDOWN`.
+fn mmap(hint: usize, len: usize, attr: MemoryAttr) -> Event {
+    Event::Mmap {
+        hint,
+        len,
+        attr,
+        grows_down: false,
+    }
 }
 
 /// The physical address behind a user address, or `None` if unmapped.
@@ -126,15 +156,24 @@ fn serve(
     let process = &mut procs[index];
     let pid = process.pid;
     match *event {
-        Event::Mmap { hint, len, attr } => {
-            let addr = process.space.map_anywhere(
-                hint,
-                len,
-                PAGE_SIZE,
-                attr.set_user(),
-                MemoryHandler::Lazy,
-            )?;
-            println!("[pid {pid}] mmap({hint:#x}, {len:#x}, {attr}) = {addr:#x}");
+        Event::Mmap {
+            hint,
+            len,
+            attr,
+            grows_down,
+        } => {
+            let (space, attr) = (&mut process.space, attr.set_user());
+            let lazy = MemoryHandler::Lazy;
+            let (addr, flags) = if grows_down {
+                let addr = space.map_anywhere_grows_down(hint, len, PAGE_SIZE, attr, lazy)?;
+                (addr, "MAP_PRIVATE|MAP_ANONYMOUS|MAP_GROWSDOWN")
+            } else {
+                (
+                    space.map_anywhere(hint, len, PAGE_SIZE, attr, lazy)?,
+                    "MAP_PRIVATE|MAP_ANONYMOUS",
+                )
+            };
+            println!("[pid {pid}] mmap({hint:#x}, {len:#x}, {attr}, {flags}) = {addr:#x}");
         }
         Event::Munmap { addr, len } => {
             let coverage = process.space.unmap(addr, addr + len)?;
@@ -195,14 +234,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let (rw, ro) = (MemoryAttr::new(), MemoryAttr::new().set_readonly());
     let stack = USER_HIGH - 2 * PAGE_SIZE;
     let script = [
-        (
-            0,
-            Event::Mmap {
-                hint: 0x100_0000,
-                len: 0x8000,
-                attr: rw,
-            },
-        ),
+        (0, mmap(0x100_0000, 0x8000, rw)),
         (
             0,
             Event::Write {
@@ -261,6 +293,21 @@ fn main() -> Result<(), Box<dyn Error>> {
                 len: 0x2000,
             },
         ),
+        // No hint: top-down from mmap_base. A thread stack (grows down), then
+        // a mapping that keeps the stack's guard gap free, and a 2 MiB one
+        // that Linux aligns for transparent huge pages.
+        (0, mmap(0, 0x3000, rw)),
+        (
+            0,
+            Event::Mmap {
+                hint: 0,
+                len: 0x10000,
+                attr: rw,
+                grows_down: true,
+            },
+        ),
+        (0, mmap(0, 0x2000, rw)),
+        (0, mmap(0, 0x20_0000, rw)),
         (0, Event::Fork),
         (
             0,
@@ -276,14 +323,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 text: "child wrote",
             },
         ),
-        (
-            1,
-            Event::Mmap {
-                hint: 0x100_0000,
-                len: 0x4000,
-                attr: rw,
-            },
-        ),
+        (1, mmap(0x100_0000, 0x4000, rw)),
         (
             1,
             Event::Mprotect {
@@ -300,6 +340,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     for process in &procs {
         println!("\n== /proc/{}/maps ==", process.pid);
         print!("{}", process.space);
+        for area in process.space.iter().filter(|area| area.grows_down()) {
+            let range = area.range();
+            println!("grows down: {:#x}-{:#x}", range.start, range.end);
+        }
         println!(
             "heap word: {:?}, stack word: {:?}",
             read_str(&frames, process, 0x100_0010),

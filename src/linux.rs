@@ -593,7 +593,83 @@ impl LinuxLayout {
         G: Fn(&SegmentOf<A>) -> bool,
     {
         let len = Self::mapping_len(len)?;
-        self.in_map(map, &grows_down).get_unmapped_area(hint, len)
+        self.in_map(map, &grows_down, PAGE_SIZE)
+            .get_unmapped_area(hint, len)
+    }
+
+    /// Where Linux puts a non-fixed `len`-byte mapping whose start must be a
+    /// multiple of `align`: as [`get_unmapped_area`](Self::get_unmapped_area),
+    /// with the alignment of a hugetlbfs mapping (`vm_unmapped_area_info`'s
+    /// `align_mask`). With `align <= PAGE_SIZE` it *is*
+    /// `get_unmapped_area`.
+    ///
+    /// For a larger `align`, Linux's `hugetlb_get_unmapped_area` and
+    /// `unmapped_area[_topdown]` rules hold:
+    ///
+    /// - the hint (after rule 1 of the [module docs](self)) is rounded up to
+    ///   `align`, then taken if it fits, as any hint;
+    /// - the huge-page rule is off (the alignment is asked for, not a bonus);
+    /// - each search wants a hole of `len + align - PAGE_SIZE` bytes and takes
+    ///   the highest (top-down) or lowest (bottom-up) aligned start in it;
+    ///   the guard-gap checks look at the whole padded request, as Linux's do.
+    ///
+    /// # Returns
+    ///
+    /// The start of the placement, a multiple of `align` (given page-aligned
+    /// layout parameters and window).
+    ///
+    /// # Errors
+    ///
+    /// As [`get_unmapped_area_with`](Self::get_unmapped_area_with), and
+    /// [`MapError::BadAlignment`] when `align` is not a power of two.
+    /// [`MapError::NoSpace`] carries the page-rounded, unpadded length.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use intrusive_collections::intrusive_adapter;
+    /// # use range_action_map::{RangeActionMap, RangeLink, Segment};
+    /// use range_action_map::linux::{GrowsDown, LinuxLayout};
+    ///
+    /// # struct Vma { link: RangeLink, grows_down: bool }
+    /// # intrusive_adapter!(VmaAdapter = Box<Vma>: Vma { link: RangeLink });
+    /// # impl Segment for Vma {
+    /// #     type Args = ();
+    /// #     type Flags = ();
+    /// #     type Node = Box<Vma>;
+    /// #     fn remove(&self, _: &mut ()) {}
+    /// #     fn shrink(&self, _: usize, _: usize, _: &mut ()) {}
+    /// #     fn split(&self, _: usize, _: &mut ()) -> Box<Vma> {
+    /// #         Box::new(Vma { link: RangeLink::new(), grows_down: self.grows_down })
+    /// #     }
+    /// #     fn modify(&self, _: (), _: &mut ()) {}
+    /// # }
+    /// # impl GrowsDown for Vma { fn grows_down(&self) -> bool { self.grows_down } }
+    /// let layout = LinuxLayout::new();
+    /// let map = RangeActionMap::<VmaAdapter>::new(());
+    /// let mib = 1 << 20;
+    /// // The highest 1 MiB-aligned start below mmap_base (0x7fff_f7ff_f000).
+    /// let at = layout.get_unmapped_area_aligned(&map, 0, 0x3000, mib);
+    /// assert_eq!(at, Ok(0x7fff_f7f0_0000));
+    /// // A hint is rounded up to the alignment.
+    /// let at = layout.get_unmapped_area_aligned(&map, 0x4000_1000, 0x3000, mib);
+    /// assert_eq!(at, Ok(0x4010_0000));
+    /// ```
+    pub fn get_unmapped_area_aligned<A>(
+        &self,
+        map: &RangeActionMap<A>,
+        hint: usize,
+        len: usize,
+        align: usize,
+    ) -> MapResult<usize>
+    where
+        A: RangeAdapter,
+        SegmentOf<A>: GrowsDown,
+    {
+        check_align(align)?;
+        let len = Self::mapping_len(len)?;
+        self.in_map(map, &SegmentOf::<A>::grows_down, align.max(PAGE_SIZE))
+            .get_unmapped_area(hint, len)
     }
 
     /// Maps a non-fixed anonymous `mmap(hint, len)` where Linux would put it
@@ -656,7 +732,7 @@ impl LinuxLayout {
     {
         let len = Self::mapping_len(len)?;
         let start = self
-            .in_map(map, &SegmentOf::<A>::grows_down)
+            .in_map(map, &SegmentOf::<A>::grows_down, PAGE_SIZE)
             .get_unmapped_area(hint, len)?;
         // The placement is free and lies below `task_size` (no overflow):
         // `MAP_FIXED_NOREPLACE` says so, and would refuse rather than unmap
@@ -665,8 +741,14 @@ impl LinuxLayout {
         Ok(start)
     }
 
-    /// One placement in `map`, where `grows_down` tells stacks apart.
-    fn in_map<'a, A, G>(&'a self, map: &'a RangeActionMap<A>, grows_down: &'a G) -> Search<'a, A, G>
+    /// One placement in `map`, where `grows_down` tells stacks apart, at a
+    /// multiple of `align` (a power of two, at least [`PAGE_SIZE`]).
+    fn in_map<'a, A, G>(
+        &'a self,
+        map: &'a RangeActionMap<A>,
+        grows_down: &'a G,
+        align: usize,
+    ) -> Search<'a, A, G>
     where
         A: RangeAdapter,
     {
@@ -674,15 +756,20 @@ impl LinuxLayout {
             layout: self,
             map,
             grows_down,
+            align_mask: align - PAGE_SIZE,
         }
     }
 }
 
-/// One placement in progress: the layout, the map and the grows-down test.
+/// One placement in progress: the layout, the map, the grows-down test and
+/// the alignment.
 struct Search<'a, A: RangeAdapter, G> {
     layout: &'a LinuxLayout,
     map: &'a RangeActionMap<A>,
     grows_down: &'a G,
+    /// Linux's `align_mask`: the address bits between the page size and the
+    /// alignment, 0 for a page-aligned request.
+    align_mask: usize,
 }
 
 impl<A, G> Search<'_, A, G>
@@ -718,6 +805,10 @@ where
         if hint != 0 && hint < layout.mmap_min_addr {
             hint = page_align_saturating(layout.mmap_min_addr);
         }
+        // hugetlbfs's `ALIGN(addr, size)`; one that wraps to 0 is no hint.
+        let hint = hint
+            .checked_next_multiple_of(self.align_mask + PAGE_SIZE)
+            .unwrap_or(0);
         if len > layout.task_size {
             return Err(MapError::NoSpace { len });
         }
@@ -727,7 +818,7 @@ where
         if huge != 0 {
             check_align(huge)?;
         }
-        let start = if hint == 0 && huge != 0 && len % huge == 0 {
+        let start = if self.align_mask == 0 && hint == 0 && huge != 0 && len % huge == 0 {
             self.thp_area(len)?
         } else {
             self.topdown(hint, len)?
@@ -804,48 +895,70 @@ where
         })
     }
 
-    /// `unmapped_area_topdown()`: the top of the highest hole whose part in
-    /// `[low, high)` holds `len` bytes.
+    /// `unmapped_area_topdown()`: the highest aligned start in the highest
+    /// hole whose part in `[low, high)` holds `len` bytes and the alignment's
+    /// worst case.
     fn search_topdown(&self, len: usize, low: usize, mut high: usize) -> MapResult<usize> {
         let low = low.max(self.layout.mmap_min_addr);
+        let padded = self.padded(len)?;
         loop {
             // Loop invariant: every hole above `high` was rejected, each time
             // because the grows-down segment above it reserves its guard gap,
             // and `high` strictly decreased at each restart.
-            let start = self.search(len, Placement::new(len).window(low, high).top_down())?;
-            let gap_end = start + len;
+            let found = self.search(len, Placement::new(padded).window(low, high).top_down())?;
+            // The padded request ends at the top of the hole cut to `high`.
+            let gap_end = found + padded;
             // Only the segment directly above the chosen hole is checked;
-            // if its guard gap reaches into the placement, every hole up to
-            // it is out too: restart below the guard gap.
+            // if its guard gap reaches into the hole, every hole up to it is
+            // out too: restart below the guard gap.
             match self.next_segment(gap_end) {
                 Some(next) if next.grows_down && next.start_gap < gap_end => high = next.start_gap,
-                _ => return Ok(start),
+                _ => {
+                    // `gap -= (gap - align_offset) & align_mask`, offset 0.
+                    let start = gap_end - len;
+                    return Ok(start - (start & self.align_mask));
+                }
             }
         }
     }
 
-    /// `unmapped_area()`: the bottom of the lowest hole whose part in
-    /// `[low, high)` holds `len` bytes.
+    /// `unmapped_area()`: the lowest aligned start in the lowest hole whose
+    /// part in `[low, high)` holds `len` bytes and the alignment's worst case.
     fn search_bottomup(&self, len: usize, low: usize, high: usize) -> MapResult<usize> {
         let mut low = low.max(self.layout.mmap_min_addr);
+        let padded = self.padded(len)?;
         loop {
             // Loop invariant: every hole below `low` was rejected, each time
             // because the grows-down segment above it reserves its guard gap,
             // and `low` strictly increased at each restart.
-            let start = self.search(len, Placement::new(len).window(low, high))?;
-            // Linux compares with the placement's last byte, `gap + length -
-            // 1`; with page-aligned values that is the same as its end.
-            match self.next_segment(start + len) {
-                Some(next) if next.grows_down && next.start_gap < start + len - 1 => low = next.end,
+            let found = self.search(len, Placement::new(padded).window(low, high))?;
+            // `gap += (align_offset - gap) & align_mask`, offset 0: at most
+            // `align_mask` up, inside the padded request.
+            let start = found + (found.wrapping_neg() & self.align_mask);
+            // Linux compares with the padded request's last byte from the
+            // aligned start, `gap + length - 1`.
+            let last = start.saturating_add(padded - 1);
+            match self.next_segment(found) {
+                Some(next) if next.grows_down && next.start_gap < last => low = next.end,
                 _ => return Ok(start),
             }
         }
     }
 
-    /// One *O*(log n) free-area search; an empty window is no space.
+    /// `len` plus the alignment's worst case, `align_mask` (Linux: `-ENOMEM`
+    /// if that overflows).
+    fn padded(&self, len: usize) -> MapResult<usize> {
+        len.checked_add(self.align_mask)
+            .ok_or(MapError::NoSpace { len })
+    }
+
+    /// One *O*(log n) free-area search for a `len`-byte request (padded in
+    /// `placement`); an empty window is no space.
     fn search(&self, len: usize, placement: Placement) -> MapResult<usize> {
         match self.map.find_free_area(&placement) {
-            Err(MapError::BadWindow { .. }) => Err(MapError::NoSpace { len }),
+            Err(MapError::BadWindow { .. } | MapError::NoSpace { .. }) => {
+                Err(MapError::NoSpace { len })
+            }
             found => found,
         }
     }

@@ -12,6 +12,7 @@ use intrusive_collections::intrusive_adapter;
 use super::attr::MemoryAttr;
 use super::handler::{pages, MemoryHandler};
 use super::page_table::{FrameAllocator, PageEntry, PageTable};
+use crate::linux::GrowsDown;
 use crate::{RangeLink, Segment};
 
 /// The page table and frame allocator of one address space: the `Args` the
@@ -33,33 +34,42 @@ impl<PT, FA> PageContext<PT, FA> {
     }
 }
 
-/// One area `[start, end)` of an address space: its [`MemoryHandler`] and
-/// [`MemoryAttr`]. The map owns its range (in the [`RangeLink`]).
+/// One area `[start, end)` of an address space: its [`MemoryHandler`],
+/// [`MemoryAttr`], and whether it grows down ([`GrowsDown`], set once when
+/// the area is made). The map owns its range (in the [`RangeLink`]).
 ///
 /// As a [`Segment`] it keeps the page table exact: `remove` unmaps its pages
 /// and frees the frames its handler owns, `shrink` does so for the cut pages
 /// only, `split` divides bookkeeping only (each frame stays mapped, so it
-/// belongs to the half that covers it), `modify` rewrites the flags of its
-/// mapped pages, and two adjacent areas with equal attributes and handlers
-/// merge.
+/// belongs to the half that covers it; both halves keep the grows-down bit),
+/// `modify` rewrites the flags of its mapped pages, and two adjacent areas
+/// with equal attributes, handlers and grows-down bits merge.
 pub struct MemoryArea<PT, FA> {
     link: RangeLink,
     handler: MemoryHandler,
     attr: Cell<MemoryAttr>,
+    grows_down: bool,
     _context: PhantomData<fn(&mut PageContext<PT, FA>)>,
 }
 
 intrusive_adapter!(pub(super) AreaAdapter<PT, FA> = Box<MemoryArea<PT, FA>>: MemoryArea<PT, FA> { link: RangeLink } where PT: PageTable, FA: FrameAllocator);
 
 impl<PT, FA> MemoryArea<PT, FA> {
-    /// An unlinked area node.
-    pub(super) fn new(handler: MemoryHandler, attr: MemoryAttr) -> Box<Self> {
-        Box::new(MemoryArea {
+    /// An unlinked area; `grows_down` for a stack (Linux's `VM_GROWSDOWN`).
+    pub(super) fn new(handler: MemoryHandler, attr: MemoryAttr, grows_down: bool) -> Self {
+        MemoryArea {
             link: RangeLink::new(),
             handler,
             attr: Cell::new(attr),
+            grows_down,
             _context: PhantomData,
-        })
+        }
+    }
+
+    /// An unlinked area with this one's handler, attributes and grows-down
+    /// bit: the right half of a split, or the child's copy in a fork.
+    pub(super) fn duplicate(&self) -> Self {
+        Self::new(self.handler, self.attr.get(), self.grows_down)
     }
 
     /// The area's range `[start, end)`.
@@ -97,7 +107,7 @@ impl<PT: PageTable, FA: FrameAllocator> Segment for MemoryArea<PT, FA> {
     fn split(&self, _pos: usize, _cx: &mut PageContext<PT, FA>) -> Box<Self> {
         // The page table already records which frame backs which page, so
         // the right half owns its frames by covering them.
-        MemoryArea::new(self.handler, self.attr.get())
+        Box::new(self.duplicate())
     }
 
     fn modify(&self, attr: MemoryAttr, cx: &mut PageContext<PT, FA>) {
@@ -120,7 +130,21 @@ impl<PT: PageTable, FA: FrameAllocator> Segment for MemoryArea<PT, FA> {
     }
 
     fn try_merge(&self, next: &Self, _cx: &mut PageContext<PT, FA>) -> bool {
-        self.attr.get() == next.attr.get() && self.handler == next.handler
+        // A stack merged into an ordinary area would lose its guard gap.
+        self.attr.get() == next.attr.get()
+            && self.handler == next.handler
+            && self.grows_down == next.grows_down
+    }
+}
+
+impl<PT, FA> GrowsDown for MemoryArea<PT, FA> {
+    /// Whether the area was made by
+    /// [`push_grows_down`](super::MemorySet::push_grows_down) or
+    /// [`map_anywhere_grows_down`](super::MemorySet::map_anywhere_grows_down)
+    /// (or split from one): a [`LinuxLayout`](crate::linux::LinuxLayout)
+    /// placement keeps its guard gap free.
+    fn grows_down(&self) -> bool {
+        self.grows_down
     }
 }
 
@@ -145,6 +169,7 @@ impl<PT, FA> fmt::Debug for MemoryArea<PT, FA> {
             .field("range", &self.link.range())
             .field("handler", &self.handler)
             .field("attr", &self.attr.get())
+            .field("grows_down", &self.grows_down)
             .finish()
     }
 }

@@ -8,6 +8,10 @@
 //!
 //! - [`push`](MemorySet::push) and [`map_anywhere`](MemorySet::map_anywhere)
 //!   map every page of a `Linear` or `ByFrame` area (none of a `Lazy` one);
+//!   where `map_anywhere` puts an area is the set's [`PlacementPolicy`],
+//!   chosen when the set is built: the seed's [`FirstFit`] (the default), or
+//!   Linux's [`LinuxLayout`], which also keeps a guard gap below the areas
+//!   that [grow down](MemorySet::push_grows_down) (stacks);
 //! - [`unmap`](MemorySet::unmap) unmaps exactly the pages of the range and
 //!   frees exactly the frames the areas own;
 //! - [`protect`](MemorySet::protect) rewrites the flags of exactly the
@@ -50,18 +54,43 @@
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! A user address space laid out as Linux lays out a process:
+//!
+//! ```
+//! # #[cfg(feature = "mock")] {
+//! use range_action_map::linux::LinuxLayout;
+//! use range_action_map::memory_set::{MemoryAttr, MemoryHandler, MemorySet};
+//! use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
+//! use range_action_map::Window;
+//!
+//! let layout = LinuxLayout::new();
+//! let frames = CountingFrameAllocator::new(64);
+//! let window = Window::new(layout.mmap_min_addr(), layout.task_size())?;
+//! let mut set =
+//!     MemorySet::with_policy(layout, window, SoftPageTable::new(frames.memory()), frames.clone());
+//! let (rw, lazy) = (MemoryAttr::new().set_user(), MemoryHandler::Lazy);
+//! // A stack right below mmap_base, then a mapping below its 1 MiB guard gap.
+//! let stack = set.map_anywhere_grows_down(0, 0x10000, 0x1000, rw, lazy)?;
+//! assert_eq!(stack, layout.mmap_base() - 0x10000);
+//! assert_eq!(set.map_anywhere(0, 0x1000, 0x1000, rw, lazy)?, stack - (1 << 20) - 0x1000);
+//! # }
+//! # Ok::<(), range_action_map::memory_set::MemoryError>(())
+//! ```
 
 pub mod attr;
 pub mod page_table;
 
 mod area;
 mod handler;
+mod policy;
 
+use alloc::boxed::Box;
 use core::fmt;
 use core::ops::Range;
 
 use crate::range::{check_align, check_aligned, checked_end};
-use crate::{Coverage, Hint, MapError, MapResult, Placement, RangeActionMap, Window};
+use crate::{Coverage, MapError, MapResult, RangeActionMap, Window};
 
 use area::AreaAdapter;
 use handler::pages;
@@ -70,6 +99,10 @@ pub use area::{MemoryArea, PageContext};
 pub use attr::{InvalidAttrBits, MemoryAttr};
 pub use handler::MemoryHandler;
 pub use page_table::{FrameAllocator, PageEntry, PageTable, PagingError, PAGE_SIZE};
+pub use policy::{FirstFit, PlacementPolicy};
+
+#[cfg(doc)]
+use crate::linux::LinuxLayout;
 
 // === errors ===
 
@@ -279,7 +312,8 @@ impl KernelLayout {
 // === impl MemorySet ===
 
 /// An address space: [`MemoryArea`]s over a page table `PT`, with frames
-/// from `FA`. See the [module docs](self).
+/// from `FA`, placed by the [`PlacementPolicy`] `P` where the caller does not
+/// say where. See the [module docs](self).
 ///
 /// # Invariants
 ///
@@ -287,25 +321,24 @@ impl KernelLayout {
 /// area, the faulted-in pages of `Lazy` areas, and nothing else; a
 /// `Linear` page maps `va - offset`, every other mapped page a frame of
 /// `FA` that no other page maps, with the area's attributes.
-pub struct MemorySet<PT: PageTable, FA: FrameAllocator> {
+pub struct MemorySet<PT: PageTable, FA: FrameAllocator, P = FirstFit> {
     map: RangeActionMap<AreaAdapter<PT, FA>>,
+    policy: P,
 }
 
 impl<PT: PageTable, FA: FrameAllocator> MemorySet<PT, FA> {
     /// An empty address space over the empty page table `pt`, whose areas
-    /// may lie in `[0x1000, usize::MAX)`.
+    /// may lie in `[0x1000, usize::MAX)`, placed [`FirstFit`].
     pub fn new(pt: PT, fa: FA) -> Self {
         Self::with_window(Window::DEFAULT, pt, fa)
     }
 
     /// An empty address space whose areas must lie in `window` (a user
-    /// address space: the lower half). Its bounds should be page aligned, or
-    /// [`map_anywhere`](Self::map_anywhere) may not use the pages next to
-    /// them.
+    /// address space: the lower half), placed [`FirstFit`]. Its bounds
+    /// should be page aligned, or [`map_anywhere`](Self::map_anywhere) may
+    /// not use the pages next to them.
     pub fn with_window(window: Window, pt: PT, fa: FA) -> Self {
-        MemorySet {
-            map: RangeActionMap::with_window(window, PageContext { pt, fa }),
-        }
+        Self::with_policy(FirstFit, window, pt, fa)
     }
 
     /// A kernel address space: every non-empty section of `layout` mapped
@@ -329,6 +362,47 @@ impl<PT: PageTable, FA: FrameAllocator> MemorySet<PT, FA> {
             }
         }
         Ok(set)
+    }
+}
+
+impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
+    /// An empty address space whose areas must lie in `window` (page
+    /// aligned), and whose [`map_anywhere`](Self::map_anywhere) places as
+    /// `policy` says: [`FirstFit`], or a [`LinuxLayout`] for a process laid
+    /// out as on Linux (whose window is then typically
+    /// `[mmap_min_addr, task_size)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "mock")] {
+    /// use range_action_map::linux::{LinuxLayout, StackRlimit};
+    /// use range_action_map::memory_set::{MemoryAttr, MemoryHandler, MemorySet};
+    /// use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
+    /// use range_action_map::Window;
+    ///
+    /// // Sv39: a 256 GiB user half.
+    /// let layout = LinuxLayout::for_task_size(1 << 38, StackRlimit::DEFAULT);
+    /// let window = Window::new(layout.mmap_min_addr(), layout.task_size())?;
+    /// let frames = CountingFrameAllocator::new(16);
+    /// let mut set =
+    ///     MemorySet::with_policy(layout, window, SoftPageTable::new(frames.memory()), frames.clone());
+    /// let rw = MemoryAttr::new().set_user();
+    /// let at = set.map_anywhere(0, 0x3000, 0x1000, rw, MemoryHandler::ByFrame)?;
+    /// assert_eq!(at, layout.mmap_base() - 0x3000);
+    /// # }
+    /// # Ok::<(), range_action_map::memory_set::MemoryError>(())
+    /// ```
+    pub fn with_policy(policy: P, window: Window, pt: PT, fa: FA) -> Self {
+        MemorySet {
+            map: RangeActionMap::with_window(window, PageContext { pt, fa }),
+            policy,
+        }
+    }
+
+    /// The placement policy.
+    pub fn policy(&self) -> &P {
+        &self.policy
     }
 
     /// Number of areas, in *O*(1).
@@ -380,31 +454,52 @@ impl<PT: PageTable, FA: FrameAllocator> MemorySet<PT, FA> {
         attr: MemoryAttr,
         handler: MemoryHandler,
     ) -> MemoryResult<()> {
-        self.check_pages(start, end)?;
-        if self
-            .map
-            .lower_bound(start)
-            .range()
-            .is_some_and(|r| r.start < end)
-        {
-            return Err(MapError::Overlap { start, end }.into());
-        }
-        self.insert(start, end, attr, handler, None)
+        self.push_area(start, end, MemoryArea::new(handler, attr, false))
     }
 
-    /// Adds a `len`-byte area at a free address at or above `hint` that is a
-    /// multiple of `align` (at least [`PAGE_SIZE`]), as [`push`](Self::push)
-    /// does, and returns its start. *O*(log n + pages).
-    ///
-    /// With `align <= PAGE_SIZE` the start is the lowest one that fits. A
-    /// larger alignment takes the lowest hole of `len + align - PAGE_SIZE`
-    /// bytes, which always holds an aligned placement, as Linux does.
+    /// Adds an area `[start, end)` that grows down, as a stack does (Linux's
+    /// `MAP_GROWSDOWN`, `VM_GROWSDOWN`), and maps its pages as
+    /// [`push`](Self::push) does. A [`LinuxLayout`] policy keeps its
+    /// [guard gap](LinuxLayout::guard_gap) free of later placements. It
+    /// merges only with adjacent grows-down areas of equal attributes and
+    /// handler, and its pieces keep the bit when it is split.
+    /// *O*(log n + pages).
     ///
     /// # Errors
     ///
-    /// [`MapError::Misaligned`] if `len` is not a multiple of [`PAGE_SIZE`],
-    /// [`MapError::ZeroLength`], [`MapError::BadAlignment`],
-    /// [`MapError::NoSpace`]; paging errors as for `push`.
+    /// As [`push`](Self::push).
+    pub fn push_grows_down(
+        &mut self,
+        start: usize,
+        end: usize,
+        attr: MemoryAttr,
+        handler: MemoryHandler,
+    ) -> MemoryResult<()> {
+        self.push_area(start, end, MemoryArea::new(handler, attr, true))
+    }
+
+    /// Adds a `len`-byte area at a free address that is a multiple of
+    /// `align` (at least [`PAGE_SIZE`]), chosen from `hint` by the set's
+    /// [`PlacementPolicy`], maps it as [`push`](Self::push) does, and
+    /// returns its start. *O*(log n + pages) with [`FirstFit`] and
+    /// [`LinuxLayout`].
+    ///
+    /// - [`FirstFit`] (sets built by [`new`](MemorySet::new) and
+    ///   [`with_window`](MemorySet::with_window)): the lowest start at or
+    ///   above `hint`.
+    /// - [`LinuxLayout`]: where Linux's anonymous `mmap(hint, len)` goes
+    ///   (see [`LinuxLayout::get_unmapped_area_aligned`] for an `align`
+    ///   above a page).
+    ///
+    /// # Errors
+    ///
+    /// - [`MapError::Misaligned`] if `len` is not a multiple of
+    ///   [`PAGE_SIZE`], [`MapError::ZeroLength`], [`MapError::BadAlignment`];
+    /// - [`MapError::NoSpace`] or another error of the policy;
+    /// - [`MapError::Misaligned`], [`MapError::OutOfWindow`] or
+    ///   [`MapError::Overlap`] if the policy proposed a range that is not
+    ///   aligned, not in the window or not free (nothing is then mapped);
+    /// - paging errors as for `push`.
     pub fn map_anywhere(
         &mut self,
         hint: usize,
@@ -412,33 +507,32 @@ impl<PT: PageTable, FA: FrameAllocator> MemorySet<PT, FA> {
         align: usize,
         attr: MemoryAttr,
         handler: MemoryHandler,
-    ) -> MemoryResult<usize> {
-        check_aligned(len, PAGE_SIZE)?;
-        check_align(align)?;
-        checked_end(0, len)?;
-        // Every hole starts and ends on a page boundary, so page alignment
-        // comes free; a larger one is had, as in Linux's `unmapped_area`, by
-        // asking for `align - PAGE_SIZE` more bytes and rounding up.
-        let align = align.max(PAGE_SIZE);
-        let search = len
-            .checked_add(align - PAGE_SIZE)
-            .ok_or(MapError::Overflow { start: hint, len })?;
-        let floor = hint
-            .checked_next_multiple_of(PAGE_SIZE)
-            .ok_or(MapError::NoSpace { len })?;
-        let placement = Placement::new(search).hint(Hint::AtOrAbove(floor));
-        let hole = self.map.find_free_area(&placement)?;
-        // `[hole, hole + search)` is free and in the window, and holds
-        // `[start, start + len)` (unless a window bound is not page aligned).
-        let start = hole
-            .checked_next_multiple_of(align)
-            .ok_or(MapError::NoSpace { len })?;
-        let end = checked_end(start, len)?;
-        if end > hole + search {
-            return Err(MapError::NoSpace { len }.into());
-        }
-        self.insert(start, end, attr, handler, None)?;
-        Ok(start)
+    ) -> MemoryResult<usize>
+    where
+        P: PlacementPolicy,
+    {
+        self.map_area(hint, len, align, MemoryArea::new(handler, attr, false))
+    }
+
+    /// [`map_anywhere`](Self::map_anywhere) for an area that grows down, as
+    /// [`push_grows_down`](Self::push_grows_down) makes one: a
+    /// `MAP_GROWSDOWN` mapping. The placement itself is the same.
+    ///
+    /// # Errors
+    ///
+    /// As [`map_anywhere`](Self::map_anywhere).
+    pub fn map_anywhere_grows_down(
+        &mut self,
+        hint: usize,
+        len: usize,
+        align: usize,
+        attr: MemoryAttr,
+        handler: MemoryHandler,
+    ) -> MemoryResult<usize>
+    where
+        P: PlacementPolicy,
+    {
+        self.map_area(hint, len, align, MemoryArea::new(handler, attr, true))
     }
 
     /// Unmaps `[start, end)`: areas inside go, areas across a bound are cut;
@@ -555,17 +649,61 @@ impl<PT: PageTable, FA: FrameAllocator> MemorySet<PT, FA> {
         unsafe { self.map.args().pt.activate() }
     }
 
-    /// Maps the pages of `[start, end)` (free, checked) and adds the area.
-    /// With `parent`, the address space being forked: owned frames are fresh
-    /// copies of the parent's, and a lazy page is mapped iff the parent's is.
+    /// Checks `[start, end)` for [`push`](Self::push) and adds `area` over
+    /// it.
+    fn push_area(
+        &mut self,
+        start: usize,
+        end: usize,
+        area: MemoryArea<PT, FA>,
+    ) -> MemoryResult<()> {
+        self.check_pages(start, end)?;
+        if self
+            .map
+            .lower_bound(start)
+            .range()
+            .is_some_and(|r| r.start < end)
+        {
+            return Err(MapError::Overlap { start, end }.into());
+        }
+        self.insert(start, end, area, None)
+    }
+
+    /// Checks the request for [`map_anywhere`](Self::map_anywhere), asks the
+    /// policy, and adds `area` where it says, if that is a valid place.
+    fn map_area(
+        &mut self,
+        hint: usize,
+        len: usize,
+        align: usize,
+        area: MemoryArea<PT, FA>,
+    ) -> MemoryResult<usize>
+    where
+        P: PlacementPolicy,
+    {
+        check_aligned(len, PAGE_SIZE)?;
+        check_align(align)?;
+        checked_end(0, len)?;
+        let align = align.max(PAGE_SIZE);
+        let start = self.policy.place(&self.map, hint, len, align)?;
+        // The policy only proposes: `push_area` checks window and overlap.
+        check_aligned(start, align)?;
+        self.push_area(start, checked_end(start, len)?, area)?;
+        Ok(start)
+    }
+
+    /// Maps the pages of `[start, end)` (free, checked) and adds `area` over
+    /// it. With `parent`, the address space being forked: owned frames are
+    /// fresh copies of the parent's, and a lazy page is mapped iff the
+    /// parent's is.
     fn insert(
         &mut self,
         start: usize,
         end: usize,
-        attr: MemoryAttr,
-        handler: MemoryHandler,
+        area: MemoryArea<PT, FA>,
         parent: Option<&PT>,
     ) -> MemoryResult<()> {
+        let (attr, handler) = (area.attr(), area.handler());
         // Only owned frames have contents to copy: a `Linear` page maps the
         // same frame in both address spaces, so the parent's table is not
         // walked for it.
@@ -581,8 +719,7 @@ impl<PT: PageTable, FA: FrameAllocator> MemorySet<PT, FA> {
                 return Err(error.into());
             }
         }
-        let area = MemoryArea::new(handler, attr);
-        if let Err(refused) = self.map.mmap_fixed_noreplace(start, end, area) {
+        if let Err(refused) = self.map.mmap_fixed_noreplace(start, end, Box::new(area)) {
             debug_assert!(false, "inconsistent state: checked range refused");
             handler.unmap_pages(self.map.args_mut(), start, end);
             return Err(refused.error.into());
@@ -599,13 +736,14 @@ impl<PT: PageTable, FA: FrameAllocator> MemorySet<PT, FA> {
     }
 }
 
-impl<PT: PageTable, FA: FrameAllocator + Clone> MemorySet<PT, FA> {
+impl<PT: PageTable, FA: FrameAllocator + Clone, P: Clone> MemorySet<PT, FA, P> {
     /// A copy of this address space for a forked process, over the empty
-    /// page table `child_pt` and a clone of the frame allocator: every area
-    /// with its range, attributes and handler; each owned frame copied into
-    /// a fresh one (`FrameAllocator::copy_frame`), lazy pages mapped in the
-    /// child iff they are in the parent, and `Linear` areas mapping the same
-    /// physical range. *O*(n log n + pages).
+    /// page table `child_pt`, with clones of the frame allocator and the
+    /// placement policy: every area with its range, attributes, handler and
+    /// grows-down bit; each owned frame copied into a fresh one
+    /// (`FrameAllocator::copy_frame`), lazy pages mapped in the child iff
+    /// they are in the parent, and `Linear` areas mapping the same physical
+    /// range. *O*(n log n + pages).
     ///
     /// # Errors
     ///
@@ -613,14 +751,18 @@ impl<PT: PageTable, FA: FrameAllocator + Clone> MemorySet<PT, FA> {
     /// partial child is then torn down, its frames freed, and the parent is
     /// unchanged.
     pub fn clone_for_fork(&self, child_pt: PT) -> MemoryResult<Self> {
-        let mut child = Self::with_window(self.map.window(), child_pt, self.map.args().fa.clone());
+        let mut child = Self::with_policy(
+            self.policy.clone(),
+            self.map.window(),
+            child_pt,
+            self.map.args().fa.clone(),
+        );
         for area in self.map.iter() {
             let range = area.range();
             child.insert(
                 range.start,
                 range.end,
-                area.attr(),
-                area.handler(),
+                area.duplicate(),
                 Some(&self.map.args().pt),
             )?;
         }
@@ -628,7 +770,7 @@ impl<PT: PageTable, FA: FrameAllocator + Clone> MemorySet<PT, FA> {
     }
 }
 
-impl<PT: PageTable, FA: FrameAllocator> Drop for MemorySet<PT, FA> {
+impl<PT: PageTable, FA: FrameAllocator, P> Drop for MemorySet<PT, FA, P> {
     /// Unmaps every area, then gives the page table's frames back.
     fn drop(&mut self) {
         self.map.clear();
@@ -637,7 +779,7 @@ impl<PT: PageTable, FA: FrameAllocator> Drop for MemorySet<PT, FA> {
     }
 }
 
-impl<PT: PageTable, FA: FrameAllocator> fmt::Display for MemorySet<PT, FA> {
+impl<PT: PageTable, FA: FrameAllocator, P> fmt::Display for MemorySet<PT, FA, P> {
     /// One `/proc/<pid>/maps`-style line per area, e.g.
     /// `00010000-00014000 rw-p 00000000 00:00 0 [frame]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -645,7 +787,7 @@ impl<PT: PageTable, FA: FrameAllocator> fmt::Display for MemorySet<PT, FA> {
     }
 }
 
-impl<PT: PageTable, FA: FrameAllocator> fmt::Debug for MemorySet<PT, FA> {
+impl<PT: PageTable, FA: FrameAllocator, P> fmt::Debug for MemorySet<PT, FA, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
