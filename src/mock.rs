@@ -36,7 +36,7 @@
 //!
 //! The doubles assume a 64-bit host.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, Ref, RefCell};
 use std::collections::BTreeSet;
 use std::fmt;
 use std::format;
@@ -543,16 +543,21 @@ impl SoftPageTable {
         }
     }
 
+    /// The bytes of the table at `table`, borrowed in place so that a scan reads its PTEs
+    /// without a lookup each.
+    fn ptes(&self, table: usize) -> Ref<'_, [u8]> {
+        let start = self.memory.byte_index(table, 0, PAGE_SIZE);
+        Ref::map(self.memory.machine.borrow(), |machine| {
+            &machine.bytes[start..start + PAGE_SIZE]
+        })
+    }
+
     /// The valid entries of the table at `table`, with their indices.
     fn table_entries(&self, table: usize) -> Vec<(usize, u64)> {
-        let start = self.memory.byte_index(table, 0, PAGE_SIZE);
-        let machine = self.memory.machine.borrow();
-        let table = &machine.bytes[start..start + PAGE_SIZE];
+        let ptes = self.ptes(table);
         (0..ENTRIES)
-            .filter_map(|index| {
-                let pte = u64::from_le_bytes(*table[index * 8..].first_chunk()?);
-                (pte & Sv39Entry::VALID != 0).then_some((index, pte))
-            })
+            .map(|index| (index, pte_at(&ptes, index)))
+            .filter(|&(_, pte)| pte & Sv39Entry::VALID != 0)
             .collect()
     }
 
@@ -571,6 +576,36 @@ impl SoftPageTable {
         self.leaf_pte(va)
             .filter(|&pte| self.memory.read_u64(pte) & Sv39Entry::VALID != 0)
             .ok_or(PagingError::NotMapped { va })
+    }
+
+    /// The raw address of the lowest valid leaf under the level-`level` table at `table`
+    /// (which translates the raw addresses from `base`) that lies in the raw range
+    /// `[start, end)`: a depth-first walk that skips an invalid entry with every page below
+    /// it and stops at the first entry beyond `end`.
+    fn first_leaf(
+        &self,
+        table: usize,
+        level: u32,
+        base: usize,
+        start: usize,
+        end: usize,
+    ) -> Option<usize> {
+        let span = PAGE_SIZE << (9 * level);
+        let first = start.saturating_sub(base) / span;
+        let ptes = self.ptes(table);
+        (first..ENTRIES)
+            .map(|index| (index, base + index * span))
+            .take_while(|&(_, va)| va < end)
+            .find_map(|(index, va)| {
+                let pte = pte_at(&ptes, index);
+                if pte & Sv39Entry::VALID == 0 {
+                    None
+                } else if level == 0 {
+                    Some(va)
+                } else {
+                    self.first_leaf(frame_of(pte), level - 1, va, start, end)
+                }
+            })
     }
 
     /// A table frame from `frames`, counted as this table's.
@@ -657,6 +692,15 @@ impl PageTable for SoftPageTable {
         ))
     }
 
+    /// Walks down from the root, skipping every invalid root or middle entry with the 1 GiB or
+    /// 2 MiB below it, and the non-canonical hole between the two halves: *O*(entries read),
+    /// at most 512 per table visited, however large the range.
+    fn next_mapped(&self, start: usize, end: usize) -> Option<usize> {
+        let start = start.checked_next_multiple_of(PAGE_SIZE)?;
+        let raw = self.first_leaf(self.root?, 2, 0, to_raw(start), to_raw(end))?;
+        Some(sign_extend(raw))
+    }
+
     /// Records the activation; see [`activations`](SoftPageTable::activations) and
     /// [`is_active`](SoftPageTable::is_active).
     ///
@@ -706,6 +750,18 @@ fn check_va(va: usize) -> Result<(), PagingError> {
     Ok(())
 }
 
+/// Where `va` falls in the 39 bits an Sv39 table indexes (its raw address), in the same
+/// order: a canonical address loses its sign extension, and a non-canonical one, which no
+/// table maps, moves to the start of the upper half. [`sign_extend`] reverses it.
+fn to_raw(va: usize) -> usize {
+    const UPPER_HALF: usize = 1 << (VA_BITS - 1);
+    if va < UPPER_HALF {
+        va
+    } else {
+        va.max(sign_extend(UPPER_HALF)) & ((1 << VA_BITS) - 1)
+    }
+}
+
 /// Copies bit 38 of `va` into bits 63–39.
 fn sign_extend(va: usize) -> usize {
     let unused = usize::BITS - VA_BITS;
@@ -716,6 +772,13 @@ fn sign_extend(va: usize) -> usize {
 fn pte_addr(table: usize, va: usize, level: u32) -> usize {
     let index = (va >> (12 + 9 * level)) % ENTRIES;
     table + index * 8
+}
+
+/// The PTE at `index` in the bytes `ptes` of a table (0, invalid, past its end).
+fn pte_at(ptes: &[u8], index: usize) -> u64 {
+    ptes.get(index * 8..)
+        .and_then(<[u8]>::first_chunk)
+        .map_or(0, |bytes| u64::from_le_bytes(*bytes))
 }
 
 /// The table a valid non-leaf PTE points to.
@@ -1142,6 +1205,67 @@ mod tests {
         assert_eq!(fa.live_frames(), vec![page]);
     }
 
+    /// The lowest page of `[start, end)` in `pages` (sorted), by brute force.
+    fn lowest_in(pages: &[usize], start: usize, end: usize) -> Option<usize> {
+        pages.iter().copied().find(|&va| start <= va && va < end)
+    }
+
+    #[test]
+    fn next_mapped_finds_the_lowest_mapped_page_across_tables_and_halves() {
+        let (mut fa, mut pt) = setup(32);
+        assert_eq!(pt.next_mapped(0, usize::MAX & !(PAGE_SIZE - 1)), None);
+        let low_top = (1 << 38) - PAGE_SIZE;
+        let high_bottom = 0xffff_ffc0_0000_0000;
+        let top = usize::MAX - (PAGE_SIZE - 1);
+        let pages = [
+            0,
+            0x5000,
+            MIB2 - PAGE_SIZE,
+            MIB2 + 0x3000,
+            7 * GIB + 0x1000,
+            low_top,
+            high_bottom,
+            high_bottom + 3 * GIB,
+            top,
+        ];
+        for va in pages {
+            pt.map(va, 0x1000, &mut fa).expect("map");
+        }
+        // An emptied leaf table and an emptied middle table must be skipped too.
+        for va in [4 * MIB2, 9 * GIB] {
+            pt.map(va, 0x1000, &mut fa).expect("map");
+            pt.unmap(va).expect("unmap");
+        }
+        let walked: Vec<_> = pt.mapped_pages().map(|(va, _, _)| va).collect();
+        assert_eq!(walked, pages);
+        // Every bound next to a mapped page, next to a table boundary, or in the hole.
+        let mut bounds = vec![0, 1 << 38, 1 << 39, high_bottom - PAGE_SIZE, 1 << 63];
+        for va in pages.into_iter().chain([MIB2, GIB, 4 * MIB2, 9 * GIB]) {
+            bounds.extend([va, va.wrapping_sub(PAGE_SIZE), va.wrapping_add(PAGE_SIZE)]);
+        }
+        bounds.retain(|&va| va <= top);
+        // Miri interprets every PTE read of these scans: a sample keeps it well under a minute.
+        let sample = if cfg!(miri) { 13 } else { 1 };
+        let ranges = bounds
+            .iter()
+            .flat_map(|&start| bounds.iter().map(move |&end| (start, end)));
+        for (start, end) in ranges.step_by(sample) {
+            assert_eq!(
+                pt.next_mapped(start, end),
+                lowest_in(&pages, start, end),
+                "[{start:#x}, {end:#x})"
+            );
+        }
+        // A page at `top` is found, though `end` cannot be above it.
+        assert_eq!(
+            pt.next_mapped(high_bottom + PAGE_SIZE, top),
+            Some(high_bottom + 3 * GIB)
+        );
+        assert_eq!(pt.next_mapped(top, usize::MAX & !(PAGE_SIZE - 1)), None);
+        // An unaligned start rounds up, to a page that starts in the range.
+        assert_eq!(pt.next_mapped(1, GIB), Some(0x5000));
+    }
+
     #[test]
     fn activate_records_which_table_is_current() {
         let (fa, pt) = setup(1);
@@ -1256,6 +1380,12 @@ mod tests {
                 let expected: Vec<_> = model.iter().map(|(&va, &(pa, a))| (va, pa, a)).collect();
                 assert_eq!(pt.mapped_pages().collect::<Vec<_>>(), expected);
                 assert_eq!(fa.live(), pt.table_frames());
+                let mapped: Vec<_> = model.keys().copied().collect();
+                for _ in 0..8 {
+                    let (start, end) = (vas[rng.below(vas.len())], vas[rng.below(vas.len())]);
+                    let expected = lowest_in(&mapped, start, end);
+                    assert_eq!(pt.next_mapped(start, end), expected, "step {step}");
+                }
             }
         }
         pt.destroy(&mut fa);

@@ -10,7 +10,7 @@ use core::ops::Range;
 use intrusive_collections::intrusive_adapter;
 
 use super::attr::MemoryAttr;
-use super::handler::{pages, MemoryHandler};
+use super::handler::MemoryHandler;
 use super::page_table::{FrameAllocator, PageEntry, PageTable};
 use crate::linux::GrowsDown;
 use crate::{RangeLink, Segment};
@@ -113,20 +113,14 @@ impl<PT: PageTable, FA: FrameAllocator> Segment for MemoryArea<PT, FA> {
     fn modify(&self, attr: MemoryAttr, cx: &mut PageContext<PT, FA>) {
         self.attr.set(attr);
         let range = self.link.range();
-        for va in pages(range.start, range.end) {
-            match cx.pt.entry_mut(va) {
-                Ok(entry) => {
-                    debug_assert!(entry.is_present());
-                    attr.apply(entry);
-                }
-                // A lazy page not faulted in yet gets `attr` when it is.
-                Err(error) => debug_assert!(
-                    !self.handler.is_eager(),
-                    "inconsistent state: page {va:#x} of a {} area is not mapped: {error}",
-                    self.handler
-                ),
-            }
-        }
+        // A lazy page not faulted in yet gets `attr` when it is.
+        self.handler
+            .for_each_mapped(cx, range.start, range.end, |cx, va| {
+                let entry = cx.pt.entry_mut(va)?;
+                debug_assert!(entry.is_present());
+                attr.apply(entry);
+                Ok(())
+            });
     }
 
     fn try_merge(&self, next: &Self, _cx: &mut PageContext<PT, FA>) -> bool {

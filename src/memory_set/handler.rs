@@ -107,34 +107,74 @@ impl MemoryHandler {
         }
     }
 
-    /// Unmaps the pages of `[start, end)` and frees their frames if the
-    /// handler owns them. `Lazy` pages that were never faulted in are
-    /// skipped.
+    /// The lowest page of `[from, end)` that an area with this handler has
+    /// mapped in `pt`: `from` itself for an eager handler, all of whose
+    /// pages are mapped; for `Lazy`, the one [`PageTable::next_mapped`]
+    /// finds, and none without a table.
+    ///
+    /// Stepping through an area with it costs *O*(pages) for an eager area
+    /// and *O*(pages mapped + tables visited) for a lazy one, however large.
+    pub(super) fn next_page<PT: PageTable>(
+        &self,
+        pt: Option<&PT>,
+        from: usize,
+        end: usize,
+    ) -> Option<usize> {
+        if self.is_eager() {
+            return (from < end).then_some(from);
+        }
+        let va = pt?.next_mapped(from, end)?;
+        // A page outside the range would make the caller's walk go back or
+        // overflow: the table is wrong, and its answer is dropped.
+        let in_range = (from..end).contains(&va) && va % PAGE_SIZE == 0;
+        debug_assert!(
+            in_range,
+            "inconsistent state: next_mapped({from:#x}, {end:#x}) returned {va:#x}"
+        );
+        in_range.then_some(va)
+    }
+
+    /// Calls `f` on each page of `[start, end)` that an area with this
+    /// handler has mapped, in address order (see
+    /// [`next_page`](Self::next_page)). `f` fails only if the page table
+    /// does not map such a page, which is a bug.
+    pub(super) fn for_each_mapped<PT: PageTable, FA: FrameAllocator>(
+        &self,
+        cx: &mut PageContext<PT, FA>,
+        start: usize,
+        end: usize,
+        mut f: impl FnMut(&mut PageContext<PT, FA>, usize) -> Result<(), PagingError>,
+    ) {
+        let mut from = start;
+        // Loop invariant: `f` has seen every mapped page of `[start, from)`.
+        while let Some(va) = self.next_page(Some(&cx.pt), from, end) {
+            if let Err(error) = f(cx, va) {
+                debug_assert!(
+                    false,
+                    "inconsistent state: page {va:#x} of a {self} area is not mapped: {error}"
+                );
+            }
+            from = va + PAGE_SIZE;
+        }
+    }
+
+    /// Unmaps the mapped pages of `[start, end)` and frees their frames if
+    /// the handler owns them. `Lazy` pages that were never faulted in are
+    /// skipped without being looked at one by one.
     pub(super) fn unmap_pages<PT: PageTable, FA: FrameAllocator>(
         &self,
         cx: &mut PageContext<PT, FA>,
         start: usize,
         end: usize,
     ) {
-        for va in pages(start, end) {
-            match cx.pt.unmap(va) {
-                Ok(pa) => {
-                    if self.owns_frames() {
-                        cx.fa.dealloc(pa);
-                    }
-                }
-                Err(error) => debug_assert!(
-                    !self.is_eager(),
-                    "inconsistent state: page {va:#x} of a {self} area is not mapped: {error}"
-                ),
+        self.for_each_mapped(cx, start, end, |cx, va| {
+            let pa = cx.pt.unmap(va)?;
+            if self.owns_frames() {
+                cx.fa.dealloc(pa);
             }
-        }
+            Ok(())
+        });
     }
-}
-
-/// The page addresses of `[start, end)` (both page aligned).
-pub(super) fn pages(start: usize, end: usize) -> impl Iterator<Item = usize> {
-    (start..end).step_by(PAGE_SIZE)
 }
 
 impl fmt::Display for MemoryHandler {

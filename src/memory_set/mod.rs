@@ -22,8 +22,11 @@
 //! - [`clear`](MemorySet::clear) and `Drop` unmap everything (`Drop` also
 //!   gives the page table's own frames back).
 //!
-//! Every operation costs *O*(log n + pages touched). All addresses and
-//! lengths are multiples of [`PAGE_SIZE`].
+//! Every operation costs *O*(log n + pages touched). The pages touched are
+//! all those of a `Linear` or `ByFrame` area, but only the mapped ones of a
+//! `Lazy` area, found through [`PageTable::next_mapped`], which skips absent
+//! tables whole: a 1 TiB lazy reservation costs what is mapped in it, not its
+//! size. All addresses and lengths are multiples of [`PAGE_SIZE`].
 //!
 //! # Examples
 //!
@@ -93,7 +96,6 @@ use crate::range::{check_align, check_aligned, checked_end};
 use crate::{Coverage, MapError, MapResult, RangeActionMap, Window};
 
 use area::AreaAdapter;
-use handler::pages;
 
 pub use area::{MemoryArea, PageContext};
 pub use attr::{InvalidAttrBits, MemoryAttr};
@@ -437,7 +439,8 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
 
     /// Adds an area `[start, end)` and maps its pages (all of them, except
     /// for a [`MemoryHandler::Lazy`] area). It merges with an adjacent area
-    /// of equal attributes and handler. *O*(log n + pages).
+    /// of equal attributes and handler. *O*(log n + pages mapped): a lazy
+    /// area costs *O*(log n), however large.
     ///
     /// # Errors
     ///
@@ -537,7 +540,8 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
 
     /// Unmaps `[start, end)`: areas inside go, areas across a bound are cut;
     /// exactly the range's mapped pages are unmapped and the frames their
-    /// areas own freed. Holes in the range are fine. *O*(log n + pages).
+    /// areas own freed. Holes in the range are fine. *O*(log n + pages
+    /// mapped + tables visited).
     ///
     /// # Returns
     ///
@@ -557,9 +561,9 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// in). Areas that already have `attr` are left whole (not split, no
     /// page touched), and changed pieces merge with equal neighbours, so
     /// toggling permissions back and forth does not fragment the set. Holes
-    /// in the range stay holes. *O*(log n · r + pages changed) for r runs of
-    /// areas to change; it allocates only nodes for the splits at the range's
-    /// bounds.
+    /// in the range stay holes. *O*(log n · r + pages changed + tables
+    /// visited) for r runs of areas to change; it allocates only nodes for
+    /// the splits at the range's bounds.
     ///
     /// # Errors
     ///
@@ -629,7 +633,7 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     }
 
     /// Unmaps every area (the page table keeps its own table frames until
-    /// the set is dropped). *O*(n + pages).
+    /// the set is dropped). *O*(n + pages mapped + tables visited).
     pub fn clear(&mut self) {
         self.map.clear();
     }
@@ -695,7 +699,9 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// Maps the pages of `[start, end)` (free, checked) and adds `area` over
     /// it. With `parent`, the address space being forked: owned frames are
     /// fresh copies of the parent's, and a lazy page is mapped iff the
-    /// parent's is.
+    /// parent's is. *O*(log n + pages) for an eager area; a lazy one costs
+    /// what the parent's [`PageTable::next_mapped`] walk does (nothing
+    /// without a parent), however large it is.
     fn insert(
         &mut self,
         start: usize,
@@ -704,20 +710,23 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
         parent: Option<&PT>,
     ) -> MemoryResult<()> {
         let (attr, handler) = (area.attr(), area.handler());
-        // Only owned frames have contents to copy: a `Linear` page maps the
-        // same frame in both address spaces, so the parent's table is not
-        // walked for it.
-        let parent = parent.filter(|_| handler.owns_frames());
         let cx = self.map.args_mut();
-        for va in pages(start, end) {
-            let source = parent.and_then(|p| p.translate(va)).map(|(pa, _)| pa);
-            if !handler.is_eager() && source.is_none() {
-                continue;
-            }
+        let mut from = start;
+        // Loop invariant: the pages of `[start, from)` the area must map are
+        // mapped: all of an eager area's, the ones the parent maps of a
+        // lazy area's.
+        while let Some(va) = handler.next_page(parent, from, end) {
+            // Only owned frames have contents to copy: a `Linear` page maps
+            // the same frame in both address spaces.
+            let source = parent
+                .filter(|_| handler.owns_frames())
+                .and_then(|p| p.translate(va))
+                .map(|(pa, _)| pa);
             if let Err(error) = handler.map_page(cx, va, attr, source) {
                 handler.unmap_pages(cx, start, va);
                 return Err(error.into());
             }
+            from = va + PAGE_SIZE;
         }
         if let Err(refused) = self.map.mmap_fixed_noreplace(start, end, Box::new(area)) {
             debug_assert!(false, "inconsistent state: checked range refused");
@@ -743,7 +752,7 @@ impl<PT: PageTable, FA: FrameAllocator + Clone, P: Clone> MemorySet<PT, FA, P> {
     /// grows-down bit; each owned frame copied into a fresh one
     /// (`FrameAllocator::copy_frame`), lazy pages mapped in the child iff
     /// they are in the parent, and `Linear` areas mapping the same physical
-    /// range. *O*(n log n + pages).
+    /// range. *O*(n log n + pages mapped + tables visited).
     ///
     /// # Errors
     ///

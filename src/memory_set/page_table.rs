@@ -2,10 +2,11 @@
 //! and physical frame allocation.
 //!
 //! `MemorySet` never touches hardware itself. It asks a [`PageTable`] to map, unmap and
-//! re-protect single 4 KiB pages, takes frames for page contents and intermediate tables from a
-//! [`FrameAllocator`], and writes permissions through [`PageEntry`]. The page table and the
-//! allocator are passed per call, so one allocator can serve many address spaces (a forked
-//! address space maps its own table over the same physical memory).
+//! re-protect single 4 KiB pages and to find the mapped pages of a range, takes frames for
+//! page contents and intermediate tables from a [`FrameAllocator`], and writes permissions
+//! through [`PageEntry`]. The page table and the allocator are passed per call, so one
+//! allocator can serve many address spaces (a forked address space maps its own table over
+//! the same physical memory).
 //!
 //! The crate's `mock` feature provides software implementations of all three traits for tests.
 
@@ -111,6 +112,22 @@ pub trait FrameAllocator {
 /// The mock page table is its own oracle, and a kernel's should be too: `map` of a mapped
 /// page and `unmap` of an unmapped one must fail rather than silently overwrite or succeed,
 /// because `MemorySet` relies on those errors to prove it never double-maps.
+///
+/// [`next_mapped`](Self::next_mapped) must skip what is absent a whole table at a time, as
+/// Linux's page-table walkers skip an empty upper-level entry. `MemorySet` finds the pages
+/// of a [`Lazy`](super::MemoryHandler::Lazy) area only through it, when it forks,
+/// re-protects or unmaps the area, and a lazy area may span terabytes (a runtime's address
+/// reservation, an `mmap(PROT_NONE)` guard). The obvious implementation is the wrong one:
+///
+/// ```text
+/// fn next_mapped(&self, start: usize, end: usize) -> Option<usize> {
+///     // Wrong: 2^28 translations for an empty 1 TiB area, under a system call.
+///     (start..end).step_by(PAGE_SIZE).find(|&va| self.translate(va).is_some())
+/// }
+/// ```
+///
+/// It is correct and a denial of service: it makes every operation on a lazy area cost
+/// *O*(its size) instead of *O*(pages mapped + tables visited).
 pub trait PageTable {
     /// The leaf entry type, through which permissions are applied.
     type Entry: PageEntry;
@@ -155,6 +172,40 @@ pub trait PageTable {
     ///
     /// `va` need not be aligned; its page offset is added to the frame's address.
     fn translate(&self, va: usize) -> Option<(usize, MemoryAttr)>;
+
+    /// The lowest mapped page in `[start, end)`, or `None` if none is mapped (or `start >=
+    /// end`). `start` and `end` are page aligned; addresses the table cannot express are
+    /// simply not mapped.
+    ///
+    /// It must cost *O*(tables visited + levels), never *O*(pages in the range): an absent
+    /// entry of an upper-level table is skipped with every page below it, and an entry only
+    /// beyond `end` ends the walk. Walking a range page by page through `translate` is the
+    /// denial of service described under
+    /// [Implementing this trait](PageTable#implementing-this-trait).
+    ///
+    /// # Examples
+    ///
+    /// Visiting the mapped pages of a range, as `MemorySet` does for a lazy area:
+    ///
+    /// ```
+    /// # #[cfg(feature = "mock")] {
+    /// use range_action_map::memory_set::{PageTable, PAGE_SIZE};
+    /// use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
+    ///
+    /// let mut frames = CountingFrameAllocator::new(8);
+    /// let mut pt = SoftPageTable::new(frames.memory());
+    /// pt.map(0x7000, 0x1000, &mut frames)?;
+    /// pt.map(1 << 30, 0x2000, &mut frames)?;
+    /// let (mut from, end, mut found) = (0, 1 << 38, Vec::new());
+    /// while let Some(va) = pt.next_mapped(from, end) {
+    ///     found.push(va);
+    ///     from = va + PAGE_SIZE;
+    /// }
+    /// assert_eq!(found, [0x7000, 1 << 30]);
+    /// # }
+    /// # Ok::<(), range_action_map::memory_set::PagingError>(())
+    /// ```
+    fn next_mapped(&self, start: usize, end: usize) -> Option<usize>;
 
     /// Makes this the address space the CPU translates through.
     ///
