@@ -6,6 +6,9 @@
 mod common;
 #[path = "common/fuzz_input.rs"]
 mod fuzz_input;
+#[cfg(feature = "mock")]
+#[path = "common/memory_set_model.rs"]
+mod memory_set_model;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -62,6 +65,15 @@ fn boxed_corpus_replays() {
     assert!(replay("boxed", fuzz_input::run_boxed) > 0, "no boxed seeds");
 }
 
+#[cfg(feature = "mock")]
+#[test]
+fn memory_set_corpus_replays() {
+    assert!(
+        replay("memory_set", memory_set_model::run_memory_set) > 0,
+        "no memory_set seeds"
+    );
+}
+
 /// Inputs the decoder must take without trouble: empty, one byte, all
 /// ones, and a long run of ops.
 #[test]
@@ -71,5 +83,7 @@ fn degenerate_inputs_decode() {
         fuzz_input::run_differential(data);
         fuzz_input::run_crash(data);
         fuzz_input::run_boxed(data);
+        #[cfg(feature = "mock")]
+        memory_set_model::run_memory_set(data);
     }
 }

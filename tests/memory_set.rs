@@ -6,7 +6,13 @@
 //! step, walks the page table page by page, checks every owned frame's
 //! contents, and balances the allocator's books.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+
+mod common;
+#[path = "common/fuzz_input.rs"]
+mod fuzz_input;
+#[path = "common/memory_set_model.rs"]
+mod memory_set_model;
 
 use range_action_map::memory_set::{
     Access, FaultError, KernelLayout, MemoryAttr, MemoryError, MemoryHandler, MemorySet, PageTable,
@@ -448,272 +454,26 @@ fn display_is_proc_maps_style() {
 
 // === model-based test ===
 
-/// The first page of the model's address range, and its size in pages.
-const BASE: usize = 0x10000;
-const PAGES: usize = 48;
-
-/// One page of the model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Page {
-    attr: MemoryAttr,
-    handler: MemoryHandler,
-    /// For a lazy page: whether it was faulted in.
-    faulted: bool,
-}
-
-impl Page {
-    fn is_mapped(&self) -> bool {
-        self.handler.is_eager() || self.faulted
-    }
-}
-
-/// The model of one address space, plus what the test learned about its
-/// owned frames: `(frame, tag written into it)` per page.
-#[derive(Clone, Default)]
-struct Model {
-    pages: BTreeMap<usize, Page>,
-    frames: BTreeMap<usize, (usize, u64)>,
-}
-
-impl Model {
-    /// Adds the pages of a new area `[start, end)`, none faulted in.
-    fn map(&mut self, start: usize, end: usize, attr: MemoryAttr, handler: MemoryHandler) {
-        for va in (start..end).step_by(PAGE_SIZE) {
-            let page = Page {
-                attr,
-                handler,
-                faulted: false,
-            };
-            self.pages.insert(va, page);
-        }
-    }
-
-    fn is_free(&self, start: usize, end: usize) -> bool {
-        self.pages.range(start..end).next().is_none()
-    }
-}
-
+/// xorshift64*, for the random scenarios below.
 struct Rng(u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        // xorshift64*
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn page_va(i: usize) -> usize {
-    BASE + i * PAGE_SIZE
-}
-
-fn random_attr(rng: &mut Rng) -> MemoryAttr {
-    [rw(), ro(), rx()][rng.below(3)]
-}
-
-fn random_handler(rng: &mut Rng) -> MemoryHandler {
-    match rng.below(5) {
-        0 => MemoryHandler::Linear { offset: 0 },
-        1 => MemoryHandler::Linear { offset: 0x1000 },
-        2 => MemoryHandler::ByFrame,
-        _ => MemoryHandler::Lazy,
-    }
-}
-
-/// A random page range inside the model's range, as addresses.
-fn random_range(rng: &mut Rng) -> (usize, usize) {
-    let first = rng.below(PAGES);
-    let len = 1 + rng.below(8.min(PAGES - first));
-    (page_va(first), page_va(first + len))
-}
-
-/// Compares the set and its page table with the model, page by page, and
-/// tags every owned frame seen for the first time.
-fn check(set: &Set, model: &mut Model, fa: &mut CountingFrameAllocator, next_tag: &mut u64) {
-    let mapped: BTreeMap<usize, (usize, MemoryAttr)> = set
-        .page_table()
-        .mapped_pages()
-        .map(|(va, pa, attr)| (va, (pa, attr)))
-        .collect();
-    // No page mapped that the model does not map.
-    for &va in mapped.keys() {
-        let page = model.pages.get(&va);
-        assert!(
-            page.is_some_and(Page::is_mapped),
-            "{va:#x} is mapped but the model has {page:?}"
-        );
-    }
-    model.frames.retain(|va, _| mapped.contains_key(va));
-    let mut owned = 0;
-    for (&va, page) in &model.pages {
-        let area = set.find(va).unwrap_or_else(|| panic!("no area at {va:#x}"));
-        assert_eq!((area.attr(), area.handler()), (page.attr, page.handler));
-        if !page.is_mapped() {
-            continue;
-        }
-        let &(pa, attr) = mapped
-            .get(&va)
-            .unwrap_or_else(|| panic!("{va:#x} should be mapped: {page:?}"));
-        assert_eq!(attr, page.attr, "flags of {va:#x}");
-        if let Some(expected) = page.handler.frame_of(va) {
-            assert_eq!(pa, expected, "linear frame of {va:#x}");
-            continue;
-        }
-        owned += 1;
-        assert!(fa.is_live(pa), "{va:#x} maps a dead frame {pa:#x}");
-        match model.frames.get(&va) {
-            Some(&(known, tag)) => {
-                assert_eq!(pa, known, "the frame of {va:#x} moved");
-                assert_eq!(read_u64(fa, pa), tag, "contents of {va:#x}");
-            }
-            None => {
-                *next_tag += 1;
-                fa.write(pa, 0, &next_tag.to_le_bytes());
-                model.frames.insert(va, (pa, *next_tag));
-            }
-        }
-    }
-    let frames: BTreeSet<usize> = model.frames.values().map(|&(pa, _)| pa).collect();
-    assert_eq!(frames.len(), owned, "two pages share a frame");
-    // Areas cover exactly the model's pages, maximally merged.
-    let mut covered = 0;
-    let mut prev: Option<(usize, MemoryAttr, MemoryHandler)> = None;
-    for area in set.iter() {
-        let range = area.range();
-        covered += range.len() / PAGE_SIZE;
-        if let Some((end, attr, handler)) = prev {
-            assert!(
-                !(end == range.start && attr == area.attr() && handler == area.handler()),
-                "two areas should have merged at {end:#x}:\n{set}"
-            );
-        }
-        prev = Some((range.end, area.attr(), area.handler()));
-    }
-    assert_eq!(covered, model.pages.len());
-}
-
-fn run_model(seed: u64, steps: usize) {
-    let mut rng = Rng(seed);
-    let mut fa = CountingFrameAllocator::new(4 * PAGES + 16);
-    let mut set: Set = MemorySet::new(SoftPageTable::new(fa.memory()), fa.clone());
-    let mut model = Model::default();
-    let mut tag = 0;
-    for step in 0..steps {
-        let ctx = format!("seed {seed:#x}, step {step}");
-        match rng.below(12) {
-            0..=2 => {
-                let (start, end) = random_range(&mut rng);
-                let (attr, handler) = (random_attr(&mut rng), random_handler(&mut rng));
-                let result = set.push(start, end, attr, handler);
-                if model.is_free(start, end) {
-                    result.unwrap_or_else(|e| panic!("{ctx}: push failed: {e}"));
-                    model.map(start, end, attr, handler);
-                } else {
-                    assert!(
-                        matches!(result, Err(MemoryError::Map(MapError::Overlap { .. }))),
-                        "{ctx}: {result:?}"
-                    );
-                }
-            }
-            3 => {
-                let hint = page_va(rng.below(PAGES));
-                let len = (1 + rng.below(4)) * PAGE_SIZE;
-                let (attr, handler) = (random_attr(&mut rng), random_handler(&mut rng));
-                let expected = (hint..)
-                    .step_by(PAGE_SIZE)
-                    .find(|&s| model.is_free(s, s + len))
-                    .unwrap();
-                let start = set
-                    .map_anywhere(hint, len, PAGE_SIZE, attr, handler)
-                    .unwrap_or_else(|e| panic!("{ctx}: map_anywhere failed: {e}"));
-                assert_eq!(start, expected, "{ctx}");
-                model.map(start, start + len, attr, handler);
-            }
-            4..=5 => {
-                let (start, end) = random_range(&mut rng);
-                set.unmap(start, end).unwrap();
-                model.pages.retain(|va, _| !(start..end).contains(va));
-            }
-            6..=7 => {
-                let (start, end) = random_range(&mut rng);
-                let attr = random_attr(&mut rng);
-                set.protect(start, end, attr).unwrap();
-                for (_, page) in model.pages.range_mut(start..end) {
-                    page.attr = attr;
-                }
-            }
-            8..=10 => {
-                let addr = page_va(rng.below(PAGES)) + rng.below(PAGE_SIZE);
-                let access = [Access::Read, Access::Write, Access::Execute][rng.below(3)];
-                let va = addr & !(PAGE_SIZE - 1);
-                let result = set.handle_page_fault(addr, access);
-                match model.pages.get_mut(&va) {
-                    None => assert_eq!(result, Err(FaultError::Unmapped { addr }), "{ctx}"),
-                    Some(page) if !access.is_allowed_by(page.attr) => {
-                        assert!(
-                            matches!(result, Err(FaultError::AccessViolation { .. })),
-                            "{ctx}: {result:?}"
-                        );
-                    }
-                    Some(page) => {
-                        assert_eq!(result, Ok(()), "{ctx}");
-                        page.faulted = true;
-                    }
-                }
-            }
-            _ => {
-                // Fork, check the child against the same model with its own
-                // frames, write to both, then keep one of the two.
-                let child = set
-                    .clone_for_fork(SoftPageTable::new(fa.memory()))
-                    .unwrap_or_else(|e| panic!("{ctx}: fork failed: {e}"));
-                let mut child_model = Model {
-                    pages: model.pages.clone(),
-                    frames: BTreeMap::new(),
-                };
-                let before = tag;
-                check(&child, &mut child_model, &mut fa, &mut tag);
-                for (va, &(pa, _)) in &child_model.frames {
-                    let (parent_pa, parent_tag) = model.frames[va];
-                    assert_ne!(pa, parent_pa, "{ctx}: {va:#x} shares its frame");
-                    // `check` tagged the child's copy; the parent kept its tag.
-                    assert_eq!(read_u64(&fa, parent_pa), parent_tag, "{ctx}");
-                }
-                assert_eq!(tag - before, child_model.frames.len() as u64, "{ctx}");
-                let owned = model.frames.len() + child_model.frames.len();
-                let tables = set.page_table().table_frames() + child.page_table().table_frames();
-                assert_eq!(fa.live(), owned + tables, "{ctx}: frame books");
-                if rng.below(2) == 0 {
-                    set = child;
-                    model = child_model;
-                } else {
-                    drop(child);
-                }
-            }
-        }
-        check(&set, &mut model, &mut fa, &mut tag);
-        let owned = model.frames.len();
-        assert_eq!(
-            fa.live(),
-            owned + set.page_table().table_frames(),
-            "{ctx}: frame books"
-        );
-    }
-    drop(set);
-    assert_eq!(fa.live(), 0, "seed {seed:#x}: leaked frames");
-    assert_eq!(fa.allocated(), fa.freed());
 }
 
 #[test]
 fn model_random_operations_keep_page_table_and_frames_exact() {
     // Miri is ~1000x slower; a short run still covers every operation.
-    let (seeds, steps) = if cfg!(miri) { (1, 40) } else { (8, 1500) };
-    for seed in 0..seeds {
-        run_model(0x9e37_79b9_7f4a_7c15 ^ (seed + 1), steps);
+    let (runs, bytes) = if cfg!(miri) { (1, 160) } else { (96, 1200) };
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for run in 0..runs {
+        let data: Vec<u8> = (0..bytes).map(|_| rng.next() as u8).collect();
+        eprintln!("run {run}: flags {:#04x}", data[0]);
+        memory_set_model::run_memory_set(&data);
     }
 }

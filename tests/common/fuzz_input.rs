@@ -2,10 +2,12 @@
 //! scenario, and the runners the `cargo fuzz` targets (nightly) and the
 //! corpus replay test (`tests/fuzz_corpus.rs`, stable) share.
 //!
-//! No `arbitrary` here on purpose: the decoder is a few lines of byte
-//! reading, so stable tests replay the committed corpus byte for byte
-//! without the fuzz crate's dependencies. Every byte slice decodes (a
-//! reader past the end yields zeros), so libFuzzer never wastes an input.
+//! Inputs are decoded structure-aware: integers come off the input through
+//! `arbitrary`'s `Unstructured` (little-endian, zeros once the input runs
+//! out, so every byte slice decodes and libFuzzer never wastes an input),
+//! and the decoders below turn them into addresses on a grid, edge values
+//! and operations, weighted towards what finds bugs. Stable tests replay the
+//! committed corpus byte for byte through the same code.
 //!
 //! Layout of an input (all runners):
 //!
@@ -23,6 +25,7 @@ use std::iter;
 use std::panic::{self, catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
+use arbitrary::{Arbitrary, Unstructured};
 use range_action_map::boxed;
 use range_action_map::{Direction, Hint, Window};
 
@@ -34,45 +37,39 @@ const PAGE: usize = 0x1000;
 /// fuzzer (the harness checks O(n) after every step).
 pub const MAX_OPS: usize = 200;
 
-/// Reads integers off a byte slice; past its end every read is zero.
+/// Reads integers off a byte slice with `arbitrary`; past its end every
+/// read is zero.
 pub struct Reader<'a> {
-    data: &'a [u8],
+    u: Unstructured<'a>,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(data: &'a [u8]) -> Self {
-        Reader { data }
+        Reader {
+            u: Unstructured::new(data),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.u.is_empty()
+    }
+
+    fn int<T: Arbitrary<'a>>(&mut self) -> T {
+        T::arbitrary(&mut self.u).expect("integers decode from any bytes")
     }
 
     pub fn u8(&mut self) -> u8 {
-        match self.data.split_first() {
-            Some((&b, rest)) => {
-                self.data = rest;
-                b
-            }
-            None => 0,
-        }
+        self.int()
     }
 
     pub fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.u8(), self.u8()])
-    }
-
-    pub fn u64(&mut self) -> u64 {
-        let mut bytes = [0; 8];
-        for b in &mut bytes {
-            *b = self.u8();
-        }
-        u64::from_le_bytes(bytes)
+        self.int()
     }
 
     pub fn usize(&mut self) -> usize {
-        // Truncation on 32-bit targets is fine: any value is a test value.
-        self.u64() as usize
+        // The same 8 bytes on every target; truncation on 32-bit targets is
+        // fine: any value is a test value.
+        self.int::<u64>() as usize
     }
 }
 

@@ -240,6 +240,7 @@ pub struct ModelSeg {
 }
 
 /// The obviously-correct model: a sorted `Vec`, scanned linearly.
+#[derive(Clone)]
 pub struct Model {
     pub segs: Vec<ModelSeg>,
     pub window: Window,
@@ -597,7 +598,7 @@ fn rows(map: &Map) -> Vec<ModelSeg> {
         .collect()
 }
 
-fn coverage_pair(c: Coverage) -> (usize, usize) {
+pub fn coverage_pair(c: Coverage) -> (usize, usize) {
     (c.segments(), c.mapped_len())
 }
 
