@@ -20,6 +20,9 @@ pub const BASE: usize = 0x1000_0000;
 pub const MANY: usize = 64;
 /// Number of precomputed targets an operation cycles through (a power of two).
 const PICKS: usize = 1024;
+/// Consecutive lookups [`Op::FindLocal`] makes in one segment, page after
+/// page, before it moves to the next target.
+const FAULTS_PER_SEGMENT: usize = 16;
 /// The map sizes: 10^3, Linux's default `vm.max_map_count`, what
 /// Elasticsearch asks for, and today's distribution defaults.
 pub const SIZES: [usize; 4] = [1_000, 65_530, 262_144, 1_000_000];
@@ -58,6 +61,10 @@ pub enum Op {
     FindHit,
     /// `find` of an address in a gap.
     FindMiss,
+    /// `find` with the locality of page faults: [`FAULTS_PER_SEGMENT`]
+    /// lookups in one segment, page after page (wrapping), then the next
+    /// random segment.
+    FindLocal,
     /// `mmap_anywhere` bottom-up, then `unmap` of the result.
     PlaceUp,
     /// As [`Op::PlaceUp`], aligned.
@@ -81,9 +88,10 @@ pub enum Op {
 
 impl Op {
     /// Every operation, in table order.
-    pub const ALL: [Op; 11] = [
+    pub const ALL: [Op; 12] = [
         Op::FindHit,
         Op::FindMiss,
+        Op::FindLocal,
         Op::PlaceUp,
         Op::PlaceUpAligned,
         Op::PlaceDown,
@@ -100,6 +108,7 @@ impl Op {
         match self {
             Op::FindHit => "find_hit",
             Op::FindMiss => "find_miss",
+            Op::FindLocal => "find_local",
             Op::PlaceUp => "mmap_anywhere_up",
             Op::PlaceUpAligned => "mmap_anywhere_up_aligned",
             Op::PlaceDown => "mmap_anywhere_down",
@@ -119,7 +128,7 @@ impl Op {
 
     /// Whether it is a lookup (which the `find` yardsticks also run).
     pub fn is_find(self) -> bool {
-        matches!(self, Op::FindHit | Op::FindMiss)
+        matches!(self, Op::FindHit | Op::FindMiss | Op::FindLocal)
     }
 
     /// Whether it searches top-down.
@@ -226,10 +235,16 @@ impl Workload {
     /// Runs iteration `i` of a lookup.
     #[inline]
     fn lookup<P: Lookup>(&self, map: &P, op: Op, i: usize) -> usize {
-        let (start, end) = self.spans[self.pick(i)];
         let addr = match op {
-            Op::FindMiss => end,
-            _ => start + (end - start) / 2,
+            Op::FindLocal => {
+                let (start, end) = self.spans[self.pick(i / FAULTS_PER_SEGMENT)];
+                start + (i % FAULTS_PER_SEGMENT * PAGE) % (end - start)
+            }
+            Op::FindMiss => self.spans[self.pick(i)].1,
+            _ => {
+                let (start, end) = self.spans[self.pick(i)];
+                start + (end - start) / 2
+            }
         };
         map.find(black_box(addr)).unwrap_or(0)
     }
@@ -241,7 +256,7 @@ impl Workload {
         let j = self.pick(i);
         let (start, end) = self.spans[j];
         match op {
-            Op::FindHit | Op::FindMiss => self.lookup(map, op, i),
+            Op::FindHit | Op::FindMiss | Op::FindLocal => self.lookup(map, op, i),
             Op::PlaceUp | Op::PlaceUpAligned | Op::PlaceDown | Op::PlaceDownAligned => {
                 let req = self.request(op, i);
                 match map.place(&req, RW) {

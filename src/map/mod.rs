@@ -84,6 +84,13 @@ where
 {
 }
 
+// The map is `Send` (above) and not `Sync` (its links are `Cell`s); pinned
+// so that a change to either is deliberate.
+#[cfg(all(test, feature = "alloc"))]
+static_assertions::assert_impl_all!(RangeActionMap<crate::doc_example::AreaAdapter>: Send);
+#[cfg(all(test, feature = "alloc"))]
+static_assertions::assert_not_impl_any!(RangeActionMap<crate::doc_example::AreaAdapter>: Sync);
+
 impl<A: RangeAdapter + Default> RangeActionMap<A> {
     /// An empty map over the default window `[0x1000, usize::MAX)`; `args`
     /// is handed to every [`Segment`] callback.
@@ -148,7 +155,10 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         &mut self.args
     }
 
-    /// The segment containing `addr`, in *O*(log n).
+    /// The segment containing `addr`, in *O*(log n); in *O*(1) when it is
+    /// the segment the previous successful `find` returned (the map keeps
+    /// that one-entry cache, as Linux did for page faults, which hit the
+    /// same area over and over).
     ///
     /// # Examples
     ///

@@ -2,6 +2,8 @@
 //! scratch, cheapest first.
 
 use core::fmt;
+use core::ptr::NonNull;
+use core::sync::atomic::Ordering;
 
 use super::{augment, Node, RawTree};
 
@@ -52,6 +54,8 @@ pub(crate) enum Invariant {
     },
     /// The cached `len`, `first` or `last` disagrees with the tree.
     Summary,
+    /// The last-hit cache names a node that is not in the tree.
+    LastHit,
     /// The tree is deeper than a red-black tree of its size can be.
     Depth,
 }
@@ -88,6 +92,9 @@ impl fmt::Display for Invariant {
                 "min_start, max_end and subtree_gap are exact (node at {start:#x})"
             ),
             Invariant::Summary => f.write_str("the cached len, first and last match the tree"),
+            Invariant::LastHit => {
+                f.write_str("the last-hit cache is empty or names a node of the tree")
+            }
             Invariant::Depth => f.write_str("the depth is at most 2·log2(n + 1)"),
         }
     }
@@ -96,11 +103,15 @@ impl fmt::Display for Invariant {
 impl RawTree {
     /// Checks every invariant; *O*(n) time, *O*(log n) stack.
     pub(crate) fn check(&self) -> Result<(), Invariant> {
+        // Compared as an address only: a stale pointer must not be followed.
+        let last_hit = NonNull::new(self.last_hit.load(Ordering::Relaxed));
         let Some(root) = self.root() else {
-            return if self.len == 0 && self.first.is_none() && self.last.is_none() {
-                Ok(())
-            } else {
+            return if self.len != 0 || self.first.is_some() || self.last.is_some() {
                 Err(Invariant::Summary)
+            } else if last_hit.is_some() {
+                Err(Invariant::LastHit)
+            } else {
+                Ok(())
             };
         };
         // Structure first: the walks below follow parent pointers.
@@ -124,6 +135,7 @@ impl RawTree {
             return Err(Invariant::Summary);
         }
         let mut node = first;
+        let mut last_hit_seen = last_hit.is_none_or(|p| p == node.ptr());
         if node.start() >= node.end() {
             return Err(Invariant::EmptyRange {
                 start: node.start(),
@@ -143,7 +155,11 @@ impl RawTree {
                     start: next.start(),
                 });
             }
+            last_hit_seen |= last_hit == Some(next.ptr());
             node = next;
+        }
+        if !last_hit_seen {
+            return Err(Invariant::LastHit);
         }
         // Augmentation, recomputed bottom-up from scratch.
         check_augment(root)

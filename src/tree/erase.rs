@@ -13,6 +13,7 @@ impl RawTree {
         // SAFETY: by the caller `ptr` is in this tree, so it and everything
         // it reaches are live (`RawTree` invariant) for this call.
         let node = unsafe { Node::from_ptr(ptr) };
+        self.forget_last_hit(ptr);
         if self.first == Some(ptr) {
             self.first = node.next().map(Node::ptr);
         }

@@ -142,6 +142,9 @@ impl RawTree {
             return fit(0, usize::MAX, low, high, need);
         };
 
+        // A hole that ends below this cannot hold `need` bytes at or above
+        // `low` (Linux's `low_limit`).
+        let low_limit = low.saturating_add(need);
         // Whether the subtree at `n`, whose predecessor ends at `prev_end`,
         // may hold a fitting hole: its leading hole or an inner one is big
         // enough (Cond1), one of them ends high enough above `low` (Cond2: a
@@ -151,16 +154,26 @@ impl RawTree {
         let promising = |n: Node<'_>, prev_end: usize| {
             let leading = view.subtree_low(n).saturating_sub(prev_end);
             leading.max(n.subtree_gap()) >= need
-                && view.subtree_high(n) > low.saturating_add(need)
+                && view.subtree_high(n) > low_limit
                 && prev_end.saturating_add(need) <= high
         };
 
+        if !promising(root, 0) {
+            return fit(view.subtree_high(root), usize::MAX, low, high, need);
+        }
         let mut node = root;
         let mut prev_end = 0;
         'down: loop {
-            // Loop invariant: every hole before the leading hole of `node`'s
-            // subtree was rejected, and `prev_end` is where that hole starts.
-            if promising(node, prev_end) {
+            // Loop invariant: `node` is promising; every hole before the
+            // leading hole of its subtree was rejected, and `prev_end` is
+            // where that hole starts.
+            //
+            // Both the near subtree and the hole after it end at or below
+            // the node's low edge: when that is under `low_limit`, neither
+            // can fit and the near child is not even read (as Linux's
+            // `gap_end >= low_limit` test; on the way down to a hint, about
+            // one cache miss saved per level).
+            if view.low_edge(node) >= low_limit {
                 if let Some(near) = view.near(node).filter(|&c| promising(c, prev_end)) {
                     node = near;
                     continue 'down;
@@ -169,14 +182,14 @@ impl RawTree {
                 if let Some(at) = fit(hole_start, view.low_edge(node), low, high, need) {
                     return Some(at);
                 }
-                if let Some(far) = view
-                    .far(node)
-                    .filter(|&c| promising(c, view.high_edge(node)))
-                {
-                    prev_end = view.high_edge(node);
-                    node = far;
-                    continue 'down;
-                }
+            }
+            if let Some(far) = view
+                .far(node)
+                .filter(|&c| promising(c, view.high_edge(node)))
+            {
+                prev_end = view.high_edge(node);
+                node = far;
+                continue 'down;
             }
             // Climb. Coming up from a near child, the parent's own hole and
             // far subtree are next in order; coming from a far child, the

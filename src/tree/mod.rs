@@ -56,6 +56,8 @@ mod tests;
 
 use core::marker::PhantomData;
 use core::ops::Deref;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 pub(crate) use link::LinkPtr;
 pub use link::{RangeLink, RangeLinkOps};
@@ -125,6 +127,12 @@ impl<'t> Node<'t> {
         Self::wrap(self.link().parent_ptr())
     }
 
+    /// The right child if `right`, else the left one.
+    #[inline]
+    pub(crate) fn child(self, right: bool) -> Option<Node<'t>> {
+        Self::wrap(self.link().child_ptr(right))
+    }
+
     #[inline]
     pub(crate) fn left(self) -> Option<Node<'t>> {
         Self::wrap(self.link().left_ptr())
@@ -166,20 +174,30 @@ impl<'t> Deref for Node<'t> {
     }
 }
 
-/// The root of a tree, with O(1) `first`, `last` and `len`.
+/// The root of a tree, with O(1) `first`, `last` and `len`, and the node
+/// the last successful [`find`](RawTree::find) returned.
 ///
 /// # Invariants
 ///
 /// Every link reachable from `root` is alive, linked, and owned by this tree
 /// (the map holds the owning pointer of its segment); `first` and `last` are
-/// the leftmost and rightmost of them, `len` their number. Mutating methods
-/// keep red-black properties 1–5 and augmentation 7 (module docs).
+/// the leftmost and rightmost of them, `len` their number. `last_hit` is null
+/// or one of them: every path that takes a node out of the tree goes through
+/// [`erase`](RawTree::erase) or [`forget_all`](RawTree::forget_all), and
+/// both clear it. Mutating methods keep red-black properties 1–5 and
+/// augmentation 7 (module docs).
 #[derive(Default)]
 pub(crate) struct RawTree {
     root: Option<LinkPtr>,
     first: Option<LinkPtr>,
     last: Option<LinkPtr>,
     len: usize,
+    /// One-entry cache for `find`, as Linux's `mm->mmap_cache` was for page
+    /// faults, which hit the same area over and over. Written through
+    /// `&self`; atomic (relaxed: it orders nothing, each access is a plain
+    /// move on the usual targets) rather than a `Cell` so that it puts no
+    /// obstacle in the way of sharing the tree between threads.
+    last_hit: AtomicPtr<RangeLink>,
 }
 
 impl RawTree {
@@ -190,6 +208,7 @@ impl RawTree {
             first: None,
             last: None,
             len: 0,
+            last_hit: AtomicPtr::new(ptr::null_mut()),
         }
     }
 
@@ -201,9 +220,9 @@ impl RawTree {
 
     #[inline]
     fn node<'t>(&'t self, ptr: Option<LinkPtr>) -> Option<Node<'t>> {
-        // SAFETY: `ptr` is the root, first or last link, alive and reaching
-        // only live links by the `RawTree` invariant, for as long as `self`
-        // is borrowed (only `&mut self` methods unlink nodes).
+        // SAFETY: `ptr` is the root, first, last or last-hit link, alive and
+        // reaching only live links by the `RawTree` invariant, for as long
+        // as `self` is borrowed (only `&mut self` methods unlink nodes).
         ptr.map(|p| unsafe { Node::from_ptr(p) })
     }
 
@@ -225,9 +244,32 @@ impl RawTree {
         self.node(self.last)
     }
 
+    /// The node the last successful `find` returned, if still in the tree.
+    #[inline]
+    fn last_hit(&self) -> Option<Node<'_>> {
+        self.node(NonNull::new(self.last_hit.load(Ordering::Relaxed)))
+    }
+
+    /// Remembers `node`, a node of this tree, for the next `find`.
+    #[inline]
+    fn set_last_hit(&self, node: Node<'_>) {
+        self.last_hit.store(node.ptr().as_ptr(), Ordering::Relaxed);
+    }
+
+    /// Forgets the last hit if it is `ptr`, which is leaving the tree.
+    #[inline]
+    fn forget_last_hit(&mut self, ptr: LinkPtr) {
+        let last_hit = self.last_hit.get_mut();
+        if *last_hit == ptr.as_ptr() {
+            // INVARIANT: the cache must not outlive the node's membership.
+            *last_hit = ptr::null_mut();
+        }
+    }
+
     /// Forgets every node without touching them: the caller has taken
     /// ownership of all of them (see [`navigate::Drain`]).
     pub(crate) fn forget_all(&mut self) {
+        // INVARIANT: this also empties the last-hit cache.
         *self = RawTree::new();
     }
 

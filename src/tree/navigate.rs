@@ -67,25 +67,50 @@ impl<'t> Node<'t> {
 }
 
 impl RawTree {
-    /// The node whose range contains `addr`, in *O*(log n).
+    /// The node whose range contains `addr`: in *O*(1) when it is the node
+    /// the previous successful `find` returned, else in *O*(log n).
+    #[inline]
     pub(crate) fn find(&self, addr: usize) -> Option<Node<'_>> {
+        if let Some(hit) = self.cached(addr) {
+            return Some(hit);
+        }
+        let found = self.find_uncached(addr)?;
+        self.set_last_hit(found);
+        Some(found)
+    }
+
+    /// The last hit of `find`, if it contains `addr`.
+    #[inline]
+    fn cached(&self, addr: usize) -> Option<Node<'_>> {
+        // The cached node is still in the tree, but a resize may have moved
+        // its bounds: check them, not the address it was found for.
+        self.last_hit().filter(|n| n.contains(addr))
+    }
+
+    /// [`find`](Self::find) by walking down from the root.
+    fn find_uncached(&self, addr: usize) -> Option<Node<'_>> {
         let mut cur = self.root();
         // Loop invariant: a node containing `addr`, if any, is below `cur`.
         while let Some(n) = cur {
-            if addr < n.start() {
-                cur = n.left();
-            } else if addr >= n.end() {
-                cur = n.right();
-            } else {
+            // `start <= addr < end` in one unsigned comparison.
+            if addr.wrapping_sub(n.start()) < n.end().wrapping_sub(n.start()) {
                 return Some(n);
             }
+            // Indexed, not branched on: which way a random lookup goes is a
+            // coin toss the branch predictor would lose half the time.
+            cur = n.child(addr >= n.start());
         }
         None
     }
 
     /// The first node that ends after `addr`: the one containing `addr`, or
-    /// else the first one above it. *O*(log n).
+    /// else the first one above it. *O*(1) when that is the last hit of
+    /// `find` (an `unmap` or `mprotect` inside one segment looks it up
+    /// again), else *O*(log n).
     pub(crate) fn lower_bound(&self, addr: usize) -> Option<Node<'_>> {
+        if let Some(hit) = self.cached(addr) {
+            return Some(hit);
+        }
         let mut cur = self.root();
         let mut best = None;
         // Loop invariant: `best` is the lowest node seen with `end > addr`;

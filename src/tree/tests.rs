@@ -1,6 +1,7 @@
 //! Tests of the raw tree against a sorted `Vec`, with the checker after every
 //! step, and of the checker against deliberately corrupted trees.
 
+use core::sync::atomic::AtomicPtr;
 use std::vec::Vec;
 
 use super::check::Invariant;
@@ -75,6 +76,22 @@ impl Harness {
         assert_eq!(reversed, model);
     }
 
+    /// The tree's and the model's answers to `find(addr)` and to
+    /// `lower_bound(addr)` agree, the latter asked before and after `find`
+    /// fills the cache it consults.
+    fn check_find(&self, addr: usize) {
+        let above = self.model.iter().find(|&&(_, e, _)| e > addr);
+        let lower_bound = || self.tree.lower_bound(addr).map(|n| n.start());
+        assert_eq!(lower_bound(), above.map(|m| m.0), "lower_bound({addr})");
+        let inside = self.model.iter().find(|&&(s, e, _)| s <= addr && addr < e);
+        assert_eq!(
+            self.tree.find(addr).map(|n| n.start()),
+            inside.map(|m| m.0),
+            "find({addr})"
+        );
+        assert_eq!(lower_bound(), above.map(|m| m.0), "lower_bound({addr})");
+    }
+
     /// The model's answer to a hole query: scan every hole.
     fn model_hole(&self, q: &HoleQuery) -> Option<usize> {
         let need = q.len.checked_add(q.align - 1)?;
@@ -117,6 +134,9 @@ fn churn(seed: u64, slots: usize) -> Harness {
             h.erase(index);
         }
         h.verify();
+        // Lookups fill the last-hit cache that the next erase may have to
+        // clear; `verify` checks it never names a node out of the tree.
+        h.check_find(rng.below(slots * 16));
     }
     h
 }
@@ -166,11 +186,66 @@ fn resize_in_place_keeps_the_augmentation_exact() {
         } else {
             (s, e - 1)
         };
+        // Cache the node, then move its bounds: the cached node must be
+        // re-checked, not trusted for the addresses it used to hold.
+        h.check_find(if ns > s { s } else { e - 1 });
         // SAFETY: the slot's link is in the tree.
         unsafe { h.tree.resize(h.ptr(slot), ns, ne) };
         h.model[i] = (ns, ne, slot);
         h.verify();
+        h.check_find(s);
+        h.check_find(e - 1);
     }
+}
+
+// === the last-hit cache of `find` ===
+
+#[test]
+fn find_after_erasing_the_cached_node() {
+    let mut h = corruptible(8);
+    let (start, _, _) = h.model[3];
+    h.check_find(start);
+    assert_eq!(h.tree.last_hit().map(|n| n.start()), Some(start));
+    h.erase(3);
+    assert!(h.tree.last_hit().is_none());
+    h.verify();
+    // The erased link still holds its range: a stale cache would return it.
+    h.check_find(start);
+    // Erasing another node keeps the cache.
+    h.check_find(h.model[0].0);
+    h.erase(5);
+    assert_eq!(h.tree.last_hit().map(|n| n.start()), Some(h.model[0].0));
+    h.verify();
+}
+
+#[test]
+fn find_after_draining_the_tree() {
+    let mut h = corruptible(8);
+    h.check_find(h.model[2].0);
+    assert!(h.tree.last_hit().is_some());
+    assert_eq!(h.tree.drain().count(), 8);
+    h.model.clear();
+    h.verify();
+    h.check_find(2 * 16);
+    // Re-inserting the drained node does not revive the old cache entry
+    // by accident: the first lookup fills it again.
+    h.insert(2, 2 * 16, 2 * 16 + 8);
+    assert!(h.tree.last_hit().is_none());
+    h.check_find(2 * 16 + 3);
+    h.verify();
+}
+
+#[test]
+fn find_after_shrinking_the_cached_node() {
+    let mut h = corruptible(4);
+    let (start, end, slot) = h.model[1];
+    h.check_find(start);
+    // SAFETY: the slot's link is in the tree.
+    unsafe { h.tree.resize(h.ptr(slot), start + 2, end) };
+    h.model[1] = (start + 2, end, slot);
+    h.verify();
+    h.check_find(start);
+    h.check_find(start + 2);
 }
 
 #[test]
@@ -228,13 +303,7 @@ fn hole_search_at_the_ends_of_the_address_space() {
 fn lookups_by_address() {
     let h = churn(3, 32);
     for addr in 0..32 * 16 {
-        let inside = h.model.iter().find(|&&(s, e, _)| s <= addr && addr < e);
-        assert_eq!(h.tree.find(addr).map(|n| n.start()), inside.map(|m| m.0));
-        let above = h.model.iter().find(|&&(_, e, _)| e > addr);
-        assert_eq!(
-            h.tree.lower_bound(addr).map(|n| n.start()),
-            above.map(|m| m.0)
-        );
+        h.check_find(addr);
     }
 }
 
@@ -330,6 +399,19 @@ fn checker_rejects_a_broken_parent_link() {
     let leaf = root(&h).leftmost();
     leaf.set_parent(None);
     assert!(matches!(h.tree.check(), Err(Invariant::ParentLink { .. })));
+}
+
+#[test]
+fn checker_rejects_a_last_hit_out_of_the_tree() {
+    let mut h = corruptible(8);
+    h.erase(4);
+    // `erase` cleared the cache; put the erased node back in it.
+    h.tree.last_hit = AtomicPtr::new(h.ptr(4).as_ptr());
+    assert_eq!(h.tree.check(), Err(Invariant::LastHit));
+    h.model.clear();
+    let _ = h.tree.drain().count();
+    h.tree.last_hit = AtomicPtr::new(h.ptr(0).as_ptr());
+    assert_eq!(h.tree.check(), Err(Invariant::LastHit));
 }
 
 #[test]
