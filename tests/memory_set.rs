@@ -454,23 +454,11 @@ fn display_is_proc_maps_style() {
 
 // === model-based test ===
 
-/// xorshift64*, for the random scenarios below.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 #[test]
 fn model_random_operations_keep_page_table_and_frames_exact() {
     // Miri is ~1000x slower; a short run still covers every operation.
     let (runs, bytes) = if cfg!(miri) { (1, 160) } else { (96, 1200) };
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
     for run in 0..runs {
         let data: Vec<u8> = (0..bytes).map(|_| rng.next() as u8).collect();
         eprintln!("run {run}: flags {:#04x}", data[0]);

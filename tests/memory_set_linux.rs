@@ -6,6 +6,8 @@
 
 use std::cell::Cell;
 
+mod common;
+
 use intrusive_collections::intrusive_adapter;
 use range_action_map::linux::{GrowsDown, LinuxLayout, StackRlimit};
 use range_action_map::memory_set::{
@@ -520,22 +522,6 @@ fn first_fit_is_still_the_default() {
 
 // === random sequences against the reference ===
 
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[test]
 fn random_sequences_place_as_get_unmapped_area() {
     // A small layout, so that the top-down range fills up, guard gaps bite
@@ -545,7 +531,7 @@ fn random_sequences_place_as_get_unmapped_area() {
         .with_mmap_base(64 * MIB)
         .with_unmapped_base(128 * MIB)
         .with_guard_gap(256 << 10);
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = common::Rng(0x2545_f491_4f6c_dd1d);
     // How often the rules under test decided a placement, to show that the
     // sequences reach them.
     let (mut guarded, mut fallback, mut huge) = (0, 0, 0);
@@ -554,7 +540,8 @@ fn random_sequences_place_as_get_unmapped_area() {
         let mut faulted: Vec<usize> = Vec::new();
         for step in 0..150 {
             // A page of the window, below the fallback's busiest part.
-            let page = |rng: &mut Rng| 0x10000 + rng.below(160 * MIB / PAGE_SIZE) * PAGE_SIZE;
+            let page =
+                |rng: &mut common::Rng| 0x10000 + rng.below(160 * MIB / PAGE_SIZE) * PAGE_SIZE;
             match rng.below(10) {
                 // mmap: no hint, a random one, or one next to an area; small
                 // (frame backed), 2 MiB multiples and large lazy ones.
