@@ -510,7 +510,7 @@ impl LinuxLayout {
         A: RangeAdapter,
         SegmentOf<A>: GrowsDown,
     {
-        self.get_unmapped_area_with(map, hint, len, SegmentOf::<A>::grows_down)
+        self.get_unmapped_area_aligned(map, hint, len, PAGE_SIZE)
     }
 
     /// Where Linux puts a non-fixed anonymous `mmap(hint, len)` in `map`;

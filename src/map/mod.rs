@@ -381,7 +381,7 @@ impl<A: RangeAdapter> Drop for RangeActionMap<A> {
 
 impl<A: RangeAdapter> RangeActionMap<A> {
     /// Whether no segment overlaps `[start, end)`, in *O*(log n).
-    fn is_free(&self, start: usize, end: usize) -> bool {
+    pub(crate) fn is_free(&self, start: usize, end: usize) -> bool {
         self.tree
             .lower_bound(start)
             .is_none_or(|n| n.start() >= end)
