@@ -274,8 +274,20 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     unsafe fn detach(&mut self, link: LinkPtr) -> *const SegmentOf<A> {
         // SAFETY: by the caller, `link` is in the tree.
         unsafe { self.tree.erase(link) };
+        // SAFETY: the tree just unlinked `link`.
+        unsafe { self.release(link) }
+    }
+
+    /// Releases a link the tree has just unlinked and returns its value,
+    /// still raw, as [`detach`](Self::detach) does.
+    ///
+    /// # Safety
+    ///
+    /// `link` was a link of this map's tree and was unlinked by the tree
+    /// since; it is released once.
+    unsafe fn release(&mut self, link: LinkPtr) -> *const SegmentOf<A> {
         // SAFETY: the link was acquired by `acquire` and is now out of the
-        // tree, so it is released exactly once.
+        // tree, so it is released exactly once (caller).
         unsafe { self.adapter.link_ops_mut().release_link(link) };
         // SAFETY: the link belongs to a value of this adapter.
         unsafe { self.adapter.get_value(link) }

@@ -92,8 +92,8 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// are untouched.
     pub fn unmap(&mut self, start: usize, end: usize) -> MapResult<Coverage> {
         self.window.check(start, end)?;
-        self.split_for_unmap(start, end)?;
-        Ok(self.unmap_split(start, end))
+        let first = self.split_for_unmap(start, end)?;
+        Ok(self.unmap_split(first, start, end))
     }
 
     /// Applies `flags` to `[start, end)`: segments that straddle a bound
@@ -133,29 +133,29 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// modified, the rest are not; the map stays valid.
     pub fn mprotect(&mut self, start: usize, end: usize, flags: FlagsOf<A>) -> MapResult<Coverage> {
         self.window.check(start, end)?;
-        // Phase 1: split at both bounds.
-        if let Some(n) = self
-            .tree
-            .find(start)
-            .filter(|n| n.start() < start)
-            .map(|n| n.ptr())
-        {
-            self.split_at(n, start)?;
+        // Phase 1: split at both bounds; `first` is the first piece inside.
+        let mut first = self.first_overlapping(start, end);
+        if let Some(link) = first.filter(|&l| self.node_at(l).start() < start) {
+            first = Some(self.split_at(link, start)?);
         }
-        if let Some(n) = self
-            .tree
-            .find(end - 1)
-            .filter(|n| n.end() > end)
-            .map(|n| n.ptr())
-        {
-            self.split_at(n, end)?;
+        if let Some(link) = first {
+            // The piece holding `end - 1`: found without a descent in the
+            // usual case of a range inside one segment.
+            let last = if self.node_at(link).end() >= end {
+                Some(link)
+            } else {
+                self.first_overlapping(end - 1, end)
+            };
+            if let Some(last) = last.filter(|&l| self.node_at(l).end() > end) {
+                self.split_at(last, end)?;
+            }
         }
         // Phase 2: modify every piece inside, merging as we go.
         let mut coverage = Coverage {
             range_len: end - start,
             ..Coverage::default()
         };
-        let mut cur = self.tree.lower_bound(start).map(|n| n.ptr());
+        let mut cur = first;
         let mut last = None;
         while let Some(link) = cur {
             let node = self.node_at(link);
@@ -216,11 +216,11 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         f: impl FnOnce() -> OwnedOf<A>,
     ) -> MapResult<&SegmentOf<A>> {
         self.window.check(start, end)?;
-        self.split_for_unmap(start, end)?;
+        let first = self.split_for_unmap(start, end)?;
         // Keep the node owned (dropped if a callback below panics) until it
         // can be linked.
         let node = self.unlinked(f())?;
-        self.unmap_split(start, end);
+        self.unmap_split(first, start, end);
         let link = self.acquire(node).map_err(forget_linked)?;
         Ok(self.insert_and_merge(link, start, end))
     }
@@ -293,30 +293,37 @@ impl<A: RangeAdapter> RangeActionMap<A> {
 
     // === shared steps ===
 
-    /// Phase 1 of an unmap of `[start, end)`: the one split it may need, when
-    /// a segment strictly contains the range.
-    fn split_for_unmap(&mut self, start: usize, end: usize) -> MapResult<()> {
-        match self
-            .tree
-            .find(start)
-            .filter(|n| n.start() < start && n.end() > end)
-        {
-            Some(n) => {
-                let link = n.ptr();
-                self.split_at(link, end)
-            }
-            None => Ok(()),
-        }
+    /// The first segment that overlaps `[start, end)`, if any.
+    fn first_overlapping(&self, start: usize, end: usize) -> Option<LinkPtr> {
+        self.tree
+            .lower_bound(start)
+            .filter(|n| n.start() < end)
+            .map(|n| n.ptr())
     }
 
-    /// Phase 2 of an unmap: no segment crosses both bounds any more, so each
-    /// is shrunk from one side or removed whole.
-    fn unmap_split(&mut self, start: usize, end: usize) -> Coverage {
+    /// Phase 1 of an unmap of `[start, end)`: the one split it may need, when
+    /// a segment strictly contains the range. Returns the first segment
+    /// overlapping the range, where phase 2 starts.
+    fn split_for_unmap(&mut self, start: usize, end: usize) -> MapResult<Option<LinkPtr>> {
+        let first = self.first_overlapping(start, end);
+        if let Some(link) = first {
+            let node = self.node_at(link);
+            if node.start() < start && node.end() > end {
+                self.split_at(link, end)?;
+            }
+        }
+        Ok(first)
+    }
+
+    /// Phase 2 of an unmap, from `first`, the first segment overlapping the
+    /// range: no segment crosses both bounds any more, so each is shrunk
+    /// from one side or removed whole.
+    fn unmap_split(&mut self, first: Option<LinkPtr>, start: usize, end: usize) -> Coverage {
         let mut coverage = Coverage {
             range_len: end - start,
             ..Coverage::default()
         };
-        let mut cur = self.tree.lower_bound(start).map(|n| n.ptr());
+        let mut cur = first;
         while let Some(link) = cur {
             let node = self.node_at(link);
             let (s, e) = (node.start(), node.end());
@@ -344,22 +351,18 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     }
 
     /// Splits the segment at `link` at `pos` (strictly inside it): it keeps
-    /// `[start, pos)`, a new node from `try_split` takes `[pos, end)`.
-    fn split_at(&mut self, link: LinkPtr, pos: usize) -> MapResult<()> {
-        let node = self.node_at(link);
-        let (start, end) = (node.start(), node.end());
-        debug_assert!(
-            start < pos && pos < end,
-            "inconsistent state: split of {start:#x}..{end:#x} at {pos:#x}"
-        );
+    /// `[start, pos)`, a new node from `try_split` takes `[pos, end)` and
+    /// is returned.
+    fn split_at(&mut self, link: LinkPtr, pos: usize) -> MapResult<LinkPtr> {
         let right = self
             .segment_at(link)
             .try_split(pos, &mut self.args)
             .map_err(|_| MapError::SplitFailed { pos })?;
         let right = self.acquire(right).map_err(forget_linked)?;
-        self.resize(link, start, pos);
-        self.link(right, pos, end);
-        Ok(())
+        // SAFETY: `link` is in the tree (callers just found it), `right` was
+        // just acquired, so it is live and in no tree.
+        unsafe { self.tree.split(link, pos, right) };
+        Ok(right)
     }
 
     /// Hands `owned` back if its link is free, else forgets it (it belongs
@@ -431,10 +434,13 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         if !self.segment_at(prev).try_merge(next_seg, &mut self.args) {
             return false;
         }
-        let (start, end) = (self.node_at(prev).start(), self.node_at(next).end());
-        // SAFETY: `next` is prev's successor in this tree.
-        drop(unsafe { self.take(next) });
-        self.resize(prev, start, end);
+        // SAFETY: `next` is prev's successor in this tree (callers).
+        unsafe { self.tree.merge(prev, next) };
+        // SAFETY: the tree just unlinked `next`.
+        let value = unsafe { self.release(next) };
+        // SAFETY: `release` returned the raw value of this adapter; its
+        // owner is rebuilt once, here, and dropped.
+        drop(unsafe { self.adapter.pointer_ops().from_raw(value) });
         true
     }
 }

@@ -28,6 +28,42 @@ impl RawTree {
         node.mark_unlinked();
     }
 
+    /// Grows the node at `prev` over its successor `next`, which starts
+    /// where it ends, and unlinks `next` (the caller owns it again). Cheaper
+    /// than an erase and a resize: no gap ever opens, so the augmentation
+    /// above the two nodes does not change and its refresh stops early.
+    ///
+    /// # Safety
+    ///
+    /// `prev` and `next` point to links of this tree, `next` the in-order
+    /// successor of `prev`.
+    pub(crate) unsafe fn merge(&mut self, prev: LinkPtr, next: LinkPtr) {
+        // SAFETY: by the caller both links are in this tree, so they and
+        // their reach are live for this call.
+        let (prev_node, next_node) = unsafe { (Node::from_ptr(prev), Node::from_ptr(next)) };
+        debug_assert!(
+            prev_node.next() == Some(next_node) && prev_node.end() == next_node.start(),
+            "inconsistent state: merge of {:#x}..{:#x} with {:#x}..{:#x}",
+            prev_node.start(),
+            prev_node.end(),
+            next_node.start(),
+            next_node.end()
+        );
+        // For a moment `prev` covers `next`'s range too. Every subtree that
+        // holds both nodes keeps its values (same addresses, no new gap).
+        prev_node.set_range(prev_node.start(), next_node.end());
+        if prev_node.right().is_none() {
+            // `next` is an ancestor and `prev` the rightmost node of its left
+            // subtree: the subtrees in between end higher now.
+            augment::propagate(Some(prev_node), Some(next_node));
+        }
+        // Otherwise `next` is the leftmost node of `prev`'s right subtree,
+        // and every subtree that holds `prev` holds `next`.
+        //
+        // SAFETY: `next` is in this tree (caller).
+        unsafe { self.erase(next) };
+    }
+
     /// Takes `node` out of the tree, keeping property 4 and the augmentation,
     /// and returns the parent of the spot that lost a black node when
     /// property 5 now needs repair.

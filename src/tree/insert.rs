@@ -45,18 +45,62 @@ impl RawTree {
             }
         }
 
-        // A new node is red: property 5 still holds, only 4 may break.
-        node.set_parent_color(parent, false);
-        match parent {
-            None => self.root = Some(ptr),
-            Some(p) if is_left => p.set_left(Some(node)),
-            Some(p) => p.set_right(Some(node)),
-        }
         if leftmost {
             self.first = Some(ptr);
         }
         if rightmost {
             self.last = Some(ptr);
+        }
+        self.attach(node, parent, is_left);
+    }
+
+    /// Splits the node at `ptr` at `pos`, strictly inside its range: it
+    /// keeps `[start, pos)` and the fresh link `right` is linked just after
+    /// it with `[pos, end)`. No descent from the root: the new node goes
+    /// where the node's successor would, so the cost is the height of the
+    /// node's right subtree plus the rebalance, *O*(1) on average.
+    ///
+    /// # Safety
+    ///
+    /// - `ptr` points to a link of this tree;
+    /// - `right` is as the node of [`insert`](Self::insert).
+    pub(crate) unsafe fn split(&mut self, ptr: LinkPtr, pos: usize, right: LinkPtr) {
+        // SAFETY: by the caller `ptr` is in this tree, live with its reach.
+        let node = unsafe { Node::from_ptr(ptr) };
+        // SAFETY: by the caller `right` is a live, unlinked link; it reaches
+        // nothing once `reset_as_leaf` has run.
+        let new = unsafe { Node::from_ptr(right) };
+        let (start, end) = (node.start(), node.end());
+        debug_assert!(
+            start < pos && pos < end,
+            "inconsistent state: split of {start:#x}..{end:#x} at {pos:#x}"
+        );
+        node.set_range(start, pos);
+        new.set_range(pos, end);
+        new.reset_as_leaf();
+        if self.last == Some(ptr) {
+            self.last = Some(right);
+        }
+        // The augmentation of `node` and of its ancestors is already right:
+        // each of their subtrees covers the same addresses as before, with
+        // no new gap. Only the nodes between `new` and `node` change (they
+        // gain a new lowest start), and `attach` recomputes exactly those,
+        // stopping at `node` at the latest.
+        match node.right() {
+            None => self.attach(new, Some(node), false),
+            Some(r) => self.attach(new, Some(r.leftmost()), true),
+        }
+    }
+
+    /// Hangs the leaf `node` as `parent`'s left or right child (or as the
+    /// root), refreshes the augmentation above it and rebalances.
+    fn attach<'t>(&mut self, node: Node<'t>, parent: Option<Node<'t>>, is_left: bool) {
+        // A new node is red: property 5 still holds, only 4 may break.
+        node.set_parent_color(parent, false);
+        match parent {
+            None => self.root = Some(node.ptr()),
+            Some(p) if is_left => p.set_left(Some(node)),
+            Some(p) => p.set_right(Some(node)),
         }
         self.len += 1;
 

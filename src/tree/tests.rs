@@ -198,6 +198,62 @@ fn resize_in_place_keeps_the_augmentation_exact() {
     }
 }
 
+/// Random splits and merges of adjacent nodes, between inserts and erases
+/// into random holes, with the checker after every step: both skip the
+/// usual refresh of the augmentation and rely on what cannot change.
+#[test]
+fn split_and_merge_keep_every_invariant() {
+    const SPACE: usize = 1024;
+    for seed in 1..=if cfg!(miri) { 2 } else { 4 } {
+        let mut rng = Rng(seed);
+        let mut h = Harness::new(96);
+        for _ in 0..STEPS {
+            let free = h.links.iter().position(|l| !l.is_linked());
+            match (rng.below(4), free) {
+                (0, Some(slot)) => {
+                    let start = rng.below(SPACE);
+                    let end = start + 1 + rng.below(64);
+                    if h.model.iter().all(|&(s, e, _)| e <= start || end <= s) {
+                        h.insert(slot, start, end);
+                    }
+                }
+                (1, Some(slot)) if !h.model.is_empty() => {
+                    let i = rng.below(h.model.len());
+                    let (s, e, left) = h.model[i];
+                    if e - s >= 2 {
+                        let pos = s + 1 + rng.below(e - s - 1);
+                        h.check_find(s);
+                        // SAFETY: `left` is in the tree, `slot` is free.
+                        unsafe { h.tree.split(h.ptr(left), pos, h.ptr(slot)) };
+                        h.model[i] = (s, pos, left);
+                        h.model.insert(i + 1, (pos, e, slot));
+                    }
+                }
+                (2, _) if h.model.len() >= 2 => {
+                    let i = rng.below(h.model.len() - 1);
+                    let ((s, e, prev), (ns, ne, next)) = (h.model[i], h.model[i + 1]);
+                    if e == ns {
+                        h.check_find(ns);
+                        // SAFETY: both are in the tree, `next` right after
+                        // `prev`.
+                        unsafe { h.tree.merge(h.ptr(prev), h.ptr(next)) };
+                        assert!(!h.links[next].is_linked());
+                        h.model[i] = (s, ne, prev);
+                        h.model.remove(i + 1);
+                    }
+                }
+                _ if !h.model.is_empty() => {
+                    let i = rng.below(h.model.len());
+                    h.erase(i);
+                }
+                _ => {}
+            }
+            h.verify();
+            h.check_find(rng.below(SPACE + 64));
+        }
+    }
+}
+
 // === the last-hit cache of `find` ===
 
 #[test]
