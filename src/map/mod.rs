@@ -293,18 +293,20 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         unsafe { self.adapter.get_value(link) }
     }
 
-    /// Links an acquired node with range `[start, end)`, which must be free.
-    fn link(&mut self, link: LinkPtr, start: usize, end: usize) {
+    /// Links an acquired node with range `[start, end)`, which must be free,
+    /// just before `next`, the first segment above it.
+    fn link(&mut self, link: LinkPtr, start: usize, end: usize, next: Successor) {
         debug_assert!(
-            self.is_free(start, end),
+            self.check_free(start, end) == Ok(next),
             "inconsistent state: linking {start:#x}..{end:#x} over a mapped segment"
         );
         // SAFETY: `link` is live and acquired (fresh from `acquire`), so it
-        // is in no tree; setting its range before linking is how `insert`
-        // wants it.
+        // is in no tree; setting its range before linking is how
+        // `insert_before` wants it; `next` is a link of this tree (callers
+        // just found it).
         unsafe {
             Node::from_ptr(link).set_range(start, end);
-            self.tree.insert(link);
+            self.tree.insert_before(link, next);
         }
     }
 
@@ -391,11 +393,17 @@ impl<A: RangeAdapter> Drop for RangeActionMap<A> {
     }
 }
 
+/// The segment that follows a free range, where a new segment for that
+/// range is linked (`None`: no segment follows).
+pub(super) type Successor = Option<LinkPtr>;
+
 impl<A: RangeAdapter> RangeActionMap<A> {
-    /// Whether no segment overlaps `[start, end)`, in *O*(log n).
-    pub(crate) fn is_free(&self, start: usize, end: usize) -> bool {
-        self.tree
-            .lower_bound(start)
-            .is_none_or(|n| n.start() >= end)
+    /// The segment after `[start, end)` if no segment overlaps the range,
+    /// else [`MapError::Overlap`](crate::MapError::Overlap). *O*(log n).
+    pub(crate) fn check_free(&self, start: usize, end: usize) -> crate::MapResult<Successor> {
+        match self.tree.lower_bound(start) {
+            Some(n) if n.start() < end => Err(crate::MapError::Overlap { start, end }),
+            next => Ok(next.map(Node::ptr)),
+        }
     }
 }

@@ -13,7 +13,7 @@
 
 use intrusive_collections::{LinkOps, PointerOps};
 
-use super::{Detached, FlagsOf, OwnedOf, RangeActionMap, RangeAdapter, SegmentOf};
+use super::{Detached, FlagsOf, OwnedOf, RangeActionMap, RangeAdapter, SegmentOf, Successor};
 use crate::error::InsertError;
 use crate::tree::LinkPtr;
 use crate::{MapError, MapResult, Segment};
@@ -93,7 +93,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     pub fn unmap(&mut self, start: usize, end: usize) -> MapResult<Coverage> {
         self.window.check(start, end)?;
         let first = self.split_for_unmap(start, end)?;
-        Ok(self.unmap_split(first, start, end))
+        Ok(self.unmap_split(first, start, end).0)
     }
 
     /// Applies `flags` to `[start, end)`: segments that straddle a bound
@@ -220,9 +220,9 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         // Keep the node owned (dropped if a callback below panics) until it
         // can be linked.
         let node = self.unlinked(f())?;
-        self.unmap_split(first, start, end);
+        let (_, next) = self.unmap_split(first, start, end);
         let link = self.acquire(node).map_err(forget_linked)?;
-        Ok(self.insert_and_merge(link, start, end))
+        Ok(self.insert_and_merge(link, start, end, next))
     }
 
     /// Maps `node` at `[start, end)` only if no segment overlaps it
@@ -239,21 +239,19 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         end: usize,
         node: OwnedOf<A>,
     ) -> Result<&SegmentOf<A>, InsertError<OwnedOf<A>>> {
-        let checked = self.window.check(start, end).and_then(|()| {
-            if self.is_free(start, end) {
-                Ok(())
-            } else {
-                Err(MapError::Overlap { start, end })
-            }
-        });
-        if let Err(error) = checked {
-            return Err(InsertError { error, node });
-        }
+        let next = match self
+            .window
+            .check(start, end)
+            .and_then(|()| self.check_free(start, end))
+        {
+            Ok(next) => next,
+            Err(error) => return Err(InsertError { error, node }),
+        };
         let link = self.acquire(node).map_err(|node| InsertError {
             error: MapError::AlreadyLinked,
             node,
         })?;
-        Ok(self.insert_and_merge(link, start, end))
+        Ok(self.insert_and_merge(link, start, end, next))
     }
 
     /// Removes every segment, calling [`Segment::remove`] on each, in
@@ -303,9 +301,9 @@ impl<A: RangeAdapter> RangeActionMap<A> {
 
     /// Phase 1 of an unmap of `[start, end)`: the one split it may need, when
     /// a segment strictly contains the range. Returns the first segment
-    /// overlapping the range, where phase 2 starts.
+    /// that ends above `start`, where phase 2 starts.
     fn split_for_unmap(&mut self, start: usize, end: usize) -> MapResult<Option<LinkPtr>> {
-        let first = self.first_overlapping(start, end);
+        let first = self.tree.lower_bound(start).map(|n| n.ptr());
         if let Some(link) = first {
             let node = self.node_at(link);
             if node.start() < start && node.end() > end {
@@ -317,8 +315,14 @@ impl<A: RangeAdapter> RangeActionMap<A> {
 
     /// Phase 2 of an unmap, from `first`, the first segment overlapping the
     /// range: no segment crosses both bounds any more, so each is shrunk
-    /// from one side or removed whole.
-    fn unmap_split(&mut self, first: Option<LinkPtr>, start: usize, end: usize) -> Coverage {
+    /// from one side or removed whole. Returns what was found, and the
+    /// segment that now follows the range.
+    fn unmap_split(
+        &mut self,
+        first: Option<LinkPtr>,
+        start: usize,
+        end: usize,
+    ) -> (Coverage, Successor) {
         let mut coverage = Coverage {
             range_len: end - start,
             ..Coverage::default()
@@ -330,15 +334,18 @@ impl<A: RangeAdapter> RangeActionMap<A> {
             if s >= end {
                 break;
             }
-            cur = node.next().map(|n| n.ptr());
             coverage.segments += 1;
             coverage.mapped_len += e.min(end) - s.max(start);
+            if e > end {
+                // The last one, and it stays: it follows the range.
+                self.segment_at(link).shrink(end, e, &mut self.args);
+                self.resize(link, end, e);
+                break;
+            }
+            cur = node.next().map(|n| n.ptr());
             if s < start {
                 self.segment_at(link).shrink(s, start, &mut self.args);
                 self.resize(link, s, start);
-            } else if e > end {
-                self.segment_at(link).shrink(end, e, &mut self.args);
-                self.resize(link, end, e);
             } else {
                 // SAFETY: `link` was just found in the tree.
                 let value = unsafe { self.detach(link) };
@@ -347,7 +354,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
                 node.segment().remove(&mut self.args);
             }
         }
-        coverage
+        (coverage, cur)
     }
 
     /// Splits the segment at `link` at `pos` (strictly inside it): it keeps
@@ -380,15 +387,17 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         }
     }
 
-    /// Links a node at `[start, end)` (free) and merges it with its
-    /// neighbours when they agree; returns the segment covering `start`.
+    /// Links a node at `[start, end)` (free, followed by `next`) and merges
+    /// it with its neighbours when they agree; returns the segment covering
+    /// `start`.
     pub(super) fn insert_and_merge(
         &mut self,
         link: LinkPtr,
         start: usize,
         end: usize,
+        next: Successor,
     ) -> &SegmentOf<A> {
-        self.link(link, start, end);
+        self.link(link, start, end, next);
         let link = self.merge_with_prev(link);
         let link = self.merge_with_next(link);
         self.segment_at(link)

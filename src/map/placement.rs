@@ -1,8 +1,9 @@
 //! Free-area search: `mmap_anywhere` and its general form.
 
-use super::{OwnedOf, RangeActionMap, RangeAdapter};
+use super::{OwnedOf, RangeActionMap, RangeAdapter, Successor};
 use crate::range::{check_align, check_aligned, checked_end, Window};
 use crate::tree::gap::{Direction, HoleQuery};
+use crate::tree::Node;
 use crate::{MapError, MapResult};
 
 /// How a search treats the caller's address hint.
@@ -134,10 +135,10 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         placement: &Placement,
         f: impl FnOnce(usize) -> OwnedOf<A>,
     ) -> MapResult<usize> {
-        let start = self.find_free_area(placement)?;
+        let (start, next) = self.free_area(placement)?;
         let end = start + placement.len;
         let link = self.acquire(f(start)).map_err(super::ops::forget_linked)?;
-        self.insert_and_merge(link, start, end);
+        self.insert_and_merge(link, start, end, next);
         Ok(start)
     }
 
@@ -151,6 +152,12 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// [`MapError::BadWindow`] (the window misses the map's window),
     /// [`MapError::NoSpace`].
     pub fn find_free_area(&self, placement: &Placement) -> MapResult<usize> {
+        self.free_area(placement).map(|(start, _)| start)
+    }
+
+    /// [`find_free_area`](Self::find_free_area), and the segment that
+    /// follows the area.
+    fn free_area(&self, placement: &Placement) -> MapResult<(usize, Successor)> {
         let &Placement {
             len,
             align,
@@ -172,8 +179,8 @@ impl<A: RangeAdapter> RangeActionMap<A> {
                     .map_err(|_| MapError::NoSpace { len })?;
             }
             Hint::IfFree(addr) => {
-                if self.is_free_at(addr, len, align, window) {
-                    return Ok(addr);
+                if let Some(next) = self.free_at(addr, len, align, window) {
+                    return Ok((addr, next));
                 }
             }
         }
@@ -184,15 +191,18 @@ impl<A: RangeAdapter> RangeActionMap<A> {
             high: window.high(),
             direction,
         };
-        self.tree.find_hole(&query).ok_or(MapError::NoSpace { len })
+        self.tree
+            .find_hole(&query)
+            .map(|(start, next)| (start, next.map(Node::ptr)))
+            .ok_or(MapError::NoSpace { len })
     }
 
-    /// Whether `[addr, addr + len)` is aligned, inside `window` and free.
-    fn is_free_at(&self, addr: usize, len: usize, align: usize, window: Window) -> bool {
-        checked_end(addr, len).is_ok_and(|end| {
-            check_aligned(addr, align).is_ok()
-                && window.check(addr, end).is_ok()
-                && self.is_free(addr, end)
-        })
+    /// The segment after `[addr, addr + len)` if that range is aligned,
+    /// inside `window` and free.
+    fn free_at(&self, addr: usize, len: usize, align: usize, window: Window) -> Option<Successor> {
+        let end = checked_end(addr, len).ok()?;
+        check_aligned(addr, align).ok()?;
+        window.check(addr, end).ok()?;
+        self.check_free(addr, end).ok()
     }
 }

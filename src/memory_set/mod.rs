@@ -662,9 +662,7 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
         area: MemoryArea<PT, FA>,
     ) -> MemoryResult<()> {
         self.check_pages(start, end)?;
-        if !self.map.is_free(start, end) {
-            return Err(MapError::Overlap { start, end }.into());
-        }
+        self.map.check_free(start, end)?;
         self.insert(start, end, area, None)
     }
 

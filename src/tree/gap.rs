@@ -116,9 +116,10 @@ fn fit(a: usize, b: usize, low: usize, high: usize, need: usize) -> Option<usize
 }
 
 impl RawTree {
-    /// The placement of `query`, or `None` when no hole fits. *O*(log n),
+    /// The placement of `query` and the node that follows its hole (`None`
+    /// after the last node), or `None` when no hole fits. *O*(log n),
     /// allocation-free, including when it fails.
-    pub(crate) fn find_hole(&self, query: &HoleQuery) -> Option<usize> {
+    pub(crate) fn find_hole(&self, query: &HoleQuery) -> Option<(usize, Option<Node<'_>>)> {
         let need = query.len.checked_add(query.align - 1)?;
         let view = View(query.direction);
         // The window, in the view's coordinates.
@@ -126,20 +127,32 @@ impl RawTree {
             Direction::BottomUp => (query.low, query.high),
             Direction::TopDown => (view.mirror(query.high), view.mirror(query.low)),
         };
-        let hole_low = self.lowest_hole(view, low, high, need)?;
+        let (hole_low, beyond) = self.lowest_hole(view, low, high, need)?;
         let mask = query.align - 1;
         Some(match query.direction {
             // `need` bytes from `hole_low` hold an aligned `len`: no overflow.
-            Direction::BottomUp => (hole_low + mask) & !mask,
-            Direction::TopDown => (view.mirror(hole_low) - query.len) & !mask,
+            Direction::BottomUp => ((hole_low + mask) & !mask, beyond),
+            // Top-down, the node beyond the hole is the one below it.
+            Direction::TopDown => (
+                (view.mirror(hole_low) - query.len) & !mask,
+                beyond.map_or(self.first(), Node::next),
+            ),
         })
     }
 
     /// The low end (cut to the window) of the lowest hole in `view` whose cut
-    /// to `[low, high)` holds `need` bytes.
-    fn lowest_hole(&self, view: View, low: usize, high: usize, need: usize) -> Option<usize> {
+    /// to `[low, high)` holds `need` bytes, and the node that ends the hole
+    /// in `view` (`None` for the hole after every node).
+    fn lowest_hole(
+        &self,
+        view: View,
+        low: usize,
+        high: usize,
+        need: usize,
+    ) -> Option<(usize, Option<Node<'_>>)> {
+        let at_end = |hole_start| fit(hole_start, usize::MAX, low, high, need).map(|at| (at, None));
         let Some(root) = self.root() else {
-            return fit(0, usize::MAX, low, high, need);
+            return at_end(0);
         };
 
         // A hole that ends below this cannot hold `need` bytes at or above
@@ -159,7 +172,7 @@ impl RawTree {
         };
 
         if !promising(root, 0) {
-            return fit(view.subtree_high(root), usize::MAX, low, high, need);
+            return at_end(view.subtree_high(root));
         }
         let mut node = root;
         let mut prev_end = 0;
@@ -180,7 +193,7 @@ impl RawTree {
                 }
                 let hole_start = view.near(node).map_or(prev_end, |c| view.subtree_high(c));
                 if let Some(at) = fit(hole_start, view.low_edge(node), low, high, need) {
-                    return Some(at);
+                    return Some((at, Some(node)));
                 }
             }
             if let Some(far) = view
@@ -206,7 +219,7 @@ impl RawTree {
                         high,
                         need,
                     ) {
-                        return Some(at);
+                        return Some((at, Some(parent)));
                     }
                     let after = view.high_edge(parent);
                     if let Some(far) = view.far(parent).filter(|&c| promising(c, after)) {
@@ -218,6 +231,6 @@ impl RawTree {
                 node = parent;
             }
         }
-        fit(view.subtree_high(root), usize::MAX, low, high, need)
+        at_end(view.subtree_high(root))
     }
 }

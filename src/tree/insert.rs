@@ -1,57 +1,75 @@
-//! Linking a node in address order, and the insert rebalance.
+//! Linking a node next to its in-order neighbour, splitting a node in
+//! place, and the insert rebalance.
 
 use super::{augment, LinkPtr, Node, RawTree};
 
 impl RawTree {
-    /// Links the node at `ptr` in address order and rebalances, in
-    /// *O*(log n).
+    /// Links the node at `ptr` just before `next` in address order (after
+    /// the last node when `next` is `None`) and rebalances, in *O*(log n).
     ///
-    /// The node's range must already be set and must not overlap any node of
-    /// the tree (property 6; the map checks it).
+    /// There is no descent from the root: callers know the node that
+    /// follows a free range from the lookup that found the range free. The
+    /// new node takes the in-order slot between `next` and its predecessor:
+    /// `next`'s free left slot, or the free right slot of the rightmost node
+    /// of `next`'s left subtree.
     ///
     /// # Safety
     ///
     /// - `ptr` points to a live link that is in no tree (fresh from
     ///   `acquire_link`), and that stays alive until it is erased from this
     ///   tree;
-    /// - the link's owner is transferred to this tree's owner.
-    pub(crate) unsafe fn insert(&mut self, ptr: LinkPtr) {
+    /// - the link's owner is transferred to this tree's owner;
+    /// - `next` is `None` or points to a link of this tree.
+    ///
+    /// The node's range must already be set, must not overlap any node of
+    /// the tree, and `next` must be the first node above it (property 6; the
+    /// map checks it). Breaking this gives a misordered tree, not
+    /// unsoundness.
+    pub(crate) unsafe fn insert_before(&mut self, ptr: LinkPtr, next: Option<LinkPtr>) {
         // SAFETY: by the caller, `ptr` is a live link and reaches nothing yet
         // (`reset_as_leaf` clears its children before any traversal).
         let node = unsafe { Node::from_ptr(ptr) };
         node.reset_as_leaf();
+        // SAFETY: by the caller `next` is in this tree, live with its reach,
+        // as is the last node (`RawTree` invariant); both for as long as
+        // this `&mut self` call runs.
+        let (next, last) = unsafe {
+            (
+                next.map(|p| Node::from_ptr(p)),
+                self.last.map(|p| Node::from_ptr(p)),
+            )
+        };
         debug_assert!(
-            node.start() < node.end(),
-            "inconsistent state: inserting empty range {:#x}..{:#x}",
+            node.start() < node.end()
+                && next.is_none_or(|n| node.end() <= n.start())
+                && next
+                    .map_or(last, |n| n.prev())
+                    .is_none_or(|p| p.end() <= node.start()),
+            "inconsistent state: inserting {:#x}..{:#x} before {:?}",
             node.start(),
-            node.end()
+            node.end(),
+            next.map(|n| n.range())
         );
 
-        let start = node.start();
-        let (mut parent, mut is_left) = (None, false);
-        let (mut leftmost, mut rightmost) = (true, true);
-        let mut cur = self.root_unbound();
-        // Loop invariant: `node` belongs below `cur`, `parent` is `cur`'s
-        // parent and `is_left` says which of its slots `cur` is.
-        while let Some(c) = cur {
-            parent = Some(c);
-            is_left = start < c.start();
-            if is_left {
-                cur = c.left();
-                rightmost = false;
-            } else {
-                cur = c.right();
-                leftmost = false;
+        match next {
+            Some(n) => {
+                if self.first == next.map(Node::ptr) {
+                    self.first = Some(ptr);
+                }
+                match n.left() {
+                    None => self.attach(node, Some(n), true),
+                    Some(l) => self.attach(node, Some(l.rightmost()), false),
+                }
+            }
+            None => {
+                if last.is_none() {
+                    self.first = Some(ptr);
+                }
+                self.last = Some(ptr);
+                // The last node has no right child.
+                self.attach(node, last, false);
             }
         }
-
-        if leftmost {
-            self.first = Some(ptr);
-        }
-        if rightmost {
-            self.last = Some(ptr);
-        }
-        self.attach(node, parent, is_left);
     }
 
     /// Splits the node at `ptr` at `pos`, strictly inside its range: it

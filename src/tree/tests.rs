@@ -40,10 +40,12 @@ impl Harness {
         let ptr = self.ptr(slot);
         self.links[slot].set_parent_color_ptr(None, true);
         self.links[slot].set_range(start, end);
-        // SAFETY: the link is boxed in `self.links`, outlives the tree, and
-        // is in no tree (each slot is inserted at most once at a time).
-        unsafe { self.tree.insert(ptr) };
         let at = self.model.partition_point(|&(s, _, _)| s < start);
+        let next = self.model.get(at).map(|&(_, _, next)| self.ptr(next));
+        // SAFETY: the link is boxed in `self.links`, outlives the tree, and
+        // is in no tree (each slot is inserted at most once at a time);
+        // `next` is in the tree.
+        unsafe { self.tree.insert_before(ptr, next) };
         self.model.insert(at, (start, end, slot));
     }
 
@@ -90,6 +92,19 @@ impl Harness {
             "find({addr})"
         );
         assert_eq!(lower_bound(), above.map(|m| m.0), "lower_bound({addr})");
+    }
+
+    /// The tree's answer to a hole query, after checking that the node it
+    /// names as following the hole is the first one above the placement.
+    fn hole(&self, q: &HoleQuery) -> Option<usize> {
+        let (at, next) = self.tree.find_hole(q)?;
+        let above = self.model.iter().find(|&&(s, _, _)| s >= at + q.len);
+        assert_eq!(
+            next.map(|n| n.start()),
+            above.map(|m| m.0),
+            "node after the hole of {q:?}"
+        );
+        Some(at)
     }
 
     /// The model's answer to a hole query: scan every hole.
@@ -323,7 +338,7 @@ fn hole_search_matches_a_scan_of_every_hole() {
                     Direction::TopDown
                 },
             };
-            assert_eq!(h.tree.find_hole(&query), h.model_hole(&query), "{query:?}");
+            assert_eq!(h.hole(&query), h.model_hole(&query), "{query:?}");
         }
     }
 }
@@ -341,18 +356,15 @@ fn hole_search_at_the_ends_of_the_address_space() {
         direction,
     };
     let free = usize::MAX - 0x2000;
-    assert_eq!(
-        h.tree.find_hole(&q(free, Direction::BottomUp)),
-        Some(0x1000)
-    );
-    assert_eq!(h.tree.find_hole(&q(free, Direction::TopDown)), Some(0x1000));
-    assert_eq!(h.tree.find_hole(&q(free + 1, Direction::BottomUp)), None);
-    assert_eq!(h.tree.find_hole(&q(usize::MAX, Direction::TopDown)), None);
+    assert_eq!(h.hole(&q(free, Direction::BottomUp)), Some(0x1000));
+    assert_eq!(h.hole(&q(free, Direction::TopDown)), Some(0x1000));
+    assert_eq!(h.hole(&q(free + 1, Direction::BottomUp)), None);
+    assert_eq!(h.hole(&q(usize::MAX, Direction::TopDown)), None);
     let aligned = HoleQuery {
         align: 1 << 63,
         ..q(1, Direction::BottomUp)
     };
-    assert_eq!(h.tree.find_hole(&aligned), Some(1 << 63));
+    assert_eq!(h.hole(&aligned), Some(1 << 63));
 }
 
 #[test]
