@@ -91,7 +91,7 @@ pub trait Segment {
 
     /// The whole segment is being unmapped: release what backs it (unmap its
     /// pages, free its frames). The link shows the segment's range; the node
-    /// is then unlinked and dropped (its `Drop`, if any, runs after this).
+    /// is already unlinked and goes to [`release`](Self::release) next.
     fn remove(&self, args: &mut Self::Args);
 
     /// The segment is being cut down in place to `[start, end)`, which shares
@@ -121,8 +121,8 @@ pub trait Segment {
 
     /// The merge hook: `next` directly follows `self` (`self.end ==
     /// next.start`). Return `true` to absorb it: the map then extends `self`
-    /// over `next`'s range and drops `next`'s node without calling `remove`
-    /// on it. Return `false` (the default: never merge) to keep both.
+    /// over `next`'s range and hands `next`'s node to
+    /// [`release`](Self::release) without calling `remove` on it. Return `false` (the default: never merge) to keep both.
     ///
     /// The map asks after [`mmap_fixed`](crate::RangeActionMap::mmap_fixed)
     /// (the new segment with its neighbours) and after
@@ -131,5 +131,26 @@ pub trait Segment {
     fn try_merge(&self, next: &Self, args: &mut Self::Args) -> bool {
         let _ = (next, args);
         false
+    }
+
+    /// The map is done with `node`: it was unmapped (after its
+    /// [`remove`](Self::remove), also in [`clear`](crate::RangeActionMap::clear)),
+    /// absorbed by a merge, or the map is being dropped. The default drops
+    /// it. A kernel that allocates nodes from its own slab takes them back
+    /// here, with no unsafe code:
+    ///
+    /// ```text
+    /// fn release(node: UnsafeRef<Vma>, slab: &mut Slab) {
+    ///     slab.free.push(node);
+    /// }
+    /// ```
+    ///
+    /// Nodes the map hands back to the caller (from
+    /// [`CursorMut::remove`](crate::CursorMut::remove) or in an
+    /// [`InsertError`](crate::InsertError)) do not come here; nor does a node
+    /// whose `remove` panicked: it is dropped.
+    fn release(node: Self::Node, args: &mut Self::Args) {
+        let _ = args;
+        drop(node);
     }
 }

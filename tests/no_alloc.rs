@@ -1,6 +1,7 @@
 //! No map operation allocates: nodes come from a caller-owned pool as
 //! `UnsafeRef`s, and a counting global allocator sees zero allocations while
-//! the operations run.
+//! the operations run. Every node goes back to the pool through
+//! `Segment::release`, exactly once.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -13,6 +14,9 @@ use range_action_map::{AllocError, Hint, Placement, RangeActionMap, RangeLink, S
 struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// Nodes handed to `Segment::release`.
+static RELEASED: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: forwards to the system allocator unchanged; only counts.
 unsafe impl GlobalAlloc for Counting {
@@ -76,6 +80,13 @@ impl Segment for Vma {
     fn try_merge(&self, next: &Vma, _slab: &mut Slab) -> bool {
         self.prot.get() == next.prot.get()
     }
+
+    fn release(node: UnsafeRef<Vma>, slab: &mut Slab) {
+        RELEASED.fetch_add(1, Ordering::Relaxed);
+        // Never reallocates while each node comes back once: the free list
+        // was built with room for every node.
+        slab.free.push(node);
+    }
 }
 
 #[test]
@@ -110,7 +121,10 @@ fn map_operations_do_not_allocate() {
         let a = PAGE * (8 * i + 1);
         map.mprotect(a, a + 3 * PAGE, 3).unwrap();
         map.unmap(a + PAGE, a + 2 * PAGE).unwrap();
+        // Fills the hole at `a + PAGE` with the protection of both
+        // neighbours: they merge, and two nodes go back to the slab.
         let node = take(&mut map);
+        node.prot.set(3);
         map.mmap_anywhere(a, PAGE, |_| node).unwrap();
         let placement = Placement::new(PAGE)
             .align(PAGE)
@@ -121,8 +135,24 @@ fn map_operations_do_not_allocate() {
         assert!(map.gaps(a, a + 16 * PAGE).unwrap().count() > 0);
     }
     let count = map.iter().count();
+    // Only merges gave nodes back so far.
+    assert!(
+        RELEASED.load(Ordering::Relaxed) > 0,
+        "merges released nodes"
+    );
     map.clear();
     let after = ALLOCATIONS.load(Ordering::Relaxed);
     assert!(count > 0);
     assert_eq!(after - before, 0, "map operations allocated");
+    assert_eq!(map.args().free.len(), NODES, "every node back in the slab");
+
+    // Dropping the map releases the nodes still in it.
+    for i in 0..NODES / 2 {
+        let node = take(&mut map);
+        map.mmap_fixed_noreplace(PAGE * (2 * i + 1), PAGE * (2 * i + 2), node)
+            .expect("free");
+    }
+    let released = RELEASED.load(Ordering::Relaxed);
+    drop(map);
+    assert_eq!(RELEASED.load(Ordering::Relaxed) - released, NODES / 2);
 }

@@ -62,7 +62,7 @@ impl Segment for Vma<Boxed> {
 }
 
 /// A fixed pool of [`Vma`] nodes allocated once, with a free stack: the
-/// map's `Args`, so that `split` and `remove` take and give back nodes.
+/// map's `Args`, so that `split` and `release` take and give back nodes.
 ///
 /// # Invariants
 ///
@@ -118,12 +118,7 @@ impl Segment for Vma<Pooled> {
     type Flags = u32;
     type Node = UnsafeRef<Vma<Pooled>>;
 
-    fn remove(&self, slab: &mut Slab) {
-        // SAFETY: the map calls `remove` on a node it has already unlinked
-        // and only drops its `UnsafeRef` (a no-op) afterwards, so the node
-        // is in no map from here on; it came from `slab`.
-        slab.give(unsafe { UnsafeRef::from_raw(self) });
-    }
+    fn remove(&self, _: &mut Slab) {}
 
     fn shrink(&self, _start: usize, _end: usize, _: &mut Slab) {}
 
@@ -144,6 +139,10 @@ impl Segment for Vma<Pooled> {
 
     fn modify(&self, prot: u32, _: &mut Slab) {
         self.prot.set(prot);
+    }
+
+    fn release(node: UnsafeRef<Vma<Pooled>>, slab: &mut Slab) {
+        slab.give(node);
     }
 }
 

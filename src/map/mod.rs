@@ -275,7 +275,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         // SAFETY: by the caller, `link` is in the tree.
         unsafe { self.tree.erase(link) };
         // SAFETY: the tree just unlinked `link`.
-        unsafe { self.release(link) }
+        unsafe { self.release_link(link) }
     }
 
     /// Releases a link the tree has just unlinked and returns its value,
@@ -285,7 +285,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     ///
     /// `link` was a link of this map's tree and was unlinked by the tree
     /// since; it is released once.
-    unsafe fn release(&mut self, link: LinkPtr) -> *const SegmentOf<A> {
+    unsafe fn release_link(&mut self, link: LinkPtr) -> *const SegmentOf<A> {
         // SAFETY: the link was acquired by `acquire` and is now out of the
         // tree, so it is released exactly once (caller).
         unsafe { self.adapter.link_ops_mut().release_link(link) };
@@ -369,6 +369,17 @@ impl<'a, A: RangeAdapter> Detached<'a, A> {
     }
 }
 
+impl<A: RangeAdapter> Detached<'_, A> {
+    /// Rebuilds the owner and hands it to [`Segment::release`].
+    pub(super) fn release(self, args: &mut ArgsOf<A>) {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: by the type invariant the owner is rebuilt exactly once:
+        // here, since `this` never drops.
+        let owned = unsafe { this.adapter.pointer_ops().from_raw(this.value) };
+        SegmentOf::<A>::release(owned, args);
+    }
+}
+
 impl<A: RangeAdapter> Drop for Detached<'_, A> {
     fn drop(&mut self) {
         // SAFETY: by the type invariant the owner is rebuilt exactly once.
@@ -377,18 +388,21 @@ impl<A: RangeAdapter> Drop for Detached<'_, A> {
 }
 
 impl<A: RangeAdapter> Drop for RangeActionMap<A> {
-    /// Drops every segment's node, without calling [`Segment::remove`] (call
-    /// [`clear`](RangeActionMap::clear) first to release what backs them).
+    /// Hands every segment's node to [`Segment::release`], without calling
+    /// [`Segment::remove`] (call [`clear`](RangeActionMap::clear) first to
+    /// release what backs them). Should `release` panic, the nodes not yet
+    /// released are leaked.
     fn drop(&mut self) {
         let drain = self.tree.drain();
         for link in drain {
             // SAFETY: `drain` yields every former link of the tree once,
             // unlinked; each came from `acquire` and is rebuilt once.
-            drop(unsafe {
+            let owned = unsafe {
                 self.adapter
                     .pointer_ops()
                     .from_raw(self.adapter.get_value(link))
-            });
+            };
+            SegmentOf::<A>::release(owned, &mut self.args);
         }
     }
 }

@@ -254,12 +254,14 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         Ok(self.insert_and_merge(link, start, end, next))
     }
 
-    /// Removes every segment, calling [`Segment::remove`] on each, in
-    /// *O*(n). Without callbacks, dropping the map frees the nodes.
+    /// Removes every segment, calling [`Segment::remove`] and then
+    /// [`Segment::release`] on each, in *O*(n). Dropping the map releases
+    /// the nodes without `remove`.
     ///
     /// # Panics
     ///
-    /// If `remove` panics; the map is then empty and every node dropped.
+    /// If a callback panics; the map is then empty, and the nodes not yet
+    /// released are dropped.
     pub fn clear(&mut self) {
         /// Drops the nodes a panicking `remove` would otherwise leak.
         struct Rest<'a, A: RangeAdapter> {
@@ -286,6 +288,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         };
         while let Some(node) = rest.next() {
             node.segment().remove(&mut self.args);
+            node.release(&mut self.args);
         }
     }
 
@@ -352,6 +355,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
                 // SAFETY: `detach` returned the raw value of this adapter.
                 let node = unsafe { Detached::new(&self.adapter, value) };
                 node.segment().remove(&mut self.args);
+                node.release(&mut self.args);
             }
         }
         (coverage, cur)
@@ -437,7 +441,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     }
 
     /// Asks `prev` to absorb the adjacent `next`; on yes, `next` leaves the
-    /// map (dropped without `remove`) and `prev` grows over its range.
+    /// map (released without `remove`) and `prev` grows over its range.
     fn try_absorb(&mut self, prev: LinkPtr, next: LinkPtr) -> bool {
         let next_seg = self.segment_at(next);
         if !self.segment_at(prev).try_merge(next_seg, &mut self.args) {
@@ -446,10 +450,11 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         // SAFETY: `next` is prev's successor in this tree (callers).
         unsafe { self.tree.merge(prev, next) };
         // SAFETY: the tree just unlinked `next`.
-        let value = unsafe { self.release(next) };
-        // SAFETY: `release` returned the raw value of this adapter; its
-        // owner is rebuilt once, here, and dropped.
-        drop(unsafe { self.adapter.pointer_ops().from_raw(value) });
+        let value = unsafe { self.release_link(next) };
+        // SAFETY: `release_link` returned the raw value of this adapter; its
+        // owner is rebuilt once, here.
+        let owned = unsafe { self.adapter.pointer_ops().from_raw(value) };
+        SegmentOf::<A>::release(owned, &mut self.args);
         true
     }
 }
