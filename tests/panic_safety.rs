@@ -50,6 +50,7 @@ fn a_panic_in_any_callback_leaves_the_map_valid() {
         Crash::Split,
         Crash::Modify,
         Crash::Merge,
+        Crash::Release,
     ] {
         for n in 0..12 {
             let mut map = map_with_segments();

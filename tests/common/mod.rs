@@ -84,6 +84,7 @@ pub enum Crash {
     Split,
     Modify,
     Merge,
+    Release,
 }
 
 /// The map's `Args`: the callback log and the test's knobs.
@@ -215,6 +216,12 @@ impl Segment for Seg {
         });
         self.prot.set(prot);
         log.maybe_crash(Crash::Modify);
+    }
+
+    fn release(node: Box<Seg>, log: &mut Log) {
+        // The node drops either way, also while a crash unwinds.
+        let _node = node;
+        log.maybe_crash(Crash::Release);
     }
 
     fn try_merge(&self, next: &Seg, log: &mut Log) -> bool {
