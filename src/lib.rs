@@ -31,7 +31,9 @@
 //! **2. Say what the map's actions mean** by implementing [`Segment`]: what
 //! to release when (part of) a segment is unmapped, how to split one in two,
 //! how to apply new flags. `Args` is handed to every callback (a kernel
-//! passes its page table); `Node` is the owning pointer.
+//! passes its page table); `Node` is the owning pointer. Nodes the map is
+//! done with go to [`Segment::release`], which drops them unless you
+//! override it (a kernel puts them back in its slab).
 //!
 //! ```
 //! # use core::cell::Cell;
@@ -102,7 +104,7 @@
 //!   split changes no mapping, so a failed or panicking split leaves the
 //!   address space as it was.
 //! - **Panic safety.** A panicking callback leaves the map valid: every node
-//!   is either still in the map or dropped exactly once.
+//!   is either still in the map or released or dropped, exactly once.
 //! - **Costs.** `find`, `first`/`last` (*O*(1)), every free-area search:
 //!   *O*(log n) worst case, failures included. `unmap`/`mprotect` over k
 //!   segments: *O*(log n + k). Memory per segment: one [`RangeLink`], eight

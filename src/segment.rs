@@ -146,7 +146,7 @@ pub trait Segment {
     /// ```
     ///
     /// Nodes the map hands back to the caller (from
-    /// [`CursorMut::remove`](crate::CursorMut::remove) or in an
+    /// [`CursorMut::remove_current`](crate::CursorMut::remove_current) or in an
     /// [`InsertError`](crate::InsertError)) do not come here; nor does a node
     /// whose `remove` panicked: it is dropped.
     fn release(node: Self::Node, args: &mut Self::Args) {
