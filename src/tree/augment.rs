@@ -5,8 +5,9 @@
 //! function of the node and its two children only, so three small callbacks
 //! keep them exact:
 //!
-//! - [`propagate`] after a node's range or children changed: recompute
-//!   upwards, stopping early once a value comes out unchanged;
+//! - [`propagate`] (after an insertion) and [`propagate_removal`] (after
+//!   an erase or a resize) when a node's range or children changed:
+//!   recompute upwards, stopping early once a value comes out unchanged;
 //! - [`copy`] when erase splices the successor into the erased node's place;
 //! - [`rotate`] after a rotation: the new subtree root inherits the old
 //!   root's values (same set of nodes), only the old root is recomputed.
@@ -32,27 +33,64 @@ pub(crate) fn compute(node: Node<'_>) -> (usize, usize, usize) {
     (min_start, max_end, gap)
 }
 
-/// Recomputes `node`'s values; reports whether any of them changed.
-#[inline]
-pub(crate) fn recompute(node: Node<'_>) -> bool {
-    let new = compute(node);
-    if new == node.augment() {
-        return false;
-    }
-    node.set_augment(new);
-    true
-}
-
 /// Recomputes from `node` up to, not including, `stop` (the root's parent
 /// when `None`), returning early at the first node whose values did not
-/// change: its ancestors depend on it only through those values.
+/// change: its ancestors depend on it only through those values. For
+/// insertions, where a gap shrinks.
 #[inline]
-pub(crate) fn propagate<'t>(mut node: Option<Node<'t>>, stop: Option<Node<'t>>) {
-    // Loop invariant: every node below `node` on the path is exact.
+pub(crate) fn propagate<'t>(node: Option<Node<'t>>, stop: Option<Node<'t>>) {
+    walk_up::<false>(node, stop);
+}
+
+/// [`propagate`] after a node left the tree or changed its range, where a
+/// gap usually grows.
+///
+/// `node` may have changed in any way (its range, its children). Above it,
+/// each ancestor has one changed input, the child the walk comes from, and
+/// when only that child's gap moved, the ancestor's values follow without
+/// reading its other child (a likely cache miss in a large tree): a gap
+/// that grew raises the maximum, a gap that shrank from below the maximum
+/// leaves it. Only a shrinking gap that was the maximum needs the full
+/// recomputation, which is why insertions use [`propagate`], whose loop is
+/// shorter.
+#[inline]
+pub(crate) fn propagate_removal<'t>(node: Option<Node<'t>>, stop: Option<Node<'t>>) {
+    walk_up::<true>(node, stop);
+}
+
+#[inline]
+fn walk_up<'t, const INCREMENTAL: bool>(mut node: Option<Node<'t>>, stop: Option<Node<'t>>) {
+    // The child the walk comes from, with its values before this walk.
+    let mut from: Option<(Node<'t>, (usize, usize, usize))> = None;
+    // Loop invariant: every node below `node` on the path is exact, and
+    // `node`'s only stale input, if any, is `from`.
     while let Some(n) = node {
-        if Some(n) == stop || !recompute(n) {
+        if Some(n) == stop {
             break;
         }
+        let old = n.augment();
+        let new = match from {
+            Some((child, (child_min, child_max, child_gap)))
+                if INCREMENTAL
+                    && child.min_start() == child_min
+                    && child.max_end() == child_max =>
+            {
+                let gap = child.subtree_gap();
+                if gap >= child_gap {
+                    (old.0, old.1, old.2.max(gap))
+                } else if old.2 > child_gap {
+                    old
+                } else {
+                    compute(n)
+                }
+            }
+            _ => compute(n),
+        };
+        if new == old {
+            break;
+        }
+        n.set_augment(new);
+        from = Some((n, old));
         node = n.parent();
     }
 }

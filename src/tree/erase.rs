@@ -138,7 +138,7 @@ impl RawTree {
                         successor.set_right(Some(r));
                         r.set_parent(Some(successor));
                         augment::copy(node, successor);
-                        augment::propagate(Some(parent), Some(successor));
+                        augment::propagate_removal(Some(parent), Some(successor));
                     }
                 }
 
@@ -162,7 +162,7 @@ impl RawTree {
             }
         }
 
-        augment::propagate(fix_from, None);
+        augment::propagate_removal(fix_from, None);
         rebalance
     }
 

@@ -22,7 +22,7 @@
 //!    `start < end`; consecutive nodes are disjoint (`prev.end <= next.start`).
 //! 7. Every node holds `min_start`, `max_end` and `subtree_gap` of its
 //!    subtree (formulas in [`RangeLink`]), exact at every rest point. They are
-//!    kept by the three callbacks of [`augment`]: `propagate`, `copy`, and
+//!    kept by the callbacks of [`augment`]: `propagate` (two flavours), `copy`, and
 //!    `rotate`.
 //!
 //! The tree maintains 1–5 and 7 itself. Property 6 is the caller's: the map
@@ -292,7 +292,7 @@ impl RawTree {
             node.end()
         );
         node.set_range(start, end);
-        augment::propagate(Some(node), None);
+        augment::propagate_removal(Some(node), None);
     }
 
     /// Replaces `old` by `new` in `parent`'s child slot, or at the root.
