@@ -316,10 +316,10 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         Ok(first)
     }
 
-    /// Phase 2 of an unmap, from `first`, the first segment overlapping the
-    /// range: no segment crosses both bounds any more, so each is shrunk
-    /// from one side or removed whole. Returns what was found, and the
-    /// segment that now follows the range.
+    /// Phase 2 of an unmap, from `first`, the first segment that ends above
+    /// `start`: no segment crosses both bounds any more, so each one that
+    /// overlaps the range is shrunk from one side or removed whole. Returns
+    /// what was found, and the segment that now follows the range.
     fn unmap_split(
         &mut self,
         first: Option<LinkPtr>,
