@@ -58,6 +58,8 @@ pub(crate) fn propagate_removal<'t>(node: Option<Node<'t>>, stop: Option<Node<'t
     walk_up::<true>(node, stop);
 }
 
+/// The walk of [`propagate`] and [`propagate_removal`]; `INCREMENTAL`
+/// turns on the latter's shortcut.
 #[inline]
 fn walk_up<'t, const INCREMENTAL: bool>(mut node: Option<Node<'t>>, stop: Option<Node<'t>>) {
     // The child the walk comes from, with its values before this walk.
