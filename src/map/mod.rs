@@ -300,14 +300,12 @@ impl<A: RangeAdapter> RangeActionMap<A> {
             self.check_free(start, end) == Ok(next),
             "inconsistent state: linking {start:#x}..{end:#x} over a mapped segment"
         );
-        // SAFETY: `link` is live and acquired (fresh from `acquire`), so it
-        // is in no tree; setting its range before linking is how
-        // `insert_before` wants it; `next` is a link of this tree (callers
-        // just found it).
-        unsafe {
-            Node::from_ptr(link).set_range(start, end);
-            self.tree.insert_before(link, next);
-        }
+        // SAFETY: `link` is live and acquired (fresh from `acquire`).
+        let node = unsafe { Node::from_ptr(link) };
+        node.set_range(start, end);
+        // SAFETY: `link` is in no tree, with its range set; `next` is a link
+        // of this tree (callers just found it).
+        unsafe { self.tree.insert_before(link, next) };
     }
 
     /// Resizes a node of this tree in place.
