@@ -395,12 +395,8 @@ impl<A: RangeAdapter> Drop for RangeActionMap<A> {
         for link in drain {
             // SAFETY: `drain` yields every former link of the tree once,
             // unlinked; each came from `acquire` and is rebuilt once.
-            let owned = unsafe {
-                self.adapter
-                    .pointer_ops()
-                    .from_raw(self.adapter.get_value(link))
-            };
-            SegmentOf::<A>::release(owned, &mut self.args);
+            let node = unsafe { Detached::new(&self.adapter, self.adapter.get_value(link)) };
+            node.release(&mut self.args);
         }
     }
 }

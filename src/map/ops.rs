@@ -451,10 +451,8 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         unsafe { self.tree.merge(prev, next) };
         // SAFETY: the tree just unlinked `next`.
         let value = unsafe { self.release_link(next) };
-        // SAFETY: `release_link` returned the raw value of this adapter; its
-        // owner is rebuilt once, here.
-        let owned = unsafe { self.adapter.pointer_ops().from_raw(value) };
-        SegmentOf::<A>::release(owned, &mut self.args);
+        // SAFETY: `release_link` returned the raw value of this adapter.
+        unsafe { Detached::new(&self.adapter, value) }.release(&mut self.args);
         true
     }
 }
