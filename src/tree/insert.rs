@@ -53,7 +53,7 @@ impl RawTree {
 
         match next {
             Some(n) => {
-                if self.first == next.map(Node::ptr) {
+                if self.first == Some(n.ptr()) {
                     self.first = Some(ptr);
                 }
                 match n.left() {
