@@ -7,7 +7,7 @@
 //! `/proc/<pid>/maps`-style.
 //!
 //! ```text
-//! cargo run --example kernel --features mock
+//! cargo run --example kernel
 //! ```
 
 use std::error::Error;
@@ -16,8 +16,8 @@ use range_action_map::linux::{GrowsDown, LinuxLayout, StackRlimit};
 use range_action_map::memory_set::{
     Access, KernelLayout, MemoryAttr, MemoryError, MemoryHandler, MemorySet, PageTable, PAGE_SIZE,
 };
-use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
 use range_action_map::Window;
+use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
 
 type AddressSpace = MemorySet<SoftPageTable, CountingFrameAllocator, LinuxLayout>;
 

@@ -6,7 +6,6 @@
 mod common;
 #[path = "common/fuzz_input.rs"]
 mod fuzz_input;
-#[cfg(feature = "mock")]
 #[path = "common/memory_set_model.rs"]
 mod memory_set_model;
 
@@ -65,7 +64,6 @@ fn boxed_corpus_replays() {
     assert!(replay("boxed", fuzz_input::run_boxed) > 0, "no boxed seeds");
 }
 
-#[cfg(feature = "mock")]
 #[test]
 fn memory_set_corpus_replays() {
     assert!(
@@ -83,7 +81,6 @@ fn degenerate_inputs_decode() {
         fuzz_input::run_differential(data);
         fuzz_input::run_crash(data);
         fuzz_input::run_boxed(data);
-        #[cfg(feature = "mock")]
         memory_set_model::run_memory_set(data);
     }
 }

@@ -18,8 +18,8 @@ use range_action_map::memory_set::{
     Access, FaultError, KernelLayout, MemoryAttr, MemoryError, MemoryHandler, MemorySet, PageTable,
     PagingError, PAGE_SIZE,
 };
-use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
 use range_action_map::MapError;
+use range_action_map_testkit::{CountingFrameAllocator, Rng, SoftPageTable};
 
 type Set = MemorySet<SoftPageTable, CountingFrameAllocator>;
 
@@ -458,7 +458,7 @@ fn display_is_proc_maps_style() {
 fn model_random_operations_keep_page_table_and_frames_exact() {
     // Miri is ~1000x slower; a short run still covers every operation.
     let (runs, bytes) = if cfg!(miri) { (1, 160) } else { (96, 1200) };
-    let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for run in 0..runs {
         let data: Vec<u8> = (0..bytes).map(|_| rng.next() as u8).collect();
         eprintln!("run {run}: flags {:#04x}", data[0]);

@@ -19,7 +19,7 @@ use range_action_map::memory_set::{
     Access, FaultError, FrameAllocator, MemoryAttr, MemoryError, MemoryHandler, MemorySet,
     PageTable, PagingError, PAGE_SIZE,
 };
-use range_action_map::mock::{CountingFrameAllocator, SoftPageTable, Sv39Entry};
+use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable, Sv39Entry};
 
 /// 1 GiB.
 const GIB: usize = 1 << 30;

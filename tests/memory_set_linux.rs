@@ -6,17 +6,15 @@
 
 use std::cell::Cell;
 
-mod common;
-
 use intrusive_collections::intrusive_adapter;
 use range_action_map::linux::{GrowsDown, LinuxLayout, StackRlimit};
 use range_action_map::memory_set::{
     Access, FirstFit, MemoryAttr, MemoryError, MemoryHandler, MemorySet, PageTable,
     PlacementPolicy, PAGE_SIZE,
 };
-use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
 use range_action_map::{MapError, MapResult, RangeActionMap, RangeAdapter, RangeLink, Segment};
 use range_action_map::{SegmentOf, Window};
+use range_action_map_testkit::{CountingFrameAllocator, Rng, SoftPageTable};
 
 // === the equivalent map: plain VMAs with the same bits ===
 
@@ -531,7 +529,7 @@ fn random_sequences_place_as_get_unmapped_area() {
         .with_mmap_base(64 * MIB)
         .with_unmapped_base(128 * MIB)
         .with_guard_gap(256 << 10);
-    let mut rng = common::Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     // How often the rules under test decided a placement, to show that the
     // sequences reach them.
     let (mut guarded, mut fallback, mut huge) = (0, 0, 0);
@@ -540,8 +538,7 @@ fn random_sequences_place_as_get_unmapped_area() {
         let mut faulted: Vec<usize> = Vec::new();
         for step in 0..150 {
             // A page of the window, below the fallback's busiest part.
-            let page =
-                |rng: &mut common::Rng| 0x10000 + rng.below(160 * MIB / PAGE_SIZE) * PAGE_SIZE;
+            let page = |rng: &mut Rng| 0x10000 + rng.below(160 * MIB / PAGE_SIZE) * PAGE_SIZE;
             match rng.below(10) {
                 // mmap: no hint, a random one, or one next to an area; small
                 // (frame backed), 2 MiB multiples and large lazy ones.

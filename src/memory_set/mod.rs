@@ -30,12 +30,12 @@
 //!
 //! # Examples
 //!
-//! With the software page table of the `mock` feature:
+//! With the software page table of the test kit (`range-action-map-testkit`,
+//! a dev-dependency):
 //!
 //! ```
-//! # #[cfg(feature = "mock")] {
 //! use range_action_map::memory_set::{Access, MemoryAttr, MemoryHandler, MemorySet, PageTable};
-//! use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
+//! use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
 //!
 //! let frames = CountingFrameAllocator::new(64);
 //! let mut set = MemorySet::new(SoftPageTable::new(frames.memory()), frames.clone());
@@ -54,18 +54,16 @@
 //! print!("{set}");
 //! drop(set);
 //! assert_eq!(frames.live(), 0);
-//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! A user address space laid out as Linux lays out a process:
 //!
 //! ```
-//! # #[cfg(feature = "mock")] {
 //! use range_action_map::linux::LinuxLayout;
 //! use range_action_map::memory_set::{MemoryAttr, MemoryHandler, MemorySet};
-//! use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
 //! use range_action_map::Window;
+//! use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
 //!
 //! let layout = LinuxLayout::new();
 //! let frames = CountingFrameAllocator::new(64);
@@ -77,7 +75,6 @@
 //! let stack = set.map_anywhere_grows_down(0, 0x10000, 0x1000, rw, lazy)?;
 //! assert_eq!(stack, layout.mmap_base() - 0x10000);
 //! assert_eq!(set.map_anywhere(0, 0x1000, 0x1000, rw, lazy)?, stack - (1 << 20) - 0x1000);
-//! # }
 //! # Ok::<(), range_action_map::memory_set::MemoryError>(())
 //! ```
 
@@ -377,11 +374,10 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// # Examples
     ///
     /// ```
-    /// # #[cfg(feature = "mock")] {
     /// use range_action_map::linux::{LinuxLayout, StackRlimit};
     /// use range_action_map::memory_set::{MemoryAttr, MemoryHandler, MemorySet};
-    /// use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
     /// use range_action_map::Window;
+    /// use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
     ///
     /// // Sv39: a 256 GiB user half.
     /// let layout = LinuxLayout::for_task_size(1 << 38, StackRlimit::DEFAULT);
@@ -392,7 +388,6 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// let rw = MemoryAttr::new().set_user();
     /// let at = set.map_anywhere(0, 0x3000, 0x1000, rw, MemoryHandler::ByFrame)?;
     /// assert_eq!(at, layout.mmap_base() - 0x3000);
-    /// # }
     /// # Ok::<(), range_action_map::memory_set::MemoryError>(())
     /// ```
     pub fn with_policy(policy: P, window: Window, pt: PT, fa: FA) -> Self {

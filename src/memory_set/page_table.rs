@@ -8,7 +8,8 @@
 //! allocator can serve many address spaces (a forked address space maps its own table over
 //! the same physical memory).
 //!
-//! The crate's `mock` feature provides software implementations of all three traits for tests.
+//! The workspace's test kit (`range-action-map-testkit`) provides software implementations of
+//! all three traits for tests.
 
 use core::fmt;
 
@@ -109,7 +110,7 @@ pub trait FrameAllocator {
 ///
 /// # Implementing this trait
 ///
-/// The mock page table is its own oracle, and a kernel's should be too: `map` of a mapped
+/// The test kit's page table is its own oracle, and a kernel's should be too: `map` of a mapped
 /// page and `unmap` of an unmapped one must fail rather than silently overwrite or succeed,
 /// because `MemorySet` relies on those errors to prove it never double-maps.
 ///
@@ -188,9 +189,8 @@ pub trait PageTable {
     /// Visiting the mapped pages of a range, as `MemorySet` does for a lazy area:
     ///
     /// ```
-    /// # #[cfg(feature = "mock")] {
     /// use range_action_map::memory_set::{PageTable, PAGE_SIZE};
-    /// use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
+    /// use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
     ///
     /// let mut frames = CountingFrameAllocator::new(8);
     /// let mut pt = SoftPageTable::new(frames.memory());
@@ -202,7 +202,6 @@ pub trait PageTable {
     ///     from = va + PAGE_SIZE;
     /// }
     /// assert_eq!(found, [0x7000, 1 << 30]);
-    /// # }
     /// # Ok::<(), range_action_map::memory_set::PagingError>(())
     /// ```
     fn next_mapped(&self, start: usize, end: usize) -> Option<usize>;

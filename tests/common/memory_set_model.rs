@@ -25,8 +25,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use range_action_map::memory_set::{
     Access, FaultError, MemoryAttr, MemoryError, MemoryHandler, MemorySet, PagingError, PAGE_SIZE,
 };
-use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
 use range_action_map::{Direction, Hint, MapError, Window};
+use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
 
 use crate::common::{coverage_pair, Model, PlacementSpec};
 use crate::fuzz_input::Reader;

@@ -753,21 +753,3 @@ impl Harness {
         self.model.next_id = fresh_id() + 1;
     }
 }
-
-/// xorshift64*: a seeded generator for the random scenarios of the
-/// integration tests (no dependency, the same sequence everywhere).
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform enough in `0..n` for tests (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}

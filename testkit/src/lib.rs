@@ -1,0 +1,54 @@
+//! What the tests, benches, fuzz targets and examples of
+//! [`range_action_map`] share. Not published: it is the crate's test
+//! bench, and it may change with every commit.
+//!
+//! Software doubles of the hardware traits of
+//! [`memory_set`](range_action_map::memory_set):
+//!
+//! - [`PhysMemory`]: simulated physical memory, a run of 4 KiB frames starting at
+//!   [`PhysMemory::BASE`];
+//! - [`CountingFrameAllocator`]: a [`FrameAllocator`] over that memory that counts, tracks live
+//!   frames and panics on double free;
+//! - [`SoftPageTable`]: a real three-level RISC-V Sv39 radix table whose table frames come from
+//!   the allocator and live in the simulated memory, with [`Sv39Entry`] as its entry.
+//!
+//! All three are cheap handles onto shared state (`Rc<RefCell<..>>`), so a forked address
+//! space can own a second [`SoftPageTable`] over the same memory and a clone of the same
+//! allocator. They are neither `Send` nor `Sync`.
+//!
+//! The page table is its own oracle: it refuses to map a mapped page or unmap an unmapped one,
+//! and the allocator refuses to free a frame twice, so a test over them checks the caller's
+//! bookkeeping page by page and frame by frame.
+//!
+//! ```
+//! use range_action_map::memory_set::{FrameAllocator, MemoryAttr, PageTable};
+//! use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
+//!
+//! let mut frames = CountingFrameAllocator::new(16);
+//! let mut pt = SoftPageTable::new(frames.memory());
+//! let page = frames.alloc().expect("a free frame");
+//! let attr = MemoryAttr::new().set_user().set_readonly();
+//! attr.apply(pt.map(0x1000, page, &mut frames)?);
+//! assert_eq!(pt.translate(0x1234), Some((page + 0x234, attr)));
+//! assert_eq!(pt.table_frames(), 3); // root, middle and leaf tables
+//!
+//! assert_eq!(pt.unmap(0x1000)?, page);
+//! frames.dealloc(page);
+//! pt.destroy(&mut frames);
+//! assert_eq!(frames.live(), 0);
+//! # Ok::<(), range_action_map::memory_set::PagingError>(())
+//! ```
+//!
+//! The doubles assume a 64-bit host.
+//!
+//! [`FrameAllocator`]: range_action_map::memory_set::FrameAllocator
+
+pub mod frames;
+pub mod memory;
+pub mod rng;
+pub mod sv39;
+
+pub use frames::CountingFrameAllocator;
+pub use memory::PhysMemory;
+pub use rng::Rng;
+pub use sv39::{SoftPageTable, Sv39Entry};
