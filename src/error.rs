@@ -38,7 +38,8 @@ pub enum MapError {
         /// The required alignment.
         align: usize,
     },
-    /// An alignment that is zero or not a power of two.
+    /// An alignment that is zero or not a power of two, or, where a layer
+    /// works in pages, smaller than a page.
     BadAlignment {
         /// The alignment asked for.
         align: usize,
@@ -95,7 +96,7 @@ impl fmt::Display for MapError {
                 write!(f, "address {addr:#x} is not aligned to {align:#x}")
             }
             MapError::BadAlignment { align } => {
-                write!(f, "alignment {align:#x} is not a power of two")
+                write!(f, "alignment {align:#x} is not a usable power of two")
             }
             MapError::BadWindow { low, high } => write!(f, "empty window {low:#x}..{high:#x}"),
             MapError::Overlap { start, end } => {

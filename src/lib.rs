@@ -13,18 +13,21 @@
 //! # Five-minute tour
 //!
 //! **1. Declare a segment.** Embed a [`RangeLink`] and name it in
-//! [`intrusive_adapter!`](intrusive_collections::intrusive_adapter):
+//! [`range_adapter!`], which declares the adapter as
+//! [`intrusive_adapter!`](intrusive_collections::intrusive_adapter) does and
+//! also checks that the field is a `RangeLink` (`intrusive_adapter!` takes
+//! the type you write on trust: naming a field of another type compiles and
+//! is undefined behaviour):
 //!
 //! ```
 //! use core::cell::Cell;
-//! use intrusive_collections::intrusive_adapter;
-//! use range_action_map::{RangeActionMap, RangeLink, Segment};
+//! use range_action_map::{range_adapter, RangeActionMap, RangeLink, Segment};
 //!
 //! struct Vma {
 //!     link: RangeLink,
 //!     prot: Cell<usize>,
 //! }
-//! intrusive_adapter!(VmaAdapter = Box<Vma>: Vma { link: RangeLink });
+//! range_adapter!(VmaAdapter = Box<Vma>: Vma { link });
 //! # fn vma(prot: usize) -> Box<Vma> { Box::new(Vma { link: RangeLink::new(), prot: Cell::new(prot) }) }
 //! ```
 //!
@@ -37,10 +40,9 @@
 //!
 //! ```
 //! # use core::cell::Cell;
-//! # use intrusive_collections::intrusive_adapter;
-//! # use range_action_map::{RangeActionMap, RangeLink, Segment};
+//! # use range_action_map::{range_adapter, RangeActionMap, RangeLink, Segment};
 //! # struct Vma { link: RangeLink, prot: Cell<usize> }
-//! # intrusive_adapter!(VmaAdapter = Box<Vma>: Vma { link: RangeLink });
+//! # range_adapter!(VmaAdapter = Box<Vma>: Vma { link });
 //! # fn vma(prot: usize) -> Box<Vma> { Box::new(Vma { link: RangeLink::new(), prot: Cell::new(prot) }) }
 //! impl Segment for Vma {
 //!     type Args = usize; // pages currently mapped, as a stand-in page table
@@ -123,9 +125,10 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(test)]
+#[cfg(any(test, feature = "std"))]
 extern crate std;
 
+mod adapter;
 #[cfg(feature = "alloc")]
 pub mod boxed;
 #[cfg(feature = "alloc")]
@@ -136,13 +139,12 @@ pub mod linux;
 mod map;
 #[cfg(feature = "alloc")]
 pub mod memory_set;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod range;
 mod segment;
 #[cfg(test)]
-mod test_rng {
-    //! The test kit's generator, where the unit tests import it from.
-    pub(crate) use range_action_map_testkit::Rng;
-}
+mod test_rng;
 mod tree;
 
 pub use error::{InsertError, MapError, MapResult};

@@ -210,6 +210,11 @@ impl Default for StackRlimit {
 /// let c = layout.get_unmapped_area_with(&map, 0, 4 << 20, flat).unwrap();
 /// assert_eq!(c, 0x7fff_f7a0_0000);
 /// ```
+///
+/// # Invariants
+///
+/// `huge_page_size` is 0 or a power of two of at least [`PAGE_SIZE`]
+/// ([`with_huge_page_size`](Self::with_huge_page_size) refuses the rest).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LinuxLayout {
     task_size: usize,
@@ -371,11 +376,37 @@ impl LinuxLayout {
         self
     }
 
-    /// Sets the huge-page size of the alignment rule, a power of two; 0
-    /// turns the rule off (a kernel without `CONFIG_TRANSPARENT_HUGEPAGE`).
-    pub const fn with_huge_page_size(mut self, huge_page_size: usize) -> Self {
+    /// Sets the huge-page size of the alignment rule, a power of two of at
+    /// least [`PAGE_SIZE`]; 0 turns the rule off (a kernel without
+    /// `CONFIG_TRANSPARENT_HUGEPAGE`).
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::BadAlignment`] for a size that is not a power of two or
+    /// is below a page: it would place mappings off page boundaries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use range_action_map::linux::LinuxLayout;
+    /// use range_action_map::MapError;
+    ///
+    /// assert!(LinuxLayout::new().with_huge_page_size(1 << 30).is_ok());
+    /// assert_eq!(
+    ///     LinuxLayout::new().with_huge_page_size(0x800),
+    ///     Err(MapError::BadAlignment { align: 0x800 })
+    /// );
+    /// ```
+    pub const fn with_huge_page_size(mut self, huge_page_size: usize) -> MapResult<Self> {
+        if huge_page_size != 0 && (!huge_page_size.is_power_of_two() || huge_page_size < PAGE_SIZE)
+        {
+            return Err(MapError::BadAlignment {
+                align: huge_page_size,
+            });
+        }
+        // INVARIANT: `huge_page_size` is 0 or a power of two >= PAGE_SIZE.
         self.huge_page_size = huge_page_size;
-        self
+        Ok(self)
     }
 
     /// Sets the floor of the bottom-up fallback search (`mmap_legacy_base`).
@@ -815,9 +846,6 @@ where
         // The huge-page rule looks at the hint as passed, not at whether it
         // would be taken.
         let huge = layout.huge_page_size;
-        if huge != 0 {
-            check_align(huge)?;
-        }
         let start = if self.align_mask == 0 && hint == 0 && huge != 0 && len % huge == 0 {
             self.thp_area(len)?
         } else {
@@ -905,7 +933,7 @@ where
             // Loop invariant: every hole above `high` was rejected, each time
             // because the grows-down segment above it reserves its guard gap,
             // and `high` strictly decreased at each restart.
-            let found = self.search(len, Placement::new(padded).window(low, high).top_down())?;
+            let found = self.search(len, low, high, Placement::new(padded).top_down())?;
             // The padded request ends at the top of the hole cut to `high`.
             let gap_end = found + padded;
             // Only the segment directly above the chosen hole is checked;
@@ -931,7 +959,7 @@ where
             // Loop invariant: every hole below `low` was rejected, each time
             // because the grows-down segment above it reserves its guard gap,
             // and `low` strictly increased at each restart.
-            let found = self.search(len, Placement::new(padded).window(low, high))?;
+            let found = self.search(len, low, high, Placement::new(padded))?;
             // `gap += (align_offset - gap) & align_mask`, offset 0: at most
             // `align_mask` up, inside the padded request.
             let start = found + (found.wrapping_neg() & self.align_mask);
@@ -953,8 +981,19 @@ where
     }
 
     /// One *O*(log n) free-area search for a `len`-byte request (padded in
-    /// `placement`); an empty window is no space.
-    fn search(&self, len: usize, placement: Placement) -> MapResult<usize> {
+    /// `placement`) in `[low, high)`, cut to the whole pages of the map's
+    /// window; an empty window is no space.
+    fn search(
+        &self,
+        len: usize,
+        low: usize,
+        high: usize,
+        placement: Placement,
+    ) -> MapResult<usize> {
+        let Ok(pages) = self.map.window().align_inward(PAGE_SIZE) else {
+            return Err(MapError::NoSpace { len });
+        };
+        let placement = placement.window(low.max(pages.low()), high.min(pages.high()));
         match self.map.find_free_area(&placement) {
             Err(MapError::BadWindow { .. } | MapError::NoSpace { .. }) => {
                 Err(MapError::NoSpace { len })

@@ -65,6 +65,36 @@ impl Window {
     pub fn intersect(&self, low: usize, high: usize) -> MapResult<Window> {
         Window::new(low.max(self.low), high.min(self.high))
     }
+
+    /// The window rounded inward to multiples of `align`, a power of two:
+    /// the largest window of whole `align`-sized blocks inside this one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use range_action_map::Window;
+    ///
+    /// let w = Window::new(0x1800, 0x9800).unwrap();
+    /// assert_eq!(w.align_inward(0x1000), Window::new(0x2000, 0x9000));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::BadAlignment`]; [`MapError::BadWindow`] when no whole
+    /// block fits.
+    pub const fn align_inward(&self, align: usize) -> MapResult<Window> {
+        if !align.is_power_of_two() {
+            return Err(MapError::BadAlignment { align });
+        }
+        let high = self.high & !(align - 1);
+        match self.low.checked_next_multiple_of(align) {
+            Some(low) => Window::new(low, high),
+            None => Err(MapError::BadWindow {
+                low: self.low,
+                high,
+            }),
+        }
+    }
 }
 
 impl Default for Window {

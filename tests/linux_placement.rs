@@ -281,7 +281,7 @@ fn huge_page_multiples_are_aligned() {
     assert_eq!(place(&l, &map, 0x800, HUGE), Ok(0x7fff_f7c0_0000));
     // Rule off.
     assert_eq!(
-        place(&l.with_huge_page_size(0), &map, 0, HUGE),
+        place(&l.with_huge_page_size(0).unwrap(), &map, 0, HUGE),
         Ok(BASE - HUGE)
     );
     // Grows-down requests follow the same rule; the policy does not care.
@@ -398,12 +398,63 @@ fn no_room_at_all_is_an_error() {
         Err(MapError::NoSpace { len }),
         "more than either search window"
     );
-    let odd = l.with_huge_page_size(3 * MIB);
-    assert_eq!(
-        place(&odd, &empty, 0, 0x1000),
-        Err(MapError::BadAlignment { align: 3 * MIB })
-    );
     empty.assert_valid();
+}
+
+#[test]
+fn huge_page_size_is_a_power_of_two_of_at_least_a_page() {
+    let l = LinuxLayout::new();
+    for bad in [1, 0x800, PAGE_SIZE - 1, PAGE_SIZE + 1, 3 * MIB, usize::MAX] {
+        assert_eq!(
+            l.with_huge_page_size(bad),
+            Err(MapError::BadAlignment { align: bad }),
+            "{bad:#x}"
+        );
+    }
+    for good in [0, PAGE_SIZE, HUGE, 1 << 30] {
+        assert_eq!(
+            l.with_huge_page_size(good).map(|l| l.huge_page_size()),
+            Ok(good)
+        );
+    }
+    // The smallest size places on page boundaries, as the rule off does.
+    let map = map_of(&[]);
+    let page = l.with_huge_page_size(PAGE_SIZE).unwrap();
+    assert_eq!(place(&page, &map, 0, 0x3000), Ok(BASE - 0x3000));
+}
+
+/// A window whose ends are not page aligned: every policy places whole
+/// pages inside it.
+#[test]
+fn policies_round_an_unaligned_window_inward() {
+    use range_action_map::memory_set::{FirstFit, PlacementPolicy};
+    use range_action_map::Window;
+
+    let window = Window::new(0x1800, 0x9800).unwrap();
+    let mut map = Map::with_window(window, ());
+    // Seven whole pages, [0x2000, 0x9000).
+    assert_eq!(FirstFit.place(&map, 0, 0x1000, PAGE_SIZE), Ok(0x2000));
+    assert_eq!(FirstFit.place(&map, 0x1800, 0x7000, PAGE_SIZE), Ok(0x2000));
+    assert_eq!(FirstFit.place(&map, 0x3800, 0x1000, PAGE_SIZE), Ok(0x4000));
+    assert_eq!(
+        FirstFit.place(&map, 0, 0x8000, PAGE_SIZE),
+        Err(MapError::NoSpace { len: 0x8000 })
+    );
+    assert_eq!(FirstFit.place(&map, 0, 0x2000, 0x4000), Ok(0x4000));
+    let layout = LinuxLayout::new()
+        .with_mmap_min_addr(0x1000)
+        .with_mmap_base(0x10000);
+    assert_eq!(layout.get_unmapped_area(&map, 0, 0x1000), Ok(0x8000));
+    assert_eq!(layout.get_unmapped_area(&map, 0, 0x7000), Ok(0x2000));
+    map.mmap_fixed(0x2000, 0x8000, || vma(false)).unwrap();
+    assert_eq!(FirstFit.place(&map, 0, 0x1000, PAGE_SIZE), Ok(0x8000));
+    assert_eq!(layout.get_unmapped_area(&map, 0, 0x1000), Ok(0x8000));
+    // Less than a page in the window.
+    let sliver = Map::with_window(Window::new(0x1800, 0x1900).unwrap(), ());
+    assert_eq!(
+        FirstFit.place(&sliver, 0, 0x1000, PAGE_SIZE),
+        Err(MapError::NoSpace { len: 0x1000 })
+    );
 }
 
 #[test]

@@ -67,10 +67,28 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     }
 
     /// A cursor at `segment`, a reference obtained from this map (the
-    /// page-fault path: `find`, then look at the neighbours). *O*(log n): the
-    /// segment's membership is checked, so a segment of another map gives
-    /// `None`.
-    pub fn cursor_from<'a>(&'a self, segment: &'a SegmentOf<A>) -> Option<Cursor<'a, A>> {
+    /// page-fault path: `find`, then look at the neighbours). *O*(log n),
+    /// *O*(1) right after the `find` that returned `segment`: the segment's
+    /// membership is checked, so a segment of another map, or of none,
+    /// gives `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map::RangeActionMap;
+    /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
+    /// let mut other = RangeActionMap::<AreaAdapter>::new(Vec::new());
+    /// map.mmap_fixed(0x2000, 0x3000, || area(1)).unwrap();
+    /// map.mmap_fixed(0x3000, 0x4000, || area(2)).unwrap();
+    /// other.mmap_fixed(0x2000, 0x3000, || area(3)).unwrap();
+    ///
+    /// let fault = map.find(0x2345).unwrap();
+    /// let cursor = map.cursor_from(fault).unwrap();
+    /// assert_eq!(cursor.peek_next().map(|a| a.prot.get()), Some(2));
+    /// assert!(other.cursor_from(fault).is_none());
+    /// ```
+    pub fn cursor_from<'a>(&'a self, segment: &SegmentOf<A>) -> Option<Cursor<'a, A>> {
         let node = self.member(segment)?;
         Some(Cursor {
             map: self,
@@ -106,24 +124,18 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// `ptr` points to a segment currently in this map.
     pub unsafe fn cursor_from_ptr(&self, ptr: *const SegmentOf<A>) -> Cursor<'_, A> {
         // SAFETY: by the caller, `ptr` is a live segment of this map.
-        let node = self.node_of(unsafe { &*ptr });
+        let link = self.link_of(unsafe { &*ptr });
         debug_assert!(
-            // SAFETY: the link is live (caller) and linked in this map.
-            unsafe { self.tree.contains_link(node.ptr()) },
+            self.tree.find(link.start()).map(|n| n.ptr()) == Some(link.into()),
             "inconsistent state: cursor_from_ptr({ptr:p}) names a segment of another map"
         );
+        // SAFETY: by the caller the link is in this tree, so it and its
+        // reach are live while `self` is borrowed.
+        let node = unsafe { Node::from_ptr(link.into()) };
         Cursor {
             map: self,
             current: Some(node),
         }
-    }
-
-    /// The node of `segment` if it is a member of this map, in *O*(log n).
-    fn member<'a>(&'a self, segment: &'a SegmentOf<A>) -> Option<Node<'a>> {
-        let node = self.node_of(segment);
-        // SAFETY: `segment` is live, so its link is; a linked link is in a
-        // live tree (the owner of a tree keeps its links alive).
-        unsafe { self.tree.contains_link(node.ptr()) }.then_some(node)
     }
 }
 

@@ -9,7 +9,7 @@ mod placement;
 use intrusive_collections::{Adapter, LinkOps, PointerOps};
 
 use crate::range::Window;
-use crate::tree::{LinkPtr, Node, RangeLinkOps, RawTree};
+use crate::tree::{LinkPtr, Node, RangeLink, RangeLinkOps, RawTree};
 use crate::Segment;
 
 pub use cursor::{Cursor, CursorMut};
@@ -18,9 +18,11 @@ pub use ops::Coverage;
 pub use placement::{Hint, Placement};
 
 /// An adapter whose nodes can live in a [`RangeActionMap`]: declared with
-/// [`intrusive_adapter!`](intrusive_collections::intrusive_adapter) over a
-/// [`RangeLink`](crate::RangeLink) field of a type implementing [`Segment`],
-/// whose `Segment::Node` is the adapter's pointer type.
+/// [`range_adapter!`](crate::range_adapter) (or
+/// [`intrusive_adapter!`](intrusive_collections::intrusive_adapter), which
+/// does not check the field's type) over a [`RangeLink`](crate::RangeLink)
+/// field of a type implementing [`Segment`], whose `Segment::Node` is the
+/// adapter's pointer type.
 ///
 /// It is implemented for every such adapter; you never implement it.
 pub trait RangeAdapter:
@@ -176,11 +178,14 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         self.tree.find(addr).map(|n| self.value(n))
     }
 
-    /// The range of a segment of this map (what its link shows).
+    /// The range of a segment of this map, for code generic over the
+    /// segment type (which does not know the name of its link field). In
+    /// *O*(1): it reads the segment's own link, so for a segment in no map,
+    /// or in another map, it is whatever that link holds; use
+    /// [`cursor_from`](Self::cursor_from) to ask whether a segment is here.
     #[inline]
     pub fn range_of(&self, segment: &SegmentOf<A>) -> core::ops::Range<usize> {
-        let node = self.node_of(segment);
-        node.start()..node.end()
+        self.link_of(segment).range()
     }
 
     /// The lowest segment, in *O*(1).
@@ -228,14 +233,26 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         self.segment_at(node.ptr())
     }
 
-    /// The tree node of a segment reference handed out by this map.
+    /// The link embedded in `segment`, which may be in this map, in
+    /// another one or in none: only its own fields may be read, never the
+    /// links it points to (whoever owns them may have freed them).
     #[inline]
-    fn node_of<'a>(&'a self, segment: &'a SegmentOf<A>) -> Node<'a> {
-        // A linked link is in a live tree: links enter trees only through
-        // `acquire`, and the tree's owner keeps its links alive.
-        // SAFETY: `segment` is live, so its link is; unlinked or in a live
-        // tree, its reach is live while `segment` and the map are borrowed.
-        unsafe { Node::from_ptr(self.adapter.get_link(segment)) }
+    fn link_of<'a>(&self, segment: &'a SegmentOf<A>) -> &'a RangeLink {
+        // SAFETY: `get_link` offsets a live value's address to its link
+        // field, which lives as long as the borrow of `segment`.
+        unsafe { self.adapter.get_link(segment).as_ref() }
+    }
+
+    /// The node of `segment` if it is a segment of this map, in *O*(log n)
+    /// (*O*(1) when it is the last `find` hit). Membership is decided by a
+    /// lookup of the segment's start in this tree and a pointer comparison,
+    /// never by following the segment's own tree pointers, which another
+    /// map's links may make dangle.
+    pub(super) fn member<'a>(&'a self, segment: &SegmentOf<A>) -> Option<Node<'a>> {
+        let link = self.link_of(segment);
+        self.tree
+            .find(link.start())
+            .filter(|node| core::ptr::eq(node.link(), link))
     }
 
     /// Turns an owning pointer into a raw link ready for insertion; hands the

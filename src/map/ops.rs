@@ -11,7 +11,7 @@
 //! before its `remove` runs (so a panic there drops it and leaves the rest
 //! mapped), and is resized only after its `shrink` returned.
 
-use intrusive_collections::{LinkOps, PointerOps};
+use intrusive_collections::LinkOps;
 
 use super::{Detached, FlagsOf, OwnedOf, RangeActionMap, RangeAdapter, SegmentOf, Successor};
 use crate::error::InsertError;
@@ -81,8 +81,10 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// # Errors
     ///
     /// [`MapError::EmptyRange`] or [`MapError::OutOfWindow`] for a bad range;
-    /// [`MapError::SplitFailed`] when `try_split` fails (then nothing
-    /// changed).
+    /// [`MapError::SplitFailed`] when `try_split` fails, and
+    /// [`MapError::AlreadyLinked`] when it returns a node that is already in
+    /// a map (that pointer is forgotten, never dropped); after either,
+    /// nothing changed.
     ///
     /// # Panics
     ///
@@ -124,8 +126,11 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// # Errors
     ///
     /// [`MapError::EmptyRange`] or [`MapError::OutOfWindow`];
-    /// [`MapError::SplitFailed`], after which a split made at `start` may
-    /// remain (it changes no mapping) and nothing was modified.
+    /// [`MapError::SplitFailed`] when `try_split` fails, and
+    /// [`MapError::AlreadyLinked`] when it returns a node that is already in
+    /// a map (that pointer is forgotten, never dropped). After either, a
+    /// split made at `start` may remain (it changes no mapping) and nothing
+    /// was modified.
     ///
     /// # Panics
     ///
@@ -217,11 +222,16 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     ) -> MapResult<&SegmentOf<A>> {
         self.window.check(start, end)?;
         let first = self.split_for_unmap(start, end)?;
-        // Keep the node owned (dropped if a callback below panics) until it
-        // can be linked.
-        let node = self.unlinked(f())?;
-        let (_, next) = self.unmap_split(first, start, end);
-        let link = self.acquire(node).map_err(forget_linked)?;
+        // Acquired before the first callback, so that no callback can link
+        // the node elsewhere; dropped if a callback below panics.
+        let link = self.acquire(f()).map_err(forget_linked)?;
+        let mut pinned = Pinned {
+            map: self,
+            link: Some(link),
+        };
+        let (_, next) = pinned.map.unmap_split(first, start, end);
+        pinned.link = None;
+        drop(pinned);
         Ok(self.insert_and_merge(link, start, end, next))
     }
 
@@ -376,21 +386,6 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         Ok(right)
     }
 
-    /// Hands `owned` back if its link is free, else forgets it (it belongs
-    /// to some map; dropping it could free a linked node) and refuses.
-    fn unlinked(&mut self, owned: OwnedOf<A>) -> MapResult<OwnedOf<A>> {
-        let link = self.acquire(owned).map_err(forget_linked)?;
-        // SAFETY: `link` was acquired just above and is in no tree; release
-        // it and rebuild its owner, undoing `acquire`.
-        unsafe {
-            self.adapter.link_ops_mut().release_link(link);
-            Ok(self
-                .adapter
-                .pointer_ops()
-                .from_raw(self.adapter.get_value(link)))
-        }
-    }
-
     /// Links a node at `[start, end)` (free, followed by `next`) and merges
     /// it with its neighbours when they agree; returns the segment covering
     /// `start`.
@@ -454,6 +449,35 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         // SAFETY: `release_link` returned the raw value of this adapter.
         unsafe { Detached::new(&self.adapter, value) }.release(&mut self.args);
         true
+    }
+}
+
+/// A node acquired by the map (its link marked as linked, so that no other
+/// map can take it) and not yet in the tree, released and dropped if the
+/// guard drops while it still holds it.
+///
+/// # Invariants
+///
+/// `link`, while set, came from `map.acquire` and is in no tree.
+struct Pinned<'m, A: RangeAdapter> {
+    map: &'m mut RangeActionMap<A>,
+    link: Option<LinkPtr>,
+}
+
+impl<A: RangeAdapter> Drop for Pinned<'_, A> {
+    fn drop(&mut self) {
+        if let Some(link) = self.link {
+            // SAFETY: by the type invariant the link was acquired and is in
+            // no tree: releasing it and rebuilding its owner (once, in the
+            // guard) undoes `acquire`.
+            unsafe {
+                self.map.adapter.link_ops_mut().release_link(link);
+                drop(Detached::new(
+                    &self.map.adapter,
+                    self.map.adapter.get_value(link),
+                ));
+            }
+        }
     }
 }
 

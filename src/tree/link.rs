@@ -23,17 +23,18 @@ const UNLINKED: usize = 0b10;
 /// segment's range, and the augmentation of the subtree below it.
 ///
 /// Embed one in your segment type and name it in
-/// [`intrusive_adapter!`](intrusive_collections::intrusive_adapter):
+/// [`range_adapter!`](crate::range_adapter) (or in
+/// [`intrusive_adapter!`](intrusive_collections::intrusive_adapter), which
+/// does not check that the field it names is a `RangeLink`):
 ///
 /// ```
-/// use intrusive_collections::intrusive_adapter;
-/// use range_action_map::RangeLink;
+/// use range_action_map::{range_adapter, RangeLink};
 ///
 /// struct Vma {
 ///     link: RangeLink,
 ///     name: &'static str,
 /// }
-/// intrusive_adapter!(VmaAdapter = Box<Vma>: Vma { link: RangeLink });
+/// range_adapter!(VmaAdapter = Box<Vma>: Vma { link });
 ///
 /// let vma = Vma { link: RangeLink::new(), name: "heap" };
 /// assert!(!vma.link.is_linked());

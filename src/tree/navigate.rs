@@ -56,14 +56,6 @@ impl<'t> Node<'t> {
         }
         parent
     }
-
-    /// The root of the tree this node is in.
-    pub(crate) fn tree_root(mut self) -> Node<'t> {
-        while let Some(p) = self.parent() {
-            self = p;
-        }
-        self
-    }
 }
 
 impl RawTree {
@@ -124,20 +116,6 @@ impl RawTree {
             }
         }
         best
-    }
-
-    /// Whether `ptr` is a link of this tree, in *O*(log n): it is linked and
-    /// its root is ours.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` points to a live link that is either unlinked or in some live
-    /// tree.
-    pub(crate) unsafe fn contains_link(&self, ptr: LinkPtr) -> bool {
-        // SAFETY: by the caller the link is live and, when linked, reaches
-        // only live links.
-        let node = unsafe { Node::from_ptr(ptr) };
-        node.is_linked() && self.root.is_some_and(|root| node.tree_root().ptr() == root)
     }
 
     /// Empties the tree in *O*(1) and returns a post-order walk (children
