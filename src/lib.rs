@@ -125,7 +125,7 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(any(test, feature = "std"))]
+#[cfg(test)]
 extern crate std;
 
 mod adapter;
@@ -139,12 +139,13 @@ pub mod linux;
 mod map;
 #[cfg(feature = "alloc")]
 pub mod memory_set;
-#[cfg(feature = "mock")]
-pub mod mock;
 mod range;
 mod segment;
 #[cfg(test)]
-mod test_rng;
+mod test_rng {
+    //! The test kit's generator, where the unit tests import it from.
+    pub(crate) use range_action_map_testkit::Rng;
+}
 mod tree;
 
 pub use error::{InsertError, MapError, MapResult};

@@ -31,11 +31,10 @@ use crate::{Hint, MapError, MapResult, Placement, RangeActionMap, RangeAdapter, 
 /// A policy that puts every area as high as it can below a ceiling:
 ///
 /// ```
-/// # #[cfg(feature = "mock")] {
 /// use range_action_map::linux::GrowsDown;
 /// use range_action_map::memory_set::{MemoryAttr, MemoryHandler, MemorySet, PlacementPolicy};
-/// use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
 /// use range_action_map::{MapResult, Placement, RangeActionMap, RangeAdapter, SegmentOf, Window};
+/// use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
 ///
 /// struct Highest(usize);
 ///
@@ -58,7 +57,6 @@ use crate::{Hint, MapError, MapResult, Placement, RangeActionMap, RangeAdapter, 
 /// );
 /// let rw = MemoryAttr::new().set_user();
 /// assert_eq!(set.map_anywhere(0, 0x2000, 0x1000, rw, MemoryHandler::Lazy), Ok(0xf_e000));
-/// # }
 /// ```
 pub trait PlacementPolicy {
     /// Where a `len`-byte area whose start is a multiple of `align` goes in
@@ -102,9 +100,8 @@ pub trait PlacementPolicy {
 /// # Examples
 ///
 /// ```
-/// # #[cfg(feature = "mock")] {
 /// use range_action_map::memory_set::{MemoryAttr, MemoryHandler, MemorySet};
-/// use range_action_map::mock::{CountingFrameAllocator, SoftPageTable};
+/// use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
 ///
 /// let frames = CountingFrameAllocator::new(16);
 /// // `new` and `with_window` build sets with `FirstFit`.
@@ -113,7 +110,6 @@ pub trait PlacementPolicy {
 /// set.push(0x10000, 0x12000, rw, MemoryHandler::Lazy)?;
 /// assert_eq!(set.map_anywhere(0x10000, 0x1000, 0x1000, rw, MemoryHandler::Lazy)?, 0x12000);
 /// assert_eq!(set.map_anywhere(0x10000, 0x1000, 0x4000, rw, MemoryHandler::Lazy)?, 0x14000);
-/// # }
 /// # Ok::<(), range_action_map::memory_set::MemoryError>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -192,88 +188,5 @@ impl PlacementPolicy for LinuxLayout {
         SegmentOf<A>: GrowsDown,
     {
         self.get_unmapped_area_aligned(map, hint, len, align)
-    }
-}
-
-#[cfg(all(test, feature = "mock"))]
-mod tests {
-    use alloc::vec::Vec;
-
-    use super::*;
-    use crate::linux::{GrowsDown, StackRlimit};
-    use crate::memory_set::{MemoryAttr, MemoryError, MemoryHandler, MemorySet, PageTable};
-    use crate::mock::{CountingFrameAllocator, SoftPageTable};
-    use crate::Window;
-
-    /// An Sv39 process laid out by Linux's rules: a `ByFrame` stack that
-    /// grows down below `mmap_base`, then an area placed below its guard
-    /// gap; a split keeps the bit on both sides, and a merge only joins
-    /// equal bits.
-    #[test]
-    fn linux_policy_keeps_the_guard_gap_through_splits_and_merges() {
-        let layout = LinuxLayout::for_task_size(1 << 38, StackRlimit::DEFAULT);
-        let window = Window::new(layout.mmap_min_addr(), layout.task_size()).unwrap();
-        let fa = CountingFrameAllocator::new(32);
-        let mut set =
-            MemorySet::with_policy(layout, window, SoftPageTable::new(fa.memory()), fa.clone());
-        let (rw, base, guard) = (
-            MemoryAttr::new().set_user(),
-            layout.mmap_base(),
-            layout.guard_gap(),
-        );
-
-        let stack = set
-            .map_anywhere_grows_down(0, 4 * PAGE_SIZE, PAGE_SIZE, rw, MemoryHandler::ByFrame)
-            .unwrap();
-        assert_eq!(stack, base - 4 * PAGE_SIZE);
-        let below = set.map_anywhere(0, PAGE_SIZE, PAGE_SIZE, rw, MemoryHandler::Lazy);
-        assert_eq!(below, Ok(stack - guard - PAGE_SIZE));
-
-        // An ordinary neighbour does not merge with the stack; a grows-down
-        // one does.
-        set.push(base, base + PAGE_SIZE, rw, MemoryHandler::ByFrame)
-            .unwrap();
-        set.push_grows_down(stack - PAGE_SIZE, stack, rw, MemoryHandler::ByFrame)
-            .unwrap();
-        assert_eq!(set.len(), 3);
-        assert_eq!(set.find(stack).unwrap().range(), stack - PAGE_SIZE..base);
-
-        set.protect(stack, stack + PAGE_SIZE, rw.set_readonly())
-            .unwrap();
-        assert_eq!(set.len(), 5);
-        let bits: Vec<_> = set.iter().map(GrowsDown::grows_down).collect();
-        assert_eq!(bits, [false, true, true, true, false]);
-        assert_eq!(
-            set.page_table().translate(stack).map(|(_, attr)| attr),
-            Some(rw.set_readonly())
-        );
-        // The five stack pages and the neighbour, plus the tables.
-        assert_eq!(fa.live(), 6 + set.page_table().table_frames());
-        drop(set);
-        assert_eq!(fa.live(), 0);
-    }
-
-    /// `FirstFit` pads a large alignment and rounds up; an overflowing pad
-    /// or hint is an error, not a panic.
-    #[test]
-    fn first_fit_aligns_and_refuses_overflow() {
-        let fa = CountingFrameAllocator::new(8);
-        let mut set = MemorySet::new(SoftPageTable::new(fa.memory()), fa.clone());
-        let rw = MemoryAttr::new().set_user();
-        let lazy = MemoryHandler::Lazy;
-        assert_eq!(
-            set.map_anywhere(0x1000, 0x1000, 0x10000, rw, lazy),
-            Ok(0x10000)
-        );
-        let huge = usize::MAX & !(PAGE_SIZE - 1);
-        assert!(matches!(
-            set.map_anywhere(0, huge, 1 << 20, rw, lazy),
-            Err(MemoryError::Map(MapError::Overflow { .. }))
-        ));
-        assert!(matches!(
-            set.map_anywhere(usize::MAX, 0x1000, PAGE_SIZE, rw, lazy),
-            Err(MemoryError::Map(MapError::NoSpace { .. }))
-        ));
-        assert_eq!(set.len(), 1);
     }
 }
