@@ -174,39 +174,85 @@ impl RawTree {
         // `node` has one black node fewer than it should; all other
         // properties hold.
         loop {
-            let sibling = parent.right();
-            if node != sibling {
-                // `node` is the left child (or the absent left leaf).
-                let Some(mut sibling) = sibling else { break };
-                if sibling.is_red() {
-                    // Case 1 – red sibling: rotate left at the parent so the
-                    // sibling becomes black.
-                    //
-                    //      P               s
-                    //     / \             / \
-                    //    N   s    -->    p   Sr
-                    //       / \         / \
-                    //      Sl  Sr      N   Sl
-                    let tmp = sibling.left();
-                    parent.set_right(tmp);
-                    sibling.set_left(Some(parent));
-                    if let Some(t) = tmp {
-                        t.set_parent_color(Some(parent), true);
-                    }
-                    self.rotate_set_parents(parent, sibling, false);
-                    augment::rotate(parent, sibling);
-                    match parent.right() {
-                        Some(s) => sibling = s,
-                        None => break,
-                    }
+            // `node` is the right child iff it equals `parent.right()`, even
+            // when absent: its sibling never is (`erase_cases`). The side is
+            // a constant in each copy of the cases: see `erase_cases`.
+            let right = parent.right();
+            let up = if node != right {
+                self.erase_cases::<false>(node, parent, right)
+            } else {
+                self.erase_cases::<true>(node, parent, parent.left())
+            };
+            match up {
+                Some(p) => {
+                    node = Some(parent);
+                    parent = p;
                 }
-                let tmp1 = sibling.right().filter(|n| n.is_red());
-                let tmp2 = sibling.left().filter(|n| n.is_red());
-                if tmp1.is_none() && tmp2.is_none() {
+                None => break,
+            }
+        }
+    }
+
+    /// Cases 1–4 of [`erase_rebalance`](Self::erase_rebalance), for `node`
+    /// (black or absent, one black short) on side `SIDE` of `parent`
+    /// (`false` for left, as [`Node::child`] takes it), and its `sibling`.
+    /// Returns `parent`'s parent when the shortage moved up to `parent`
+    /// (case 2 under a black parent that is not the root), `None` when
+    /// property 5 holds again.
+    ///
+    /// The diagrams draw `node` as the left child; when it is the right one,
+    /// every picture is mirrored and "left" and "right" trade places.
+    /// `SIDE` is a const parameter for the reason given on
+    /// [`insert_cases`](Self::insert_cases).
+    #[inline(always)]
+    fn erase_cases<'t, const SIDE: bool>(
+        &mut self,
+        node: Option<Node<'t>>,
+        parent: Node<'t>,
+        sibling: Option<Node<'t>>,
+    ) -> Option<Node<'t>> {
+        // Property 5: paths through the sibling hold one black node more
+        // than those through `node`, so at least one: it is not a leaf.
+        let Some(mut sibling) = sibling else {
+            parent.inconsistent("a child one black short has no sibling", node);
+        };
+
+        if sibling.is_red() {
+            // Case 1 – red sibling: rotate at the parent (left in the
+            // picture) so that the sibling becomes black.
+            //
+            //      P               s
+            //     / \             / \
+            //    N   s    -->    p   Sr
+            //       / \         / \
+            //      Sl  Sr      N   Sl
+            //
+            // Property 5: the red sibling's paths hold at least one black
+            // node below it, so both its children are nodes, and black
+            // (property 4). `Sl` is the new sibling.
+            let Some(inner) = sibling.child(SIDE) else {
+                sibling.inconsistent(
+                    "the red sibling of a child one black short has a leaf child",
+                    Some(parent),
+                );
+            };
+            parent.set_child(!SIDE, Some(inner));
+            sibling.set_child(SIDE, Some(parent));
+            inner.set_parent_color(Some(parent), true);
+            self.rotate_set_parents(parent, sibling, false);
+            augment::rotate(parent, sibling);
+            sibling = inner;
+        }
+
+        let outer = match sibling.child(!SIDE).filter(|n| n.is_red()) {
+            Some(outer) => outer,
+            None => {
+                let Some(inner) = sibling.child(SIDE).filter(|n| n.is_red()) else {
                     // Case 2 – sibling and both its children black: make the
                     // sibling red; the parent's paths are now one black short
                     // together, so move up (or stop at a red parent, which
-                    // turns black).
+                    // turns black; or at the root: the whole tree is one
+                    // black shorter).
                     //
                     //     (p)           (p)
                     //     / \           / \
@@ -216,137 +262,56 @@ impl RawTree {
                     sibling.set_parent_color(Some(parent), false);
                     if parent.is_red() {
                         parent.set_black();
-                    } else {
-                        node = Some(parent);
-                        match parent.parent() {
-                            Some(p) => {
-                                parent = p;
-                                continue;
-                            }
-                            None => break,
-                        }
+                        return None;
                     }
-                    break;
-                }
-                let outer = match tmp1 {
-                    Some(outer) => outer,
-                    None => {
-                        // Case 3 – sibling's right child black, left red:
-                        // rotate right at the sibling.
-                        //
-                        //   (p)           (p)
-                        //   / \           / \
-                        //  N   s    -->  N   sl
-                        //     / \             \
-                        //    SL  sr            S
-                        //                       \
-                        //                        sr
-                        let Some(sl) = tmp2 else { break };
-                        let tmp = sl.right();
-                        sibling.set_left(tmp);
-                        sl.set_right(Some(sibling));
-                        parent.set_right(Some(sl));
-                        if let Some(t) = tmp {
-                            t.set_parent_color(Some(sibling), true);
-                        }
-                        // `sibling` becomes a red child of `sl`.
-                        sibling.set_parent_color(Some(sl), false);
-                        sl.set_parent(Some(parent));
-                        augment::rotate(sibling, sl);
-                        let outer = sibling;
-                        sibling = sl;
-                        outer
-                    }
+                    return parent.parent();
                 };
-                // Case 4 – sibling's right child red: rotate left at the
-                // parent and recolour; the black height is restored.
+                // Case 3 – sibling's outer child black, inner red: rotate at
+                // the sibling (right in the picture), which turns it into
+                // case 4.
                 //
-                //      (p)             (s)
-                //      / \             / \
-                //     N   s     -->   p   sr
-                //        / \         / \
-                //      (sl) SR      N  (sl)
-                let tmp = sibling.left();
-                parent.set_right(tmp);
-                sibling.set_left(Some(parent));
-                outer.set_parent_color(Some(sibling), true);
+                //   (p)           (p)
+                //   / \           / \
+                //  N   s    -->  N   sl
+                //     / \             \
+                //    SL  sr            S
+                //                       \
+                //                        sr
+                let tmp = inner.child(!SIDE);
+                sibling.set_child(SIDE, tmp);
+                inner.set_child(!SIDE, Some(sibling));
+                parent.set_child(!SIDE, Some(inner));
                 if let Some(t) = tmp {
-                    t.set_parent(Some(parent));
+                    t.set_parent_color(Some(sibling), true);
                 }
-                self.rotate_set_parents(parent, sibling, true);
-                augment::rotate(parent, sibling);
-                break;
-            } else {
-                // Mirror image: `node` is the right child.
-                let Some(mut sibling) = parent.left() else {
-                    break;
-                };
-                if sibling.is_red() {
-                    // Case 1 – mirrored: rotate right at the parent.
-                    let tmp = sibling.right();
-                    parent.set_left(tmp);
-                    sibling.set_right(Some(parent));
-                    if let Some(t) = tmp {
-                        t.set_parent_color(Some(parent), true);
-                    }
-                    self.rotate_set_parents(parent, sibling, false);
-                    augment::rotate(parent, sibling);
-                    match parent.left() {
-                        Some(s) => sibling = s,
-                        None => break,
-                    }
-                }
-                let tmp1 = sibling.left().filter(|n| n.is_red());
-                let tmp2 = sibling.right().filter(|n| n.is_red());
-                if tmp1.is_none() && tmp2.is_none() {
-                    // Case 2 – mirrored.
-                    sibling.set_parent_color(Some(parent), false);
-                    if parent.is_red() {
-                        parent.set_black();
-                    } else {
-                        node = Some(parent);
-                        match parent.parent() {
-                            Some(p) => {
-                                parent = p;
-                                continue;
-                            }
-                            None => break,
-                        }
-                    }
-                    break;
-                }
-                let outer = match tmp1 {
-                    Some(outer) => outer,
-                    None => {
-                        // Case 3 – mirrored: rotate left at the sibling.
-                        let Some(sr) = tmp2 else { break };
-                        let tmp = sr.left();
-                        sibling.set_right(tmp);
-                        sr.set_left(Some(sibling));
-                        parent.set_left(Some(sr));
-                        if let Some(t) = tmp {
-                            t.set_parent_color(Some(sibling), true);
-                        }
-                        sibling.set_parent_color(Some(sr), false);
-                        sr.set_parent(Some(parent));
-                        augment::rotate(sibling, sr);
-                        let outer = sibling;
-                        sibling = sr;
-                        outer
-                    }
-                };
-                // Case 4 – mirrored: rotate right at the parent.
-                let tmp = sibling.right();
-                parent.set_left(tmp);
-                sibling.set_right(Some(parent));
-                outer.set_parent_color(Some(sibling), true);
-                if let Some(t) = tmp {
-                    t.set_parent(Some(parent));
-                }
-                self.rotate_set_parents(parent, sibling, true);
-                augment::rotate(parent, sibling);
-                break;
+                // INVARIANT: the parent links of `sibling` (now under
+                // `inner`) and of `inner` (now under `parent`) are stale
+                // until case 4 rewrites both, as in Linux; nothing in between
+                // reads them (`augment::rotate` reads children only).
+                augment::rotate(sibling, inner);
+                let outer = sibling;
+                sibling = inner;
+                outer
             }
+        };
+
+        // Case 4 – sibling's outer child red: rotate at the parent (left in
+        // the picture) and recolour; the black height is restored.
+        //
+        //      (p)             (s)
+        //      / \             / \
+        //     N   s     -->   p   sr
+        //        / \         / \
+        //      (sl) SR      N  (sl)
+        let tmp = sibling.child(SIDE);
+        parent.set_child(!SIDE, tmp);
+        sibling.set_child(SIDE, Some(parent));
+        outer.set_parent_color(Some(sibling), true);
+        if let Some(t) = tmp {
+            t.set_parent(Some(parent));
         }
+        self.rotate_set_parents(parent, sibling, true);
+        augment::rotate(parent, sibling);
+        None
     }
 }

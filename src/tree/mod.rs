@@ -153,6 +153,42 @@ impl<'t> Node<'t> {
         self.link().set_right_ptr(child.map(Node::ptr));
     }
 
+    /// Sets the right child if `right`, else the left one: the setter of
+    /// [`child`](Self::child), for the direction-generic rebalance cases.
+    #[inline]
+    pub(crate) fn set_child(self, right: bool, child: Option<Node<'t>>) {
+        if right {
+            self.set_right(child);
+        } else {
+            self.set_left(child);
+        }
+    }
+
+    /// Panics with a message that starts "inconsistent state:", says `what`
+    /// is wrong, and names this node and `other` by address and range: for
+    /// the states that the red-black properties rule out. Cold and out of
+    /// line, so that the rebalance loops set up no frame for the message
+    /// on their hot path.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    pub(crate) fn inconsistent(self, what: &str, other: Option<Node<'_>>) -> ! {
+        match other {
+            Some(o) => panic!(
+                "inconsistent state: {what}: {:p} {:#x?}, {:p} {:#x?}",
+                self.ptr(),
+                self.range(),
+                o.ptr(),
+                o.range()
+            ),
+            None => panic!(
+                "inconsistent state: {what}: {:p} {:#x?}",
+                self.ptr(),
+                self.range()
+            ),
+        }
+    }
+
     #[inline]
     pub(crate) fn set_parent(self, parent: Option<Node<'t>>) {
         self.link().set_parent_ptr(parent.map(Node::ptr));
