@@ -12,22 +12,17 @@
 //! skipped. `cargo bench --bench report` prints the same measurements as
 //! one Markdown table.
 
-mod baseline;
-// `common` serves three bench binaries; this one does not replay traces.
-// `report` uses every item, so its build still catches dead code.
-#[allow(dead_code)]
-mod common;
-// The parser's unit tests need a test harness: bench builds set `cfg(test)`
-// without one, which leaves the tests' `use super::*` unused.
-#[cfg_attr(test, allow(unused_imports))]
-mod trace;
-
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode};
+use range_action_map_testkit::bench::alloc::{Counting, Snapshot};
+use range_action_map_testkit::bench::workload::{
+    subject, Op, Shape, Subject, Workload, LARGE, PEERS, SIZES,
+};
 
-use common::alloc::Snapshot;
-use common::workload::{subject, Op, Shape, Subject, Workload, LARGE, PEERS, SIZES};
+/// Counts every allocation, for the allocations-per-operation figures.
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 /// Benchmarks every operation on every peer, per size and shape.
 fn ops(c: &mut Criterion) {

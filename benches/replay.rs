@@ -8,26 +8,19 @@
 //! Before timing, every peer replays every address space step by step and
 //! must agree with what Linux returned, with `trace::summarize`'s count of
 //! live mappings, and with the other peers' final state (see
-//! `common::replay`); the pool configuration must not allocate. Throughput
+//! `range_action_map_testkit::bench::replay`); the pool configuration must not allocate. Throughput
 //! is in steps (map-level operations) per second.
-
-mod baseline;
-// `common` serves three bench binaries; this one only replays traces.
-// `report` uses every item, so its build still catches dead code.
-#[allow(dead_code)]
-mod common;
-// The parser's unit tests need a test harness: bench builds set `cfg(test)`
-// without one, which leaves the tests' `use super::*` unused.
-#[cfg_attr(test, allow(unused_imports))]
-mod trace;
 
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
+use range_action_map_testkit::bench::alloc::{Counting, Snapshot};
+use range_action_map_testkit::bench::ours::Slab;
+use range_action_map_testkit::bench::replay::{self, TraceFile};
 
-use common::alloc::Snapshot;
-use common::ours::Slab;
-use common::replay::{self, TraceFile};
+/// Counts every allocation, for the allocations-per-operation figures.
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 /// Loads the traces and checks every peer on them.
 ///

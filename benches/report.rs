@@ -16,21 +16,21 @@
 //! order rotating each round; the median per-call time of the rounds is
 //! reported. The counting allocator counts each batch's allocations.
 
-mod baseline;
-mod common;
-// The parser's unit tests need a test harness: bench builds set `cfg(test)`
-// without one, which leaves the tests' `use super::*` unused.
-#[cfg_attr(test, allow(unused_imports))]
-mod trace;
-
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use common::alloc::Snapshot;
-use common::ours::Slab;
-use common::replay::{self, TraceFile};
-use common::workload::{subject, Op, Shape, Subject, Workload, LARGE, PEERS, SIZES};
+use range_action_map_testkit::bench::alloc::{Counting, Snapshot};
+use range_action_map_testkit::bench::ours::Slab;
+use range_action_map_testkit::bench::replay::{self, TraceFile};
+use range_action_map_testkit::bench::workload::{
+    subject, Op, Shape, Subject, Workload, LARGE, PEERS, SIZES,
+};
+use range_action_map_testkit::bench::{peers, workload};
+
+/// Counts every allocation, for the allocations-per-operation figures.
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 /// Wall time one batch of calls aims at.
 const BATCH: Duration = Duration::from_millis(2);
@@ -372,7 +372,7 @@ fn write_allocs(out: &mut String, cells: &[Cell]) {
 
 /// Heap bytes per segment of each freshly built map.
 fn write_memory(out: &mut String, memory: &[(Shape, usize, [f64; PEERS.len()])]) {
-    let _ = writeln!(out, "\nHeap bytes per segment after building (counting allocator; the pool includes its {} spare nodes):\n", common::peers::POOL_HEADROOM);
+    let _ = writeln!(out, "\nHeap bytes per segment after building (counting allocator; the pool includes its {} spare nodes):\n", peers::POOL_HEADROOM);
     let _ = writeln!(out, "| shape | n | {} |", PEERS.join(" | "));
     let _ = writeln!(out, "|---|--:|{}", "--:|".repeat(PEERS.len()));
     for (shape, n, bytes) in memory {
@@ -499,7 +499,7 @@ fn write_targets(out: &mut String, cells: &[Cell]) {
     );
 
     let per_segment = |c: &Cell| match c.op {
-        Op::UnmapMany | Op::IterRange => ours(c) / common::workload::MANY as f64,
+        Op::UnmapMany | Op::IterRange => ours(c) / workload::MANY as f64,
         _ => ours(c),
     };
     let slowest = cells

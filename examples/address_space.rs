@@ -13,11 +13,7 @@ use std::process::ExitCode;
 
 use range_action_map::intrusive_collections::intrusive_adapter;
 use range_action_map::{RangeActionMap, RangeLink, Segment, Window};
-
-#[path = "../benches/trace/mod.rs"]
-mod trace;
-
-use trace::TraceOp;
+use range_action_map_testkit::trace::{self, TraceOp};
 
 /// One mapping: protection bits and whether it maps a file.
 struct Vma {

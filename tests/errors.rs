@@ -1,10 +1,8 @@
 //! Hostile inputs for every public operation: each gets its typed error (or
 //! its documented no-op), no callback runs, and the map is unchanged.
 
-mod common;
-
-use common::{Event, Log, Map, Seg};
 use range_action_map::{Direction, Hint, MapError, Placement, Window};
+use range_action_map_testkit::logging::{Event, Log, Map, Seg};
 
 const MAX: usize = usize::MAX;
 const PAGE: usize = 0x1000;

@@ -1,16 +1,12 @@
 //! Replays the committed fuzz corpus on stable Rust: every file under
 //! `fuzz/seeds/<target>/` and `fuzz/regressions/<target>/` goes through the
-//! same runner as the `cargo fuzz` target `<target>` (see
-//! `tests/common/fuzz_input.rs`), so CI checks them without nightly.
-
-mod common;
-#[path = "common/fuzz_input.rs"]
-mod fuzz_input;
-#[path = "common/memory_set_model.rs"]
-mod memory_set_model;
+//! same runner as the `cargo fuzz` target `<target>` (see the test kit's
+//! `fuzz` and `set_model`), so CI checks them without nightly.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use range_action_map_testkit::{fuzz, set_model};
 
 /// Every file of `fuzz/<dir>/<target>/`, sorted (a missing directory is
 /// empty).
@@ -48,26 +44,23 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
 
 #[test]
 fn ops_corpus_replays() {
-    assert!(
-        replay("ops", fuzz_input::run_differential) > 0,
-        "no ops seeds"
-    );
+    assert!(replay("ops", fuzz::run_differential) > 0, "no ops seeds");
 }
 
 #[test]
 fn crash_corpus_replays() {
-    assert!(replay("crash", fuzz_input::run_crash) > 0, "no crash seeds");
+    assert!(replay("crash", fuzz::run_crash) > 0, "no crash seeds");
 }
 
 #[test]
 fn boxed_corpus_replays() {
-    assert!(replay("boxed", fuzz_input::run_boxed) > 0, "no boxed seeds");
+    assert!(replay("boxed", fuzz::run_boxed) > 0, "no boxed seeds");
 }
 
 #[test]
 fn memory_set_corpus_replays() {
     assert!(
-        replay("memory_set", memory_set_model::run_memory_set) > 0,
+        replay("memory_set", set_model::run_memory_set) > 0,
         "no memory_set seeds"
     );
 }
@@ -78,9 +71,9 @@ fn memory_set_corpus_replays() {
 fn degenerate_inputs_decode() {
     let long: Vec<u8> = (0..4096u32).map(|i| (i * 37 % 251) as u8).collect();
     for data in [&[][..], &[0], &[0xFF; 64], &long] {
-        fuzz_input::run_differential(data);
-        fuzz_input::run_crash(data);
-        fuzz_input::run_boxed(data);
-        memory_set_model::run_memory_set(data);
+        fuzz::run_differential(data);
+        fuzz::run_crash(data);
+        fuzz::run_boxed(data);
+        set_model::run_memory_set(data);
     }
 }

@@ -8,18 +8,12 @@
 
 use std::collections::BTreeSet;
 
-mod common;
-#[path = "common/fuzz_input.rs"]
-mod fuzz_input;
-#[path = "common/memory_set_model.rs"]
-mod memory_set_model;
-
 use range_action_map::memory_set::{
     Access, FaultError, KernelLayout, MemoryAttr, MemoryError, MemoryHandler, MemorySet, PageTable,
     PagingError, PAGE_SIZE,
 };
 use range_action_map::MapError;
-use range_action_map_testkit::{CountingFrameAllocator, Rng, SoftPageTable};
+use range_action_map_testkit::{set_model, CountingFrameAllocator, Rng, SoftPageTable};
 
 type Set = MemorySet<SoftPageTable, CountingFrameAllocator>;
 
@@ -462,6 +456,6 @@ fn model_random_operations_keep_page_table_and_frames_exact() {
     for run in 0..runs {
         let data: Vec<u8> = (0..bytes).map(|_| rng.next() as u8).collect();
         eprintln!("run {run}: flags {:#04x}", data[0]);
-        memory_set_model::run_memory_set(&data);
+        set_model::run_memory_set(&data);
     }
 }

@@ -2,11 +2,11 @@
 //! sorted-`Vec` model; after every step the segments, the results and the
 //! callback log must agree, and the map's invariants must hold.
 
-mod common;
-
-use common::{Harness, Op, PlacementSpec};
 use quickcheck::{Arbitrary, Gen, QuickCheck};
 use range_action_map::{Direction, Hint, Window};
+use range_action_map_testkit::harness::Harness;
+use range_action_map_testkit::model::PlacementSpec;
+use range_action_map_testkit::op::Op;
 
 const PAGE: usize = 0x1000;
 

@@ -2,12 +2,10 @@
 //! stay valid and every node must be accounted for: still in the map, or
 //! dropped exactly once.
 
-mod common;
-
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use common::{live_nodes, Crash, Log, Map, Seg};
 use range_action_map::Window;
+use range_action_map_testkit::logging::{live_nodes, Crash, Log, Map, Seg};
 
 const PAGE: usize = 0x1000;
 

@@ -6,10 +6,8 @@
 //! a segment cut in two shows as two letters. The callbacks are listed with
 //! ranges in page numbers.
 
-mod common;
-
-use common::{Event, Log, Map, Seg};
 use range_action_map::MapError;
+use range_action_map_testkit::logging::{Event, Log, Map, Seg};
 
 const BASE: usize = 0x10000;
 const PAGE: usize = 0x1000;

@@ -1,8 +1,7 @@
-//! Runs the unit tests of the benchmark trace parser (`benches/trace`),
-//! which no bench target executes, and checks every bundled trace parses.
+//! Every bundled trace parses with the test kit's parser (whose own unit
+//! tests run with the test kit's).
 
-#[path = "../benches/trace/mod.rs"]
-mod trace;
+use range_action_map_testkit::trace;
 
 #[test]
 fn every_bundled_trace_parses() {

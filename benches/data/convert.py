@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Convert an `strace -f` log of memory-map system calls into the compact
-`ram-trace v1` line format read by `benches/trace/mod.rs`.
+`ram-trace v1` line format read by `testkit/src/trace.rs`.
 
 Usage:  convert.py INPUT.strace[.xz|.gz] OUTPUT.txt [--title TEXT]
         convert.py --self-test

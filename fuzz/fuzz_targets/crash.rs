@@ -3,12 +3,9 @@
 //! the invariant checker and every node is in it or dropped exactly once.
 //!
 //! The input format and the runner are shared with the stable corpus
-//! replay test: `tests/common/fuzz_input.rs`.
+//! replay test: the test kit's `fuzz` module.
 #![no_main]
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-#[path = "../../tests/common/fuzz_input.rs"]
-mod fuzz_input;
+use range_action_map_testkit::fuzz;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_input::run_crash(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz::run_crash(data));

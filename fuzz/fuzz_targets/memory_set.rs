@@ -3,14 +3,9 @@
 //! forks included; every frame must come back when the set is dropped.
 //!
 //! The input format and the runner are shared with the stable corpus
-//! replay test and `tests/memory_set.rs`: `tests/common/memory_set_model.rs`.
+//! replay test and `tests/memory_set.rs`: the test kit's `set_model`.
 #![no_main]
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-#[path = "../../tests/common/fuzz_input.rs"]
-mod fuzz_input;
-#[path = "../../tests/common/memory_set_model.rs"]
-mod memory_set_model;
+use range_action_map_testkit::set_model;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| memory_set_model::run_memory_set(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| set_model::run_memory_set(data));

@@ -2,6 +2,16 @@
 //! [`range_action_map`] share. Not published: it is the crate's test
 //! bench, and it may change with every commit.
 //!
+//! - The map's model tests: [`logging`] (a segment that logs its
+//!   callbacks and fails or panics on command), [`model`] (the sorted-`Vec`
+//!   model), [`op`] (the operations of a random sequence) and [`harness`]
+//!   (one operation on both, everything compared).
+//! - [`fuzz`]: the byte decoders and runners of the fuzz targets, which the
+//!   stable corpus replay runs too; [`set_model`]: the same for `MemorySet`.
+//! - [`trace`]: the parser of the `strace` captures in `benches/data`;
+//!   [`bench`](mod@bench): the peers, workloads and replay the benches measure.
+//! - [`Rng`]: the seeded generator every randomized test draws from.
+//!
 //! Software doubles of the hardware traits of
 //! [`memory_set`](range_action_map::memory_set):
 //!
@@ -43,10 +53,18 @@
 //!
 //! [`FrameAllocator`]: range_action_map::memory_set::FrameAllocator
 
+pub mod bench;
 pub mod frames;
+pub mod fuzz;
+pub mod harness;
+pub mod logging;
 pub mod memory;
+pub mod model;
+pub mod op;
 pub mod rng;
+pub mod set_model;
 pub mod sv39;
+pub mod trace;
 
 pub use frames::CountingFrameAllocator;
 pub use memory::PhysMemory;

@@ -16,12 +16,6 @@
 //! b <as> <addr> <res>                                   brk
 //! r <as> <old> <old-len> <new-len> <flags> <new> <res>  mremap
 //! ```
-//!
-//! This module only uses `std`, so a bench target can include it with
-//! `mod trace;` (or `#[path = "trace/mod.rs"] mod trace;`) and no extra
-//! dependency.
-
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::fmt;

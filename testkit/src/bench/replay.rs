@@ -113,7 +113,7 @@ impl TraceFile {
 /// If a file cannot be read or parsed: the bench data is part of the
 /// repository.
 pub fn load_data() -> Vec<TraceFile> {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data"));
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../benches/data"));
     let mut paths: Vec<_> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))

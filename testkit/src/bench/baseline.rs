@@ -205,6 +205,11 @@ impl<S: Segment> RangeActionMap<S> {
         self.areas.len()
     }
 
+    /// Whether there is no area.
+    pub fn is_empty(&self) -> bool {
+        self.areas.is_empty()
+    }
+
     /// Inserts an area without any check (the original's private
     /// `insert_raw`; public here so that benches can build large maps).
     pub fn insert_raw(&mut self, start: usize, end: usize, segment: S) {

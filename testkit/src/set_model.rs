@@ -2,7 +2,7 @@
 //! `memory_set` fuzz target, the corpus replay and `tests/memory_set.rs`
 //! share.
 //!
-//! The model is the sorted-`Vec` map model of `common` (its segments are
+//! The model is the sorted-`Vec` map model of [`model`](crate::model) (its segments are
 //! the areas, a segment's `prot` is an index into [`kinds`]: permissions and
 //! handler), plus the lazy pages faulted in. After every operation the
 //! software page table is walked page by page and compared with it, every
@@ -12,13 +12,12 @@
 //! allocator really had too few frames left, and the set must then be as
 //! it was.
 //!
-//! Input layout (see `fuzz_input.rs` for the byte reader):
+//! Input layout (see [`fuzz`](crate::fuzz) for the byte reader):
 //!
 //! ```text
 //! byte 0   bits 0-1 frame budget, bit 2 window, bits 3-4 address region
 //! rest     operations, 1 tag byte + its operands each, until the end
 //! ```
-#![allow(dead_code)] // each includer uses part of it
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,11 +25,13 @@ use range_action_map::memory_set::{
     Access, FaultError, MemoryAttr, MemoryError, MemoryHandler, MemorySet, PagingError, PAGE_SIZE,
 };
 use range_action_map::{Direction, Hint, MapError, Window};
-use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
 
-use crate::common::{coverage_pair, Model, PlacementSpec};
-use crate::fuzz_input::Reader;
+use crate::fuzz::Reader;
+use crate::harness::coverage_pair;
+use crate::model::{Model, PlacementSpec};
+use crate::{CountingFrameAllocator, SoftPageTable};
 
+/// The set under test: the test kit's Sv39 table and frame allocator.
 pub type Set = MemorySet<SoftPageTable, CountingFrameAllocator>;
 
 /// Operations per scenario (every step walks the whole page table).
@@ -89,20 +90,35 @@ fn kind_number(attr: MemoryAttr, handler: MemoryHandler) -> u8 {
 
 /// One `MemorySet` operation.
 #[derive(Clone, Copy, Debug)]
+///
+/// Area kinds are numbers into [`kinds`].
 pub enum SetOp {
+    /// `push(start, end, ..)` of an area of the kind.
     Push(usize, usize, u8),
+    /// `map_anywhere(hint, len, align, ..)` of an area of the kind.
     MapAnywhere {
+        /// The hint.
         hint: usize,
+        /// Bytes to map.
         len: usize,
+        /// Alignment of the start.
         align: usize,
+        /// The area's kind.
         kind: u8,
     },
+    /// `unmap(start, end)`.
     Unmap(usize, usize),
+    /// `protect(start, end, attr)`.
     Protect(usize, usize, MemoryAttr),
+    /// `handle_page_fault(addr, access)`.
     Fault(usize, Access),
+    /// `clone_for_fork`, checked against the parent.
     Fork {
+        /// Whether the child replaces the parent afterwards (else the child
+        /// is dropped).
         keep_child: bool,
     },
+    /// `clear()`.
     Clear,
 }
 

@@ -17,8 +17,6 @@
 //! [crash only]  byte 1 callback kind, byte 2 which call of it panics
 //! rest          operations, 1 tag byte + its operands each, until the end
 //! ```
-#![allow(dead_code)] // each fuzz target uses one runner
-
 use std::any::Any;
 use std::cell::Cell;
 use std::iter;
@@ -29,7 +27,10 @@ use arbitrary::{Arbitrary, Unstructured};
 use range_action_map::boxed;
 use range_action_map::{Direction, Hint, Window};
 
-use crate::common::{live_nodes, Crash, Event, Harness, Model, Op, PlacementSpec, CRASH_MESSAGE};
+use crate::harness::Harness;
+use crate::logging::{live_nodes, Crash, Event, CRASH_MESSAGE};
+use crate::model::{Model, PlacementSpec};
+use crate::op::Op;
 
 const PAGE: usize = 0x1000;
 
@@ -44,12 +45,14 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A reader of `data`.
     pub fn new(data: &'a [u8]) -> Self {
         Reader {
             u: Unstructured::new(data),
         }
     }
 
+    /// Whether every byte was read.
     pub fn is_empty(&self) -> bool {
         self.u.is_empty()
     }
@@ -58,14 +61,17 @@ impl<'a> Reader<'a> {
         T::arbitrary(&mut self.u).expect("integers decode from any bytes")
     }
 
+    /// The next byte.
     pub fn u8(&mut self) -> u8 {
         self.int()
     }
 
+    /// The next two bytes, little-endian.
     pub fn u16(&mut self) -> u16 {
         self.int()
     }
 
+    /// The next eight bytes, little-endian.
     pub fn usize(&mut self) -> usize {
         // The same 8 bytes on every target; truncation on 32-bit targets is
         // fine: any value is a test value.
@@ -151,7 +157,7 @@ impl<'a> Decoder<'a> {
 
     /// An address: mostly on the dense grid, sometimes on the wide one,
     /// sometimes wild.
-    pub fn addr(&mut self) -> usize {
+    fn addr(&mut self) -> usize {
         let v = self.r.u16() as usize;
         match v >> 12 {
             0xF => self.wild(),
@@ -163,7 +169,7 @@ impl<'a> Decoder<'a> {
     /// A range: usually ordered and non-empty, sometimes as read (empty or
     /// reversed), sometimes `start + len` for a length that may overflow
     /// (saturated to `usize::MAX`: a range type cannot hold more).
-    pub fn range(&mut self) -> (usize, usize) {
+    fn range(&mut self) -> (usize, usize) {
         let tag = self.r.u8();
         let a = self.addr();
         match tag % 16 {
@@ -179,7 +185,7 @@ impl<'a> Decoder<'a> {
 
     /// A length: mostly a few grid units, sometimes wild (0, huge, or
     /// overflowing when added to a high address).
-    pub fn len(&mut self) -> usize {
+    fn len(&mut self) -> usize {
         let v = self.r.u8();
         match v % 16 {
             0 => self.wild(),
@@ -389,8 +395,11 @@ fn boxed_counters() -> (isize, usize) {
 /// users do, and counts itself alive and its removed bytes.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Val {
+    /// Its start, as the value believes it.
     pub start: usize,
+    /// Its end, likewise.
     pub end: usize,
+    /// Its flags, which `modify` sets.
     pub flags: usize,
 }
 

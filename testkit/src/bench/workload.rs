@@ -11,6 +11,7 @@ use std::ops::Range;
 
 use super::ours::{Boxed, Pooled};
 use super::peers::{Baseline, IntrusiveRb, Lookup, MemSet, Ours, Request, StdBTree, Vm, RO, RW};
+use crate::Rng;
 
 /// Bytes per page.
 pub const PAGE: usize = 0x1000;
@@ -22,7 +23,7 @@ pub const MANY: usize = 64;
 const PICKS: usize = 1024;
 /// Consecutive lookups [`Op::FindLocal`] makes in one segment, page after
 /// page, before it moves to the next target.
-const FAULTS_PER_SEGMENT: usize = 16;
+pub const FAULTS_PER_SEGMENT: usize = 16;
 /// The map sizes: 10^3, Linux's default `vm.max_map_count`, what
 /// Elasticsearch asks for, and today's distribution defaults.
 pub const SIZES: [usize; 4] = [1_000, 65_530, 262_144, 1_000_000];
@@ -149,21 +150,6 @@ impl Op {
     }
 }
 
-/// A deterministic xorshift64* generator: the same layouts on every run.
-struct Rng(u64);
-
-impl Rng {
-    /// A number in `range`.
-    fn below(&mut self, range: Range<usize>) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let r = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32;
-        // `r < 2^32` and ranges are far below `usize::MAX`.
-        range.start + (r as usize) % range.len()
-    }
-}
-
 /// One layout of `n` segments and the targets the operations cycle through.
 pub struct Workload {
     /// The shape.
@@ -181,18 +167,18 @@ pub struct Workload {
 impl Workload {
     /// The layout of shape `shape` with `n` segments (`n > MANY`).
     pub fn new(shape: Shape, n: usize) -> Self {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ n as u64);
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ n as u64); // the same layouts on every run
         let mut spans = Vec::with_capacity(n);
         let mut at = BASE;
         for _ in 0..n {
             let (len, gap) = match shape {
                 Shape::Fragmented => (4, 1),
-                Shape::Random => (rng.below(3..17), rng.below(1..17)),
+                Shape::Random => (rng.in_range(3..17), rng.in_range(1..17)),
             };
             spans.push((at, at + len * PAGE));
             at += (len + gap) * PAGE;
         }
-        let picks = (0..PICKS).map(|_| rng.below(0..n - MANY)).collect();
+        let picks = (0..PICKS).map(|_| rng.in_range(0..n - MANY)).collect();
         let (len, align) = match shape {
             Shape::Fragmented => (2 * PAGE, 2 * PAGE),
             Shape::Random => (8 * PAGE, 4 * PAGE),
@@ -320,6 +306,10 @@ pub trait Subject {
     fn run_batch(&mut self, w: &Workload, op: Op, iters: Range<usize>) -> usize;
     /// Number of segments in the map.
     fn len(&self) -> usize;
+    /// Whether the map has no segment.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A [`Vm`] peer as a [`Subject`].

@@ -6,7 +6,7 @@
 use std::cell::Cell;
 use std::marker::PhantomData;
 
-use range_action_map::intrusive_collections::{intrusive_adapter, UnsafeRef};
+use range_action_map::intrusive_collections::UnsafeRef;
 use range_action_map::{
     AllocError, ArgsOf, FlagsOf, OwnedOf, RangeAdapter, RangeLink, Segment, SegmentOf,
 };
@@ -40,8 +40,21 @@ pub enum Boxed {}
 /// Marker of the slab configuration.
 pub enum Pooled {}
 
-intrusive_adapter!(pub BoxAdapter = Box<Vma<Boxed>>: Vma<Boxed> { link: RangeLink });
-intrusive_adapter!(pub PoolAdapter = UnsafeRef<Vma<Pooled>>: Vma<Pooled> { link: RangeLink });
+pub use adapters::{BoxAdapter, PoolAdapter};
+
+mod adapters {
+    //! The adapters of the two configurations, apart because the macro
+    //! gives their `NEW` and `new` no docs.
+    #![allow(missing_docs)]
+
+    use range_action_map::intrusive_collections::{intrusive_adapter, UnsafeRef};
+    use range_action_map::RangeLink;
+
+    use super::{Boxed, Pooled, Vma};
+
+    intrusive_adapter!(pub BoxAdapter = Box<Vma<Boxed>>: Vma<Boxed> { link: RangeLink });
+    intrusive_adapter!(pub PoolAdapter = UnsafeRef<Vma<Pooled>>: Vma<Pooled> { link: RangeLink });
+}
 
 impl Segment for Vma<Boxed> {
     type Args = ();

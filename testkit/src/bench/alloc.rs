@@ -1,6 +1,21 @@
-//! A counting global allocator: every bench binary that includes
-//! `common` installs it, so allocations per operation and bytes per
-//! segment are measured, not estimated.
+//! A counting global allocator: every bench binary installs it, so
+//! allocations per operation and bytes per segment are measured, not
+//! estimated:
+//!
+//! ```
+//! use range_action_map_testkit::bench::alloc::{Counting, Snapshot};
+//!
+//! #[global_allocator]
+//! static GLOBAL: Counting = Counting;
+//!
+//! let before = Snapshot::now();
+//! let bytes = vec![0u8; 4096];
+//! assert!(before.allocs_since() >= 1 && before.live_since() >= 4096);
+//! # drop(bytes);
+//! ```
+//!
+//! A library cannot install it for its users; in a binary that does not,
+//! [`Snapshot`]s read zero.
 //!
 //! The counters are updated with a relaxed load and store instead of an
 //! atomic read-modify-write: the benches are single-threaded, so the
@@ -49,9 +64,6 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 /// A snapshot of the counters; subtract two to measure a region.
 #[derive(Clone, Copy, Debug)]

@@ -4,6 +4,10 @@
 //! Each method is the peer's own public operation, called the way its
 //! users would call it; where a peer lacks an operation the comment on the
 //! impl says what stands in for it.
+//!
+//! The lookups of the peers are `#[inline]`: the bench binaries call them
+//! across the crate boundary, and a call would tax a yardstick's few
+//! hundred instructions where this crate's generic code is inlined anyway.
 
 use std::collections::BTreeMap;
 
@@ -14,8 +18,8 @@ use range_action_map::intrusive_collections::{
 };
 use range_action_map::{Placement, RangeActionMap};
 
+use super::baseline;
 use super::ours::Config;
-use crate::baseline;
 
 /// Lowest address any peer may use.
 pub const LOWER: usize = 0x1000;
@@ -73,6 +77,10 @@ pub trait Vm: Lookup {
     fn clear(&mut self);
     /// Number of segments.
     fn len(&self) -> usize;
+    /// Whether there is no segment.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Builds a [`Vm`] peer by inserting `spans` (read-write) one by one.
@@ -249,6 +257,7 @@ impl Lookup for MemSet {
         build_vm(spans)
     }
 
+    #[inline]
     fn find(&self, addr: usize) -> Option<usize> {
         MemorySet::find(self, addr).map(MemoryArea::start)
     }
@@ -345,7 +354,7 @@ impl baseline::Segment for BaseSeg {
     }
 }
 
-/// The original algorithm ([`crate::baseline`]). `insert` checks for
+/// The original algorithm ([`baseline`]). `insert` checks for
 /// overlap with its range walk before `insert_raw` (the original offers
 /// only the replacing `mmap_fixed`).
 pub type Baseline = baseline::RangeActionMap<BaseSeg>;
@@ -357,6 +366,7 @@ impl Lookup for Baseline {
         build_vm(spans)
     }
 
+    #[inline]
     fn find(&self, addr: usize) -> Option<usize> {
         baseline::RangeActionMap::find(self, addr).map(|(start, _)| start)
     }
@@ -436,6 +446,7 @@ impl Lookup for StdBTree {
         spans.iter().copied().collect()
     }
 
+    #[inline]
     fn find(&self, addr: usize) -> Option<usize> {
         match self.range(..=addr).next_back() {
             Some((&start, &end)) if end > addr => Some(start),
@@ -451,10 +462,11 @@ pub struct RbNode {
     end: usize,
 }
 
-intrusive_adapter!(pub RbAdapter = Box<RbNode>: RbNode { link: RBTreeLink });
+intrusive_adapter!(RbAdapter = Box<RbNode>: RbNode { link: RBTreeLink });
 
 impl<'a> KeyAdapter<'a> for RbAdapter {
     type Key = usize;
+    #[inline]
     fn get_key(&self, node: &'a RbNode) -> usize {
         node.start
     }
@@ -479,6 +491,7 @@ impl Lookup for IntrusiveRb {
         IntrusiveRb(tree)
     }
 
+    #[inline]
     fn find(&self, addr: usize) -> Option<usize> {
         let node = self.0.upper_bound(Bound::Included(&addr)).get()?;
         (node.end > addr).then_some(node.start)

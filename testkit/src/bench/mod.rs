@@ -1,0 +1,11 @@
+//! What the bench binaries (`ops`, `replay`, `report`) share: the peers
+//! behind one interface, this crate's two configurations, the original
+//! algorithm as a peer, the synthetic workloads, the trace replay and the
+//! counting allocator.
+
+pub mod alloc;
+pub mod baseline;
+pub mod ours;
+pub mod peers;
+pub mod replay;
+pub mod workload;
