@@ -73,6 +73,8 @@ pub enum MapError {
     AlreadyLinked,
 }
 
+impl core::error::Error for MapError {}
+
 /// The result of a map operation.
 pub type MapResult<T> = Result<T, MapError>;
 
@@ -135,5 +137,11 @@ impl<P> fmt::Display for InsertError<P> {
 impl<P> From<InsertError<P>> for MapError {
     fn from(e: InsertError<P>) -> MapError {
         e.error
+    }
+}
+
+impl<P> core::error::Error for InsertError<P> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(&self.error)
     }
 }

@@ -255,6 +255,7 @@ impl LinuxLayout {
     /// assert_eq!(l.mmap_base(), 0x7fff_f7ff_f000);
     /// assert_eq!(l.unmapped_base(), 0x2aaa_aaaa_b000);
     /// ```
+    #[must_use]
     pub const fn new() -> Self {
         Self::from_stack_rlimit(StackRlimit::DEFAULT)
     }
@@ -275,6 +276,7 @@ impl LinuxLayout {
     /// let unlimited = LinuxLayout::from_stack_rlimit(StackRlimit::Unlimited);
     /// assert_eq!(unlimited.mmap_base(), 0x1555_5555_6000);
     /// ```
+    #[must_use]
     pub const fn from_stack_rlimit(rlimit: StackRlimit) -> Self {
         Self::for_task_size(DEFAULT_TASK_SIZE, rlimit)
     }
@@ -294,6 +296,7 @@ impl LinuxLayout {
     /// let l = LinuxLayout::for_task_size(1 << 38, StackRlimit::DEFAULT);
     /// assert_eq!(l.mmap_base(), (1 << 38) - (128 << 20));
     /// ```
+    #[must_use]
     pub const fn for_task_size(task_size: usize, rlimit: StackRlimit) -> Self {
         LinuxLayout {
             task_size,
@@ -321,6 +324,7 @@ impl LinuxLayout {
     /// );
     /// assert_eq!(base, 0x7fff_f7ff_f000);
     /// ```
+    #[must_use]
     pub const fn compute_mmap_base(
         task_size: usize,
         rlimit: StackRlimit,
@@ -349,6 +353,7 @@ impl LinuxLayout {
 
     /// Sets `mmap_base`, the ceiling of the top-down search (`mm->mmap_base`;
     /// with randomisation, the randomised value).
+    #[must_use]
     pub const fn with_mmap_base(mut self, mmap_base: usize) -> Self {
         self.mmap_base = mmap_base;
         self
@@ -357,6 +362,7 @@ impl LinuxLayout {
     /// Sets `task_size`, the end of user space. `mmap_base` and
     /// `unmapped_base` stay as they are; use
     /// [`for_task_size`](Self::for_task_size) to derive them.
+    #[must_use]
     pub const fn with_task_size(mut self, task_size: usize) -> Self {
         self.task_size = task_size;
         self
@@ -364,6 +370,7 @@ impl LinuxLayout {
 
     /// Sets `mmap_min_addr`, the lowest address a search may return and the
     /// value a lower non-zero hint is raised to.
+    #[must_use]
     pub const fn with_mmap_min_addr(mut self, mmap_min_addr: usize) -> Self {
         self.mmap_min_addr = mmap_min_addr;
         self
@@ -371,6 +378,7 @@ impl LinuxLayout {
 
     /// Sets the stack guard gap (`stack_guard_gap=` on the kernel command
     /// line). `mmap_base` is not recomputed.
+    #[must_use]
     pub const fn with_guard_gap(mut self, guard_gap: usize) -> Self {
         self.guard_gap = guard_gap;
         self
@@ -410,37 +418,44 @@ impl LinuxLayout {
     }
 
     /// Sets the floor of the bottom-up fallback search (`mmap_legacy_base`).
+    #[must_use]
     pub const fn with_unmapped_base(mut self, unmapped_base: usize) -> Self {
         self.unmapped_base = unmapped_base;
         self
     }
 
     /// The end of user space, `TASK_SIZE`.
+    #[must_use]
     pub const fn task_size(&self) -> usize {
         self.task_size
     }
 
     /// The ceiling of the top-down search.
+    #[must_use]
     pub const fn mmap_base(&self) -> usize {
         self.mmap_base
     }
 
     /// The lowest address a search returns.
+    #[must_use]
     pub const fn mmap_min_addr(&self) -> usize {
         self.mmap_min_addr
     }
 
     /// The room kept free below a grows-down segment.
+    #[must_use]
     pub const fn guard_gap(&self) -> usize {
         self.guard_gap
     }
 
     /// The huge-page size of the alignment rule (0: no rule).
+    #[must_use]
     pub const fn huge_page_size(&self) -> usize {
         self.huge_page_size
     }
 
     /// The floor of the bottom-up fallback search (`TASK_UNMAPPED_BASE`).
+    #[must_use]
     pub const fn unmapped_base(&self) -> usize {
         self.unmapped_base
     }

@@ -33,11 +33,13 @@ impl Window {
     }
 
     /// The lowest allowed address.
+    #[must_use]
     pub const fn low(&self) -> usize {
         self.low
     }
 
     /// One past the highest allowed address.
+    #[must_use]
     pub const fn high(&self) -> usize {
         self.high
     }

@@ -13,6 +13,8 @@ impl core::fmt::Display for AllocError {
     }
 }
 
+impl core::error::Error for AllocError {}
+
 /// A virtual-memory area kept in a [`RangeActionMap`](crate::RangeActionMap):
 /// the actions the map delivers to it.
 ///

@@ -43,6 +43,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// c.move_next();
     /// assert!(c.get().is_none());
     /// ```
+    #[must_use]
     pub fn lower_bound(&self, addr: usize) -> Cursor<'_, A> {
         Cursor {
             map: self,
@@ -51,6 +52,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     }
 
     /// A cursor at the first segment (ghost if empty), in *O*(1).
+    #[must_use]
     pub fn cursor_front(&self) -> Cursor<'_, A> {
         Cursor {
             map: self,
@@ -59,6 +61,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     }
 
     /// A cursor at the last segment (ghost if empty), in *O*(1).
+    #[must_use]
     pub fn cursor_back(&self) -> Cursor<'_, A> {
         Cursor {
             map: self,
@@ -88,6 +91,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// assert_eq!(cursor.peek_next().map(|a| a.prot.get()), Some(2));
     /// assert!(other.cursor_from(fault).is_none());
     /// ```
+    #[must_use]
     pub fn cursor_from<'a>(&'a self, segment: &SegmentOf<A>) -> Option<Cursor<'a, A>> {
         let node = self.member(segment)?;
         Some(Cursor {
@@ -141,21 +145,25 @@ impl<A: RangeAdapter> RangeActionMap<A> {
 
 impl<'a, A: RangeAdapter> Cursor<'a, A> {
     /// The segment at the cursor; `None` at the ghost position.
+    #[must_use]
     pub fn get(&self) -> Option<&'a SegmentOf<A>> {
         self.current.map(|n| self.map.value(n))
     }
 
     /// The range of the segment at the cursor.
+    #[must_use]
     pub fn range(&self) -> Option<core::ops::Range<usize>> {
         self.current.map(|n| n.start()..n.end())
     }
 
     /// The segment after the cursor (the first one from the ghost position).
+    #[must_use]
     pub fn peek_next(&self) -> Option<&'a SegmentOf<A>> {
         self.next_node().map(|n| self.map.value(n))
     }
 
     /// The segment before the cursor (the last one from the ghost position).
+    #[must_use]
     pub fn peek_prev(&self) -> Option<&'a SegmentOf<A>> {
         self.prev_node().map(|n| self.map.value(n))
     }
@@ -196,6 +204,7 @@ impl<A: RangeAdapter> Clone for Cursor<'_, A> {
 
 impl<A: RangeAdapter> CursorMut<'_, A> {
     /// A read-only view of this position.
+    #[must_use]
     pub fn as_cursor(&self) -> Cursor<'_, A> {
         // INVARIANT: `current` is a node of `map`'s tree.
         Cursor {
@@ -205,8 +214,43 @@ impl<A: RangeAdapter> CursorMut<'_, A> {
     }
 
     /// The segment at the cursor; `None` at the ghost position.
+    #[must_use]
     pub fn get(&self) -> Option<&SegmentOf<A>> {
         self.current.map(|p| self.map.value(self.map.node_at(p)))
+    }
+
+    /// The range of the segment at the cursor.
+    #[must_use]
+    pub fn range(&self) -> Option<core::ops::Range<usize>> {
+        self.as_cursor().range()
+    }
+
+    /// The segment after the cursor (the first one from the ghost position).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map::RangeActionMap;
+    /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
+    /// map.mmap_fixed(0x2000, 0x3000, || area(1)).unwrap();
+    /// map.mmap_fixed(0x5000, 0x6000, || area(2)).unwrap();
+    /// let mut c = map.lower_bound_mut(0x2000);
+    /// assert_eq!(c.peek_next().map(|a| a.prot.get()), Some(2));
+    /// assert!(c.peek_prev().is_none());
+    /// c.remove_current();
+    /// assert_eq!(c.peek_prev().map(|a| a.prot.get()), None);
+    /// assert_eq!(c.get().map(|a| a.prot.get()), Some(2));
+    /// ```
+    #[must_use]
+    pub fn peek_next(&self) -> Option<&SegmentOf<A>> {
+        self.as_cursor().peek_next()
+    }
+
+    /// The segment before the cursor (the last one from the ghost position).
+    #[must_use]
+    pub fn peek_prev(&self) -> Option<&SegmentOf<A>> {
+        self.as_cursor().peek_prev()
     }
 
     /// Moves to the next segment (wrapping through the ghost position).
@@ -232,5 +276,19 @@ impl<A: RangeAdapter> CursorMut<'_, A> {
         self.current = self.map.node_at(link).next().map(Node::ptr);
         // SAFETY: by the `CursorMut` invariant, `link` is in the tree.
         Some(unsafe { self.map.take(link) })
+    }
+}
+
+impl<A: RangeAdapter> core::fmt::Debug for Cursor<'_, A> {
+    /// The range of the segment at the cursor (`None` at the ghost).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("Cursor").field(&self.range()).finish()
+    }
+}
+
+impl<A: RangeAdapter> core::fmt::Debug for CursorMut<'_, A> {
+    /// The range of the segment at the cursor (`None` at the ghost).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("CursorMut").field(&self.range()).finish()
     }
 }

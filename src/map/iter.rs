@@ -1,6 +1,7 @@
 //! Iterators: all segments, the segments overlapping a range, the free gaps
 //! of a range.
 
+use core::fmt;
 use core::iter::FusedIterator;
 use core::ops::Range;
 
@@ -32,6 +33,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// let starts: Vec<_> = map.iter().map(|a| a.link.start()).collect();
     /// assert_eq!(starts, [0x2000, 0x5000]);
     /// ```
+    #[must_use]
     pub fn iter(&self) -> Iter<'_, A> {
         Iter {
             map: self,
@@ -41,8 +43,23 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         }
     }
 
-    /// The segments that overlap `[start, end)`, in address order:
-    /// *O*(log n) to start, then amortised *O*(1) per segment.
+    /// The segments that overlap `[start, end)`, in address order, from
+    /// either end: *O*(log n) to start, then amortised *O*(1) per segment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map::RangeActionMap;
+    /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
+    /// for (start, prot) in [(0x1000, 1), (0x3000, 2), (0x5000, 3)] {
+    ///     map.mmap_fixed(start, start + 0x1000, || area(prot)).unwrap();
+    /// }
+    /// let prots: Vec<_> = map.overlapping(0x1800, 0x5000).unwrap().map(|a| a.prot.get()).collect();
+    /// assert_eq!(prots, [1, 2]);
+    /// let last = map.overlapping(0x1800, 0x5001).unwrap().next_back();
+    /// assert_eq!(last.map(|a| a.prot.get()), Some(3));
+    /// ```
     ///
     /// # Errors
     ///
@@ -52,15 +69,24 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         if start >= end {
             return Err(MapError::EmptyRange { start, end });
         }
+        let front = self.tree.lower_bound(start).filter(|n| n.start() < end);
+        // The last overlapping segment: the first one that ends at or after
+        // `end`, if it starts before `end`, else the one before it.
+        let back = front.and_then(|_| match self.tree.lower_bound(end - 1) {
+            Some(n) if n.start() < end => Some(n),
+            Some(n) => n.prev(),
+            None => self.tree.last(),
+        });
         Ok(Overlapping {
             map: self,
-            next: self.tree.lower_bound(start),
-            end,
+            front,
+            back,
         })
     }
 
-    /// The free gaps of `[start, end)`, in address order, each cut to the
-    /// range: *O*(log n) to start, then amortised *O*(1) per gap.
+    /// The free gaps of `[start, end)`, in address order, from either end,
+    /// each cut to the range: *O*(log n) to start, then amortised *O*(1)
+    /// per gap.
     ///
     /// # Examples
     ///
@@ -80,8 +106,8 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     pub fn gaps(&self, start: usize, end: usize) -> MapResult<Gaps<'_, A>> {
         self.overlapping(start, end).map(|segments| Gaps {
             segments,
-            cursor: start,
-            end,
+            low: start,
+            high: end,
         })
     }
 }
@@ -139,18 +165,44 @@ impl<'a, A: RangeAdapter> IntoIterator for &'a RangeActionMap<A> {
     }
 }
 
+impl<A: RangeAdapter> fmt::Debug for Iter<'_, A> {
+    /// The ranges still to come.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ranges = self.clone().map(|s| self.map.range_of(s));
+        f.debug_tuple("Iter").field(&DebugRanges(ranges)).finish()
+    }
+}
+
 /// The segments overlapping a range, from [`RangeActionMap::overlapping`].
+/// Double-ended; each step is amortised *O*(1).
 pub struct Overlapping<'a, A: RangeAdapter> {
     map: &'a RangeActionMap<A>,
-    next: Option<Node<'a>>,
-    end: usize,
+    /// The next segment from the front and from the back; both `None` once
+    /// they met.
+    front: Option<Node<'a>>,
+    back: Option<Node<'a>>,
 }
 
 impl<'a, A: RangeAdapter> Overlapping<'a, A> {
-    /// The next overlapping node, with its range.
+    /// The next overlapping node from the front.
     fn next_node(&mut self) -> Option<Node<'a>> {
-        let node = self.next.filter(|n| n.start() < self.end)?;
-        self.next = node.next();
+        let node = self.front?;
+        if Some(node) == self.back {
+            (self.front, self.back) = (None, None);
+        } else {
+            self.front = node.next();
+        }
+        Some(node)
+    }
+
+    /// The next overlapping node from the back.
+    fn next_back_node(&mut self) -> Option<Node<'a>> {
+        let node = self.back?;
+        if Some(node) == self.front {
+            (self.front, self.back) = (None, None);
+        } else {
+            self.back = node.prev();
+        }
         Some(node)
     }
 }
@@ -163,35 +215,87 @@ impl<'a, A: RangeAdapter> Iterator for Overlapping<'a, A> {
     }
 }
 
+impl<A: RangeAdapter> DoubleEndedIterator for Overlapping<'_, A> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.next_back_node().map(|n| self.map.value(n))
+    }
+}
+
 impl<A: RangeAdapter> FusedIterator for Overlapping<'_, A> {}
 
-/// The free gaps of a range, from [`RangeActionMap::gaps`].
+impl<A: RangeAdapter> Clone for Overlapping<'_, A> {
+    fn clone(&self) -> Self {
+        Overlapping {
+            map: self.map,
+            front: self.front,
+            back: self.back,
+        }
+    }
+}
+
+impl<A: RangeAdapter> fmt::Debug for Overlapping<'_, A> {
+    /// The ranges still to come.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ranges = self.clone().map(|s| self.map.range_of(s));
+        f.debug_tuple("Overlapping")
+            .field(&DebugRanges(ranges))
+            .finish()
+    }
+}
+
+/// The free gaps of a range, from [`RangeActionMap::gaps`]. Double-ended;
+/// each step is amortised *O*(1).
 pub struct Gaps<'a, A: RangeAdapter> {
     segments: Overlapping<'a, A>,
-    /// Where the next gap may start; `end` once done.
-    cursor: usize,
-    end: usize,
+    /// Loop invariant (both ends): every gap in `[range start, low)` and in
+    /// `[high, range end)` was yielded; the rest are in `[low, high)`, whose
+    /// segments are those `segments` has left.
+    low: usize,
+    high: usize,
 }
 
 impl<A: RangeAdapter> Iterator for Gaps<'_, A> {
     type Item = Range<usize>;
 
     fn next(&mut self) -> Option<Range<usize>> {
-        // Loop invariant: `[range start, cursor)` holds no gap not yet yielded.
-        while self.cursor < self.end {
-            match self.segments.next_node() {
+        while self.low < self.high {
+            let gap = match self.segments.next_node() {
                 Some(n) => {
-                    let gap = self.cursor..n.start();
-                    self.cursor = n.end();
-                    if gap.start < gap.end {
-                        return Some(gap);
-                    }
+                    let gap = self.low..n.start().min(self.high);
+                    self.low = n.end().min(self.high);
+                    gap
                 }
                 None => {
-                    let gap = self.cursor..self.end;
-                    self.cursor = self.end;
-                    return Some(gap);
+                    let gap = self.low..self.high;
+                    self.low = self.high;
+                    gap
                 }
+            };
+            if !gap.is_empty() {
+                return Some(gap);
+            }
+        }
+        None
+    }
+}
+
+impl<A: RangeAdapter> DoubleEndedIterator for Gaps<'_, A> {
+    fn next_back(&mut self) -> Option<Range<usize>> {
+        while self.low < self.high {
+            let gap = match self.segments.next_back_node() {
+                Some(n) => {
+                    let gap = n.end().max(self.low)..self.high;
+                    self.high = n.start().max(self.low);
+                    gap
+                }
+                None => {
+                    let gap = self.low..self.high;
+                    self.high = self.low;
+                    gap
+                }
+            };
+            if !gap.is_empty() {
+                return Some(gap);
             }
         }
         None
@@ -199,3 +303,35 @@ impl<A: RangeAdapter> Iterator for Gaps<'_, A> {
 }
 
 impl<A: RangeAdapter> FusedIterator for Gaps<'_, A> {}
+
+impl<A: RangeAdapter> Clone for Gaps<'_, A> {
+    fn clone(&self) -> Self {
+        Gaps {
+            segments: self.segments.clone(),
+            low: self.low,
+            high: self.high,
+        }
+    }
+}
+
+impl<A: RangeAdapter> fmt::Debug for Gaps<'_, A> {
+    /// The gaps still to come.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Gaps")
+            .field(&DebugRanges(self.clone()))
+            .finish()
+    }
+}
+
+/// Prints the ranges of an iterator as a list in hex.
+struct DebugRanges<I>(I);
+
+impl<I: Iterator<Item = Range<usize>> + Clone> fmt::Debug for DebugRanges<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        for r in self.0.clone() {
+            list.entry(&format_args!("{:#x}..{:#x}", r.start, r.end));
+        }
+        list.finish()
+    }
+}

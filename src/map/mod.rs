@@ -128,24 +128,28 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     }
 
     /// Number of segments, in *O*(1).
+    #[must_use]
     #[inline]
     pub fn len(&self) -> usize {
         self.tree.len()
     }
 
     /// Whether the map holds no segment.
+    #[must_use]
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.tree.len() == 0
     }
 
     /// The window of addresses segments may occupy.
+    #[must_use]
     #[inline]
     pub fn window(&self) -> Window {
         self.window
     }
 
     /// The value handed to every callback.
+    #[must_use]
     #[inline]
     pub fn args(&self) -> &ArgsOf<A> {
         &self.args
@@ -173,6 +177,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// assert_eq!(map.find(0x5678).map(|a| a.link.range()), Some(0x3000..0x7000));
     /// assert!(map.find(0x7000).is_none());
     /// ```
+    #[must_use]
     #[inline]
     pub fn find(&self, addr: usize) -> Option<&SegmentOf<A>> {
         self.tree.find(addr).map(|n| self.value(n))
@@ -183,18 +188,21 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// *O*(1): it reads the segment's own link, so for a segment in no map,
     /// or in another map, it is whatever that link holds; use
     /// [`cursor_from`](Self::cursor_from) to ask whether a segment is here.
+    #[must_use]
     #[inline]
     pub fn range_of(&self, segment: &SegmentOf<A>) -> core::ops::Range<usize> {
         self.link_of(segment).range()
     }
 
     /// The lowest segment, in *O*(1).
+    #[must_use]
     #[inline]
     pub fn first(&self) -> Option<&SegmentOf<A>> {
         self.tree.first().map(|n| self.value(n))
     }
 
     /// The highest segment, in *O*(1).
+    #[must_use]
     #[inline]
     pub fn last(&self) -> Option<&SegmentOf<A>> {
         self.tree.last().map(|n| self.value(n))

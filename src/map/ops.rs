@@ -29,22 +29,26 @@ pub struct Coverage {
 
 impl Coverage {
     /// How many segments (pieces after splitting) the operation acted on.
+    #[must_use]
     pub fn segments(&self) -> usize {
         self.segments
     }
 
     /// Bytes of the range that were mapped.
+    #[must_use]
     pub fn mapped_len(&self) -> usize {
         self.mapped_len
     }
 
     /// Bytes of the range that were holes (left as they are).
+    #[must_use]
     pub fn unmapped_len(&self) -> usize {
         self.range_len - self.mapped_len
     }
 
     /// Whether the whole range was mapped (Linux's `mprotect` fails with
     /// `ENOMEM` otherwise).
+    #[must_use]
     pub fn is_fully_mapped(&self) -> bool {
         self.mapped_len == self.range_len
     }

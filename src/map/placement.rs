@@ -47,6 +47,7 @@ pub struct Placement {
 
 impl Placement {
     /// `len` bytes anywhere in the map's window, lowest first, no alignment.
+    #[must_use]
     pub const fn new(len: usize) -> Self {
         Placement {
             len,
@@ -60,12 +61,14 @@ impl Placement {
 
     /// The placement's start must be a multiple of `align`, a power of two.
     /// As in Linux, the search then wants a hole of `len + align - 1` bytes.
+    #[must_use]
     pub const fn align(mut self, align: usize) -> Self {
         self.align = align;
         self
     }
 
     /// Restricts the placement to `[low, high)` (cut to the map's window).
+    #[must_use]
     pub const fn window(mut self, low: usize, high: usize) -> Self {
         self.low = low;
         self.high = high;
@@ -73,17 +76,20 @@ impl Placement {
     }
 
     /// Searches from the top: the highest hole that fits.
+    #[must_use]
     pub const fn top_down(self) -> Self {
         self.direction(Direction::TopDown)
     }
 
     /// Which end of the window to prefer.
+    #[must_use]
     pub const fn direction(mut self, direction: Direction) -> Self {
         self.direction = direction;
         self
     }
 
     /// How to treat an address hint.
+    #[must_use]
     pub const fn hint(mut self, hint: Hint) -> Self {
         self.hint = hint;
         self
