@@ -11,14 +11,27 @@
 //! n ≥ 262 144, so that the whole run stays within minutes; nothing is
 //! skipped. `cargo bench --bench report` prints the same measurements as
 //! one Markdown table.
+//!
+//! The group `mixed/small` runs the mixed workload (random operations of
+//! the test kit's generator, the fuzz targets' own) from an empty map on
+//! every peer that maps, in operations per second.
 
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, SamplingMode};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use range_action_map_testkit::bench::alloc::{Counting, Snapshot};
+use range_action_map_testkit::bench::mixed::Mixed;
+use range_action_map_testkit::bench::ours::{Boxed, Pooled};
+use range_action_map_testkit::bench::peers::{Baseline, MemSet, Ours, Vm};
 use range_action_map_testkit::bench::workload::{
-    subject, Op, Shape, Subject, Workload, LARGE, PEERS, SIZES,
+    subject, Shape, Subject, Verb, Workload, LARGE, PEERS, SIZES,
 };
+
+/// The seed of the mixed workload.
+const MIXED_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+/// Operations of the mixed workload, at least.
+const MIXED_OPS: usize = 2000;
 
 /// Counts every allocation, for the allocations-per-operation figures.
 #[global_allocator]
@@ -34,7 +47,7 @@ fn ops(c: &mut Criterion) {
                     continue;
                 };
                 assert_pool_allocation_free(s.as_mut(), &w);
-                for op in Op::ALL {
+                for op in Verb::ALL {
                     if !s.supports(op) {
                         continue;
                     }
@@ -70,7 +83,7 @@ fn assert_pool_allocation_free(s: &mut dyn Subject, w: &Workload) {
     if s.name() != PEERS[1] {
         return;
     }
-    for op in Op::ALL.into_iter().filter(|&op| op != Op::BuildClear) {
+    for op in Verb::ALL.into_iter().filter(|&op| op != Verb::BuildClear) {
         let before = Snapshot::now();
         s.run_batch(w, op, 0..256);
         let allocs = before.allocs_since();
@@ -84,6 +97,39 @@ fn assert_pool_allocation_free(s: &mut dyn Subject, w: &Workload) {
     }
 }
 
+/// The mixed workload on every [`Vm`] peer, after checking that each
+/// agrees with this crate's `Box` configuration on every result and on the
+/// segments it ends with.
+fn mixed(c: &mut Criterion) {
+    let mixed = Mixed::new(MIXED_SEED, MIXED_OPS);
+    let (map, sum) = mixed.run::<Ours<Boxed>>();
+    let reference = (map.spans(), sum);
+    let mut group = c.benchmark_group("mixed/small");
+    group.throughput(Throughput::Elements(mixed.len() as u64));
+    bench_mixed::<Ours<Boxed>>(&mut group, &mixed, &reference);
+    bench_mixed::<Ours<Pooled>>(&mut group, &mixed, &reference);
+    bench_mixed::<MemSet>(&mut group, &mixed, &reference);
+    bench_mixed::<Baseline>(&mut group, &mixed, &reference);
+    group.finish();
+}
+
+/// Checks peer `P` on the mixed workload against `reference` (segments and
+/// result sum), then times whole runs of it.
+fn bench_mixed<P: Vm>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    mixed: &Mixed,
+    reference: &(Vec<(usize, usize, u32)>, usize),
+) {
+    let (map, sum) = mixed.run::<P>();
+    assert!(
+        (map.spans(), sum) == *reference,
+        "{} disagrees with {} on the mixed workload",
+        P::NAME,
+        PEERS[0]
+    );
+    group.bench_function(P::NAME, |b| b.iter(|| mixed.run::<P>().1));
+}
+
 /// Runs the groups with short defaults (command-line options win).
 fn main() {
     let mut c = Criterion::default()
@@ -92,5 +138,6 @@ fn main() {
         .sample_size(30)
         .configure_from_args();
     ops(&mut c);
+    mixed(&mut c);
     c.final_summary();
 }

@@ -24,7 +24,7 @@ use range_action_map_testkit::bench::alloc::{Counting, Snapshot};
 use range_action_map_testkit::bench::ours::Slab;
 use range_action_map_testkit::bench::replay::{self, TraceFile};
 use range_action_map_testkit::bench::workload::{
-    subject, Op, Shape, Subject, Workload, LARGE, PEERS, SIZES,
+    subject, Shape, Subject, Verb, Workload, LARGE, PEERS, SIZES,
 };
 use range_action_map_testkit::bench::{peers, workload};
 
@@ -47,13 +47,13 @@ const POOL: usize = 1;
 const PEERS_OF_TARGET: [usize; 2] = [2, 3];
 /// The operations the "1000× faster" target is about: single
 /// `mmap_anywhere`, `unmap` and `mprotect` calls.
-const TARGET_OPS: [Op; 6] = [
-    Op::PlaceUp,
-    Op::PlaceUpAligned,
-    Op::PlaceDown,
-    Op::PlaceDownAligned,
-    Op::UnmapRemap,
-    Op::Mprotect,
+const TARGET_OPS: [Verb; 6] = [
+    Verb::PlaceUp,
+    Verb::PlaceUpAligned,
+    Verb::PlaceDown,
+    Verb::PlaceDownAligned,
+    Verb::UnmapRemap,
+    Verb::Mprotect,
 ];
 /// Index of the `BTreeMap` yardstick.
 const BTREE: usize = 4;
@@ -62,7 +62,7 @@ const BTREE: usize = 4;
 struct Cell {
     shape: Shape,
     n: usize,
-    op: Op,
+    op: Verb,
     /// Median nanoseconds per call (per segment for `build_clear`).
     ns: [Option<f64>; PEERS.len()],
     /// Allocations per call.
@@ -107,7 +107,7 @@ fn report(sizes: &[usize]) -> Result<(), String> {
                 *b = before.live_since() as f64 / n as f64;
             }
             memory.push((shape, n, bytes));
-            for op in Op::ALL {
+            for op in Verb::ALL {
                 problems.extend(cross_check(&mut subjects, &w, op));
                 cells.push(measure(&mut subjects, &w, op));
             }
@@ -140,7 +140,7 @@ fn report(sizes: &[usize]) -> Result<(), String> {
 /// Runs the first calls of `op` on every peer and compares the results;
 /// returns one line per disagreement. Also checks that `op` leaves each
 /// map as long as it was.
-fn cross_check(subjects: &mut [Box<dyn Subject>], w: &Workload, op: Op) -> Vec<String> {
+fn cross_check(subjects: &mut [Box<dyn Subject>], w: &Workload, op: Verb) -> Vec<String> {
     let mut problems = Vec::new();
     // A few calls suffice where one takes milliseconds.
     let calls = if subjects.iter().any(|s| s.supports(op) && s.is_slow(op)) && w.n() >= LARGE {
@@ -179,7 +179,7 @@ fn cross_check(subjects: &mut [Box<dyn Subject>], w: &Workload, op: Op) -> Vec<S
 }
 
 /// Measures `op` on every peer that supports it, interleaved.
-fn measure(subjects: &mut [Box<dyn Subject>], w: &Workload, op: Op) -> Cell {
+fn measure(subjects: &mut [Box<dyn Subject>], w: &Workload, op: Verb) -> Cell {
     let units = w.per_call_units(op) as f64;
     let active: Vec<usize> = (0..subjects.len())
         .filter(|&i| subjects[i].supports(op))
@@ -225,7 +225,7 @@ fn measure(subjects: &mut [Box<dyn Subject>], w: &Workload, op: Op) -> Cell {
 }
 
 /// The number of calls of `op` that takes about [`BATCH`] on `s`.
-fn calibrate(s: &mut dyn Subject, w: &Workload, op: Op) -> usize {
+fn calibrate(s: &mut dyn Subject, w: &Workload, op: Verb) -> usize {
     let mut k = 1;
     loop {
         let t = Instant::now();
@@ -355,7 +355,7 @@ fn write_allocs(out: &mut String, cells: &[Cell]) {
     );
     let _ = writeln!(out, "| operation | {} |", PEERS.join(" | "));
     let _ = writeln!(out, "|---|{}", "--:|".repeat(PEERS.len()));
-    for op in Op::ALL {
+    for op in Verb::ALL {
         let row: Vec<String> = (0..PEERS.len())
             .map(|i| {
                 let most = cells
@@ -453,7 +453,7 @@ fn write_targets(out: &mut String, cells: &[Cell]) {
 
     let growth = cells
         .iter()
-        .filter(|c| c.n == 65_530 && c.op != Op::BuildClear)
+        .filter(|c| c.n == 65_530 && c.op != Verb::BuildClear)
         .filter_map(|c| {
             let small = cells
                 .iter()
@@ -488,7 +488,7 @@ fn write_targets(out: &mut String, cells: &[Cell]) {
 
     let pool_allocs: f64 = cells
         .iter()
-        .filter(|c| c.op != Op::BuildClear)
+        .filter(|c| c.op != Verb::BuildClear)
         .filter_map(|c| c.allocs[POOL])
         .sum();
     let _ = writeln!(
@@ -499,7 +499,7 @@ fn write_targets(out: &mut String, cells: &[Cell]) {
     );
 
     let per_segment = |c: &Cell| match c.op {
-        Op::UnmapMany | Op::IterRange => ours(c) / workload::MANY as f64,
+        Verb::UnmapMany | Verb::IterRange => ours(c) / workload::MANY as f64,
         _ => ours(c),
     };
     let slowest = cells
@@ -538,7 +538,7 @@ fn callgrind(args: &[String]) -> Result<(), String> {
         Err(_) => PEERS.iter().copied().find(|p| p == peer),
     }
     .ok_or_else(|| format!("no peer {peer}; peers are 0..{}: {PEERS:?}", PEERS.len()))?;
-    let op = Op::parse(op).ok_or_else(|| format!("no operation {op}"))?;
+    let op = Verb::parse(op).ok_or_else(|| format!("no operation {op}"))?;
     let shape = Shape::ALL
         .into_iter()
         .find(|s| s.name() == shape)
@@ -558,6 +558,6 @@ fn callgrind(args: &[String]) -> Result<(), String> {
 
 /// The region callgrind counts (`--toggle-collect=*measured*`).
 #[inline(never)]
-fn measured(s: &mut dyn Subject, w: &Workload, op: Op, iters: usize) -> usize {
+fn measured(s: &mut dyn Subject, w: &Workload, op: Verb, iters: usize) -> usize {
     s.run_batch(w, op, 0..iters)
 }

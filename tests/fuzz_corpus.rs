@@ -1,11 +1,14 @@
 //! Replays the committed fuzz corpus on stable Rust: every file under
 //! `fuzz/seeds/<target>/` and `fuzz/regressions/<target>/` goes through the
-//! same runner as the `cargo fuzz` target `<target>` (see the test kit's
-//! `fuzz` and `set_model`), so CI checks them without nightly.
+//! same decoder and runner as the `cargo fuzz` target `<target>` (see the
+//! test kit's `op`, `fuzz` and `set_model`), so CI checks them without
+//! nightly.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use range_action_map_testkit::arbitrary::Arbitrary;
+use range_action_map_testkit::op::decode;
 use range_action_map_testkit::{fuzz, set_model};
 
 /// Every file of `fuzz/<dir>/<target>/`, sorted (a missing directory is
@@ -26,9 +29,9 @@ fn inputs(dir: &str, target: &str) -> Vec<PathBuf> {
     files
 }
 
-/// Runs `run` on every seed and regression file of `target`; returns how
-/// many there were.
-fn replay(target: &str, run: fn(&[u8])) -> usize {
+/// Runs `run` on every seed and regression file of `target`, decoded as
+/// `cargo fuzz` decodes it; returns how many there were.
+fn replay<T: for<'a> Arbitrary<'a>>(target: &str, run: fn(T)) -> usize {
     let files: Vec<_> = ["seeds", "regressions"]
         .iter()
         .flat_map(|dir| inputs(dir, target))
@@ -37,7 +40,7 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
         let data = fs::read(path).expect("readable corpus file");
         // The file name is in the panic message of a failing replay.
         eprintln!("replaying {}", path.display());
-        run(&data);
+        run(decode(&data));
     }
     files.len()
 }
@@ -71,9 +74,9 @@ fn memory_set_corpus_replays() {
 fn degenerate_inputs_decode() {
     let long: Vec<u8> = (0..4096u32).map(|i| (i * 37 % 251) as u8).collect();
     for data in [&[][..], &[0], &[0xFF; 64], &long] {
-        fuzz::run_differential(data);
-        fuzz::run_crash(data);
-        fuzz::run_boxed(data);
-        set_model::run_memory_set(data);
+        fuzz::run_differential(decode(data));
+        fuzz::run_crash(decode(data));
+        fuzz::run_boxed(decode(data));
+        set_model::run_memory_set(decode(data));
     }
 }

@@ -13,6 +13,7 @@ use range_action_map::memory_set::{
     PagingError, PAGE_SIZE,
 };
 use range_action_map::MapError;
+use range_action_map_testkit::op::decode;
 use range_action_map_testkit::{set_model, CountingFrameAllocator, Rng, SoftPageTable};
 
 type Set = MemorySet<SoftPageTable, CountingFrameAllocator>;
@@ -456,6 +457,6 @@ fn model_random_operations_keep_page_table_and_frames_exact() {
     for run in 0..runs {
         let data: Vec<u8> = (0..bytes).map(|_| rng.next() as u8).collect();
         eprintln!("run {run}: flags {:#04x}", data[0]);
-        set_model::run_memory_set(&data);
+        set_model::run_memory_set(decode(&data));
     }
 }

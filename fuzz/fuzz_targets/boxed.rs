@@ -1,9 +1,11 @@
 //! The seed-style boxed value map against a model of ranges.
 //!
-//! The input format and the runner are shared with the stable corpus
-//! replay test: the test kit's `fuzz` module.
+//! The input (a `SeedScenario`, decoded by the test kit's `op`) and the
+//! runner (its `fuzz`) are shared with the stable corpus replay test and,
+//! for the map's operations, with the quickcheck model test.
 #![no_main]
 
 use range_action_map_testkit::fuzz;
+use range_action_map_testkit::op::SeedScenario;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz::run_boxed(data));
+libfuzzer_sys::fuzz_target!(|input: SeedScenario| fuzz::run_boxed(input));

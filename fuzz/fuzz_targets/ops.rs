@@ -2,10 +2,12 @@
 //! callback log compared and the invariant checker run after every
 //! operation.
 //!
-//! The input format and the runner are shared with the stable corpus
-//! replay test: the test kit's `fuzz` module.
+//! The input (a `Scenario`, decoded by the test kit's `op`) and the
+//! runner (its `fuzz`) are shared with the stable corpus replay test and,
+//! for the map's operations, with the quickcheck model test.
 #![no_main]
 
 use range_action_map_testkit::fuzz;
+use range_action_map_testkit::op::Scenario;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz::run_differential(data));
+libfuzzer_sys::fuzz_target!(|input: Scenario| fuzz::run_differential(input));

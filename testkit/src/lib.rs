@@ -66,6 +66,7 @@ pub mod set_model;
 pub mod sv39;
 pub mod trace;
 
+pub use arbitrary;
 pub use frames::CountingFrameAllocator;
 pub use memory::PhysMemory;
 pub use rng::Rng;

@@ -12,7 +12,8 @@
 //! allocator really had too few frames left, and the set must then be as
 //! it was.
 //!
-//! Input layout (see [`fuzz`](crate::fuzz) for the byte reader):
+//! Input layout (decoded as [`op`](crate::op) decodes, through
+//! [`arbitrary::Arbitrary`]):
 //!
 //! ```text
 //! byte 0   bits 0-1 frame budget, bit 2 window, bits 3-4 address region
@@ -26,9 +27,11 @@ use range_action_map::memory_set::{
 };
 use range_action_map::{Direction, Hint, MapError, Window};
 
-use crate::fuzz::Reader;
+use arbitrary::{Arbitrary, Unstructured};
+
 use crate::harness::coverage_pair;
 use crate::model::{Model, PlacementSpec};
+use crate::op::Reader;
 use crate::{CountingFrameAllocator, SoftPageTable};
 
 /// The set under test: the test kit's Sv39 table and frame allocator.
@@ -567,12 +570,12 @@ impl Region {
 }
 
 /// Decodes `MemorySet` operations from bytes.
-struct SetDecoder<'a> {
-    r: Reader<'a>,
+struct SetDecoder<'u, 'a> {
+    r: Reader<'u, 'a>,
     region: Region,
 }
 
-impl SetDecoder<'_> {
+impl SetDecoder<'_, '_> {
     /// An address the page-table code must refuse or handle at an edge.
     fn wild(&mut self) -> usize {
         match self.r.u8() % 8 {
@@ -661,35 +664,60 @@ impl SetDecoder<'_> {
     }
 }
 
-/// Runs the scenario `data` encodes: the operations on a `MemorySet` and
-/// its model side by side, checked after each, then every frame back.
-pub fn run_memory_set(data: &[u8]) {
-    let mut r = Reader::new(data);
-    let flags = r.u8();
-    let frames = [4 * PAGES + 16, 40, 12, 100][usize::from(flags & 3)];
-    let window = if flags & 4 == 0 {
-        Window::DEFAULT
-    } else {
-        Window::new(BASE + 4 * PAGE_SIZE, BASE + (PAGES - 4) * PAGE_SIZE).expect("a window")
-    };
-    // Low addresses; the top of Sv39's lower half, where ranges run into
-    // non-canonical addresses; the top of the address space, where ends
-    // overflow.
-    let region = Region(
-        [
-            BASE,
-            LOW_END - 32 * PAGE_SIZE,
-            0usize.wrapping_sub(64 * PAGE_SIZE),
-            BASE,
-        ][usize::from(flags >> 3 & 3)],
-    );
-    let mut h = SetHarness::new(frames, window);
-    let mut d = SetDecoder { r, region };
-    for _ in 0..MAX_SET_OPS {
-        if d.r.is_empty() {
-            break;
+/// A random `MemorySet` scenario: the `memory_set` fuzz target's input,
+/// and the model test's.
+#[derive(Clone, Debug)]
+pub struct SetScenario {
+    /// Frames of the simulated machine.
+    pub frames: usize,
+    /// The set's window.
+    pub window: Window,
+    /// The operations, at most [`MAX_SET_OPS`].
+    pub ops: Vec<SetOp>,
+}
+
+impl<'a> Arbitrary<'a> for SetScenario {
+    /// Flags byte (frame budget, window, address region), then operations
+    /// until the input runs out.
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        let mut r = Reader(u);
+        let flags = r.u8();
+        let frames = [4 * PAGES + 16, 40, 12, 100][usize::from(flags & 3)];
+        let window = if flags & 4 == 0 {
+            Window::DEFAULT
+        } else {
+            Window::new(BASE + 4 * PAGE_SIZE, BASE + (PAGES - 4) * PAGE_SIZE).expect("a window")
+        };
+        // Low addresses; the top of Sv39's lower half, where ranges run into
+        // non-canonical addresses; the top of the address space, where ends
+        // overflow.
+        let region = Region(
+            [
+                BASE,
+                LOW_END - 32 * PAGE_SIZE,
+                0usize.wrapping_sub(64 * PAGE_SIZE),
+                BASE,
+            ][usize::from(flags >> 3 & 3)],
+        );
+        let mut d = SetDecoder { r, region };
+        let mut ops = Vec::new();
+        while ops.len() < MAX_SET_OPS && !d.r.is_empty() {
+            ops.push(d.op());
         }
-        h.step(d.op());
+        Ok(SetScenario {
+            frames,
+            window,
+            ops,
+        })
+    }
+}
+
+/// Runs `scenario`: the operations on a `MemorySet` and its model side by
+/// side, checked after each, then every frame back.
+pub fn run_memory_set(scenario: SetScenario) {
+    let mut h = SetHarness::new(scenario.frames, scenario.window);
+    for op in scenario.ops {
+        h.step(op);
     }
     h.finish();
 }

@@ -21,7 +21,7 @@ pub const BASE: usize = 0x1000_0000;
 pub const MANY: usize = 64;
 /// Number of precomputed targets an operation cycles through (a power of two).
 const PICKS: usize = 1024;
-/// Consecutive lookups [`Op::FindLocal`] makes in one segment, page after
+/// Consecutive lookups [`Verb::FindLocal`] makes in one segment, page after
 /// page, before it moves to the next target.
 pub const FAULTS_PER_SEGMENT: usize = 16;
 /// The map sizes: 10^3, Linux's default `vm.max_map_count`, what
@@ -55,9 +55,11 @@ impl Shape {
     }
 }
 
-/// A benchmarked operation.
+/// A benchmarked operation: a verb, or two that leave the map as they
+/// found it (not a step of a random sequence, which is an
+/// [`Op`](crate::op::Op)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
+pub enum Verb {
     /// `find` of an address inside a segment.
     FindHit,
     /// `find` of an address in a gap.
@@ -68,11 +70,11 @@ pub enum Op {
     FindLocal,
     /// `mmap_anywhere` bottom-up, then `unmap` of the result.
     PlaceUp,
-    /// As [`Op::PlaceUp`], aligned.
+    /// As [`Verb::PlaceUp`], aligned.
     PlaceUpAligned,
     /// `mmap_anywhere` top-down, then `unmap` of the result.
     PlaceDown,
-    /// As [`Op::PlaceDown`], aligned.
+    /// As [`Verb::PlaceDown`], aligned.
     PlaceDownAligned,
     /// `unmap` of one segment, then mapping it again where it was.
     UnmapRemap,
@@ -87,59 +89,59 @@ pub enum Op {
     BuildClear,
 }
 
-impl Op {
+impl Verb {
     /// Every operation, in table order.
-    pub const ALL: [Op; 12] = [
-        Op::FindHit,
-        Op::FindMiss,
-        Op::FindLocal,
-        Op::PlaceUp,
-        Op::PlaceUpAligned,
-        Op::PlaceDown,
-        Op::PlaceDownAligned,
-        Op::UnmapRemap,
-        Op::Mprotect,
-        Op::UnmapMany,
-        Op::IterRange,
-        Op::BuildClear,
+    pub const ALL: [Verb; 12] = [
+        Verb::FindHit,
+        Verb::FindMiss,
+        Verb::FindLocal,
+        Verb::PlaceUp,
+        Verb::PlaceUpAligned,
+        Verb::PlaceDown,
+        Verb::PlaceDownAligned,
+        Verb::UnmapRemap,
+        Verb::Mprotect,
+        Verb::UnmapMany,
+        Verb::IterRange,
+        Verb::BuildClear,
     ];
 
     /// Name in tables and on the command line.
     pub fn name(self) -> &'static str {
         match self {
-            Op::FindHit => "find_hit",
-            Op::FindMiss => "find_miss",
-            Op::FindLocal => "find_local",
-            Op::PlaceUp => "mmap_anywhere_up",
-            Op::PlaceUpAligned => "mmap_anywhere_up_aligned",
-            Op::PlaceDown => "mmap_anywhere_down",
-            Op::PlaceDownAligned => "mmap_anywhere_down_aligned",
-            Op::UnmapRemap => "unmap_remap",
-            Op::Mprotect => "mprotect_split_restore",
-            Op::UnmapMany => "unmap_64",
-            Op::IterRange => "iter_64",
-            Op::BuildClear => "build_clear",
+            Verb::FindHit => "find_hit",
+            Verb::FindMiss => "find_miss",
+            Verb::FindLocal => "find_local",
+            Verb::PlaceUp => "mmap_anywhere_up",
+            Verb::PlaceUpAligned => "mmap_anywhere_up_aligned",
+            Verb::PlaceDown => "mmap_anywhere_down",
+            Verb::PlaceDownAligned => "mmap_anywhere_down_aligned",
+            Verb::UnmapRemap => "unmap_remap",
+            Verb::Mprotect => "mprotect_split_restore",
+            Verb::UnmapMany => "unmap_64",
+            Verb::IterRange => "iter_64",
+            Verb::BuildClear => "build_clear",
         }
     }
 
     /// The operation named `name`.
-    pub fn parse(name: &str) -> Option<Op> {
-        Op::ALL.into_iter().find(|op| op.name() == name)
+    pub fn parse(name: &str) -> Option<Verb> {
+        Verb::ALL.into_iter().find(|op| op.name() == name)
     }
 
     /// Whether it is a lookup (which the `find` yardsticks also run).
     pub fn is_find(self) -> bool {
-        matches!(self, Op::FindHit | Op::FindMiss | Op::FindLocal)
+        matches!(self, Verb::FindHit | Verb::FindMiss | Verb::FindLocal)
     }
 
     /// Whether it searches top-down.
     pub fn is_top_down(self) -> bool {
-        matches!(self, Op::PlaceDown | Op::PlaceDownAligned)
+        matches!(self, Verb::PlaceDown | Verb::PlaceDownAligned)
     }
 
     /// Whether it asks for an aligned placement.
     pub fn is_aligned(self) -> bool {
-        matches!(self, Op::PlaceUpAligned | Op::PlaceDownAligned)
+        matches!(self, Verb::PlaceUpAligned | Verb::PlaceDownAligned)
     }
 
     /// Whether every peer must return the same value for it: aligned
@@ -203,7 +205,7 @@ impl Workload {
     }
 
     /// The free-area request of iteration `i` of `op`.
-    fn request(&self, op: Op, i: usize) -> Request {
+    fn request(&self, op: Verb, i: usize) -> Request {
         let aligned = op.is_aligned();
         let (hint, high) = match self.shape {
             Shape::Fragmented => (self.spans[0].0, self.spans[self.n() - 1].1),
@@ -220,13 +222,13 @@ impl Workload {
 
     /// Runs iteration `i` of a lookup.
     #[inline]
-    fn lookup<P: Lookup>(&self, map: &P, op: Op, i: usize) -> usize {
+    fn lookup<P: Lookup>(&self, map: &P, op: Verb, i: usize) -> usize {
         let addr = match op {
-            Op::FindLocal => {
+            Verb::FindLocal => {
                 let (start, end) = self.spans[self.pick(i / FAULTS_PER_SEGMENT)];
                 start + (i % FAULTS_PER_SEGMENT * PAGE) % (end - start)
             }
-            Op::FindMiss => self.spans[self.pick(i)].1,
+            Verb::FindMiss => self.spans[self.pick(i)].1,
             _ => {
                 let (start, end) = self.spans[self.pick(i)];
                 start + (end - start) / 2
@@ -238,12 +240,12 @@ impl Workload {
     /// Runs iteration `i` of `op` on `map`; returns a value that depends on
     /// the result (for cross-checking the peers).
     #[inline]
-    fn run<P: Vm>(&self, map: &mut P, op: Op, i: usize) -> usize {
+    fn run<P: Vm>(&self, map: &mut P, op: Verb, i: usize) -> usize {
         let j = self.pick(i);
         let (start, end) = self.spans[j];
         match op {
-            Op::FindHit | Op::FindMiss | Op::FindLocal => self.lookup(map, op, i),
-            Op::PlaceUp | Op::PlaceUpAligned | Op::PlaceDown | Op::PlaceDownAligned => {
+            Verb::FindHit | Verb::FindMiss | Verb::FindLocal => self.lookup(map, op, i),
+            Verb::PlaceUp | Verb::PlaceUpAligned | Verb::PlaceDown | Verb::PlaceDownAligned => {
                 let req = self.request(op, i);
                 match map.place(&req, RW) {
                     Some(at) => {
@@ -253,11 +255,11 @@ impl Workload {
                     None => 0,
                 }
             }
-            Op::UnmapRemap => {
+            Verb::UnmapRemap => {
                 map.unmap(start, end);
                 usize::from(map.insert(start, end, RW))
             }
-            Op::Mprotect => {
+            Verb::Mprotect => {
                 map.mprotect(start + PAGE, end - PAGE, RO);
                 // Two splits make two more segments. `len` is O(1) for
                 // every peer, where counting the pieces would add
@@ -266,15 +268,15 @@ impl Workload {
                 map.map_fixed(start, end, RW);
                 len
             }
-            Op::UnmapMany => {
+            Verb::UnmapMany => {
                 let many = &self.spans[j..j + MANY];
                 map.unmap(start, many[MANY - 1].1);
                 many.iter()
                     .map(|&(s, e)| usize::from(map.insert(s, e, RW)))
                     .sum()
             }
-            Op::IterRange => map.count_overlapping(start, self.spans[j + MANY - 1].1),
-            Op::BuildClear => {
+            Verb::IterRange => map.count_overlapping(start, self.spans[j + MANY - 1].1),
+            Verb::BuildClear => {
                 let mut fresh = P::build(&self.spans);
                 let len = fresh.len();
                 fresh.clear();
@@ -284,9 +286,9 @@ impl Workload {
     }
 
     /// Where `op`'s timings are reported per segment rather than per call.
-    pub fn per_call_units(&self, op: Op) -> usize {
+    pub fn per_call_units(&self, op: Verb) -> usize {
         match op {
-            Op::BuildClear => self.n(),
+            Verb::BuildClear => self.n(),
             _ => 1,
         }
     }
@@ -297,13 +299,13 @@ pub trait Subject {
     /// Peer name.
     fn name(&self) -> &'static str;
     /// Whether the peer can run `op`.
-    fn supports(&self, op: Op) -> bool;
+    fn supports(&self, op: Verb) -> bool;
     /// Whether the peer's `op` costs *O*(n) per call (so the timers give
     /// it fewer samples at large n).
-    fn is_slow(&self, op: Op) -> bool;
+    fn is_slow(&self, op: Verb) -> bool;
     /// Runs iterations `iters` of `op`; returns the wrapping sum of their
     /// results.
-    fn run_batch(&mut self, w: &Workload, op: Op, iters: Range<usize>) -> usize;
+    fn run_batch(&mut self, w: &Workload, op: Verb, iters: Range<usize>) -> usize;
     /// Number of segments in the map.
     fn len(&self) -> usize;
     /// Whether the map has no segment.
@@ -320,15 +322,15 @@ impl<P: Vm> Subject for VmSubject<P> {
         P::NAME
     }
 
-    fn supports(&self, op: Op) -> bool {
+    fn supports(&self, op: Verb) -> bool {
         !op.is_top_down() || P::TOP_DOWN
     }
 
-    fn is_slow(&self, op: Op) -> bool {
-        op == Op::BuildClear || (P::LINEAR && !op.is_find())
+    fn is_slow(&self, op: Verb) -> bool {
+        op == Verb::BuildClear || (P::LINEAR && !op.is_find())
     }
 
-    fn run_batch(&mut self, w: &Workload, op: Op, iters: Range<usize>) -> usize {
+    fn run_batch(&mut self, w: &Workload, op: Verb, iters: Range<usize>) -> usize {
         iters.fold(0, |acc, i| {
             acc.wrapping_add(black_box(w.run(&mut self.0, op, i)))
         })
@@ -347,15 +349,15 @@ impl<P: Lookup> Subject for LookupSubject<P> {
         P::NAME
     }
 
-    fn supports(&self, op: Op) -> bool {
+    fn supports(&self, op: Verb) -> bool {
         op.is_find()
     }
 
-    fn is_slow(&self, _op: Op) -> bool {
+    fn is_slow(&self, _op: Verb) -> bool {
         false
     }
 
-    fn run_batch(&mut self, w: &Workload, op: Op, iters: Range<usize>) -> usize {
+    fn run_batch(&mut self, w: &Workload, op: Verb, iters: Range<usize>) -> usize {
         iters.fold(0, |acc, i| {
             acc.wrapping_add(black_box(w.lookup(&self.0, op, i)))
         })
