@@ -72,6 +72,18 @@ fn id(s: &Seg) -> usize {
     s.id.get()
 }
 
+/// Runs `check` on random maps (fewer under Miri, which is slow) of up to
+/// `max_len` segments, with the generator for further choices.
+fn for_random_maps(seed: u64, max_len: usize, mut check: impl FnMut(&mut Rng, Map, Model)) {
+    let rounds = if cfg!(miri) { 6 } else { 200 };
+    let mut rng = Rng(seed);
+    for _ in 0..rounds {
+        let n = rng.below(max_len + 1);
+        let (map, model) = random_map(&mut rng, n);
+        check(&mut rng, map, model);
+    }
+}
+
 /// The model's answer to `overlapping(start, end)`.
 fn model_overlapping(model: &Model, start: usize, end: usize) -> Vec<usize> {
     model
@@ -124,11 +136,7 @@ fn both_ends<T, I: DoubleEndedIterator<Item = T>>(mut iter: I, mut pattern: u64)
 
 #[test]
 fn iterators_from_both_ends_match_the_model() {
-    let rounds = if cfg!(miri) { 8 } else { 300 };
-    let mut rng = Rng(0x5eed_c0de);
-    for _ in 0..rounds {
-        let n = rng.below(12);
-        let (map, model) = random_map(&mut rng, n);
+    for_random_maps(0x5eed_c0de, 12, |rng, map, model| {
         let all: Vec<usize> = model.iter().map(|&(_, _, id)| id).collect();
         let pattern = rng.next();
         assert_eq!(both_ends(map.iter().map(id), pattern), all);
@@ -159,7 +167,7 @@ fn iterators_from_both_ends_match_the_model() {
             );
             assert_eq!(both_ends(gaps, rng.next()), want, "{start:#x}..{end:#x}");
         }
-    }
+    });
 }
 
 /// Where a cursor is, as the model says: `None` for the ghost.
@@ -169,11 +177,7 @@ fn at(cursor: Option<&Seg>) -> Option<usize> {
 
 #[test]
 fn cursors_walk_like_the_model() {
-    let rounds = if cfg!(miri) { 6 } else { 200 };
-    let mut rng = Rng(0xc0_5507);
-    for _ in 0..rounds {
-        let n = rng.below(8);
-        let (map, model) = random_map(&mut rng, n);
+    for_random_maps(0xc0_5507, 8, |rng, map, model| {
         let ids: Vec<usize> = model.iter().map(|&(_, _, id)| id).collect();
         // Position k in 0..=len, where len is the ghost.
         let len = ids.len();
@@ -209,16 +213,12 @@ fn cursors_walk_like_the_model() {
         if let Some(&(_, e, _)) = model.last() {
             check(&map.lower_bound(e), len);
         }
-    }
+    });
 }
 
 #[test]
 fn cursor_mut_removes_at_both_ends_and_in_one_element_maps() {
-    let rounds = if cfg!(miri) { 6 } else { 200 };
-    let mut rng = Rng(0xdead_5eed);
-    for _ in 0..rounds {
-        let n = 1 + rng.below(6);
-        let (mut map, mut model) = random_map(&mut rng, n);
+    for_random_maps(0xdead_5eed, 6, |rng, mut map, mut model| {
         while !model.is_empty() {
             let k = match rng.below(3) {
                 0 => 0,
@@ -253,7 +253,7 @@ fn cursor_mut_removes_at_both_ends_and_in_one_element_maps() {
         }
         assert!(map.lower_bound_mut(0).remove_current().is_none());
         assert!(map.is_empty());
-    }
+    });
 }
 
 #[test]
