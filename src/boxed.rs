@@ -31,6 +31,7 @@
 //! outside `[LOWER_LIMIT, UPPER_LIMIT)` or empty are refused (`None`, or a
 //! no-op for `unmap`/`mprotect`) instead of corrupting the map, and
 //! `UPPER_LIMIT` is `usize::MAX` (the seed's was 4 GiB).
+#![deny(unsafe_code)] // one exception: `Node`'s value cell, below
 
 use alloc::boxed::Box;
 use core::cell::UnsafeCell;
@@ -124,6 +125,10 @@ struct Node<S> {
 
 intrusive_adapter!(NodeAdapter<S> = Box<Node<S>>: Node<S> { link: RangeLink });
 
+// The seed's callbacks take `&mut self`, the map hands out `&self`: the
+// value sits in an `UnsafeCell` whose two accessors are this module's only
+// unsafe code, justified by the type invariant.
+#[allow(unsafe_code)]
 impl<S> Node<S> {
     fn boxed(value: S) -> Box<Node<S>> {
         Box::new(Node {

@@ -83,8 +83,13 @@
 //! # Layers
 //!
 //! - `tree` (private): the intrusive red-black tree, augmented per node with
-//!   the subtree's lowest start, highest end and largest inner hole. All
-//!   `unsafe` lives here and in the map's pointer conversions.
+//!   the subtree's lowest start, highest end and largest inner hole, and the
+//!   owner of its nodes (through the adapter). All `unsafe` lives here: it
+//!   hands the map handles whose lifetimes are tied to the borrow of the
+//!   tree. Everywhere else unsafe code is denied, with two documented
+//!   exceptions: [`boxed`]'s value cell (the seed's callbacks take
+//!   `&mut self`) and [`MemorySet::activate`](memory_set::MemorySet::activate),
+//!   which switches the hardware.
 //! - [`RangeActionMap`]: the safe map, generic over an
 //!   [`intrusive_collections::Adapter`]; the [`Segment`] trait; cursors;
 //!   [`Placement`] for aligned, windowed, top-down free-area search.
@@ -120,8 +125,8 @@
 //! changes lives in `Cell`s. The value map in [`boxed`] keeps the value
 //! apart from the link, so it can offer `iter_mut`.
 #![no_std]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
-#![warn(clippy::undocumented_unsafe_blocks)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
@@ -146,6 +151,7 @@ mod test_rng {
     //! The test kit's generator, where the unit tests import it from.
     pub(crate) use range_action_map_testkit::Rng;
 }
+#[allow(unsafe_code)] // the one place that dereferences pointers
 mod tree;
 
 pub use error::{InsertError, MapError, MapResult};

@@ -62,6 +62,7 @@
 //! back to it), and the huge-page rule runs at most two whole placements, so
 //! a placement costs *O*((g + 1) log n) for g grows-down segments, which is
 //! *O*(log n) in practice (a process has one stack). Nothing allocates.
+#![forbid(unsafe_code)]
 
 use crate::map::{OwnedOf, Placement, RangeActionMap, RangeAdapter, SegmentOf};
 use crate::range::{check_align, checked_end};

@@ -1,27 +1,22 @@
 //! Cursors, in the vocabulary of std's `BTreeMap` cursors, on stable Rust.
 
 use super::{OwnedOf, RangeActionMap, RangeAdapter, SegmentOf};
-use crate::tree::Node;
+use crate::tree::handle::{CursorMut as TreeCursorMut, NodeRef, Tree};
 
 /// A read-only position in a map: at a segment, or at the "ghost" position
 /// past both ends.
 ///
 /// # Invariants
 ///
-/// `current`, when set, is a node of `map`'s tree.
+/// `current`, when set, is a node of `tree`.
 pub struct Cursor<'a, A: RangeAdapter> {
-    map: &'a RangeActionMap<A>,
-    current: Option<Node<'a>>,
+    tree: &'a Tree<A>,
+    current: Option<NodeRef<'a, A>>,
 }
 
 /// A position in a map that can also remove the current segment.
-///
-/// # Invariants
-///
-/// `current`, when set, is a node of `map`'s tree.
 pub struct CursorMut<'a, A: RangeAdapter> {
-    map: &'a mut RangeActionMap<A>,
-    current: Option<crate::tree::LinkPtr>,
+    inner: TreeCursorMut<'a, A>,
 }
 
 impl<A: RangeAdapter> RangeActionMap<A> {
@@ -46,7 +41,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     #[must_use]
     pub fn lower_bound(&self, addr: usize) -> Cursor<'_, A> {
         Cursor {
-            map: self,
+            tree: &self.tree,
             current: self.tree.lower_bound(addr),
         }
     }
@@ -55,7 +50,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     #[must_use]
     pub fn cursor_front(&self) -> Cursor<'_, A> {
         Cursor {
-            map: self,
+            tree: &self.tree,
             current: self.tree.first(),
         }
     }
@@ -64,7 +59,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     #[must_use]
     pub fn cursor_back(&self) -> Cursor<'_, A> {
         Cursor {
-            map: self,
+            tree: &self.tree,
             current: self.tree.last(),
         }
     }
@@ -93,53 +88,27 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// ```
     #[must_use]
     pub fn cursor_from<'a>(&'a self, segment: &SegmentOf<A>) -> Option<Cursor<'a, A>> {
-        let node = self.member(segment)?;
+        let node = self.tree.member(segment)?;
         Some(Cursor {
-            map: self,
+            tree: &self.tree,
             current: Some(node),
         })
     }
 
     /// A mutable cursor at the first segment that ends after `addr`.
     pub fn lower_bound_mut(&mut self, addr: usize) -> CursorMut<'_, A> {
-        let current = self.tree.lower_bound(addr).map(Node::ptr);
-        CursorMut { map: self, current }
+        CursorMut {
+            inner: self.tree.lower_bound_mut(addr),
+        }
     }
 
     /// A mutable cursor at the segment whose start is `start`, if that
     /// segment exists: how a caller that found a segment (by
     /// [`find`](Self::find) or a cursor) comes back to remove it.
     pub fn cursor_mut_at(&mut self, start: usize) -> Option<CursorMut<'_, A>> {
-        let current = self
-            .tree
-            .find(start)
-            .filter(|n| n.start() == start)
-            .map(Node::ptr);
-        current.map(|current| CursorMut {
-            map: self,
-            current: Some(current),
-        })
-    }
-
-    /// A cursor at the segment `ptr` points to.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` points to a segment currently in this map.
-    pub unsafe fn cursor_from_ptr(&self, ptr: *const SegmentOf<A>) -> Cursor<'_, A> {
-        // SAFETY: by the caller, `ptr` is a live segment of this map.
-        let link = self.link_of(unsafe { &*ptr });
-        debug_assert!(
-            self.tree.find(link.start()).map(|n| n.ptr()) == Some(link.into()),
-            "inconsistent state: cursor_from_ptr({ptr:p}) names a segment of another map"
-        );
-        // SAFETY: by the caller the link is in this tree, so it and its
-        // reach are live while `self` is borrowed.
-        let node = unsafe { Node::from_ptr(link.into()) };
-        Cursor {
-            map: self,
-            current: Some(node),
-        }
+        let inner = self.tree.find_mut(start)?;
+        let at_start = inner.get().is_some_and(|n| n.start() == start);
+        at_start.then_some(CursorMut { inner })
     }
 }
 
@@ -147,25 +116,25 @@ impl<'a, A: RangeAdapter> Cursor<'a, A> {
     /// The segment at the cursor; `None` at the ghost position.
     #[must_use]
     pub fn get(&self) -> Option<&'a SegmentOf<A>> {
-        self.current.map(|n| self.map.value(n))
+        self.current.map(NodeRef::segment)
     }
 
     /// The range of the segment at the cursor.
     #[must_use]
     pub fn range(&self) -> Option<core::ops::Range<usize>> {
-        self.current.map(|n| n.start()..n.end())
+        self.current.map(NodeRef::range)
     }
 
     /// The segment after the cursor (the first one from the ghost position).
     #[must_use]
     pub fn peek_next(&self) -> Option<&'a SegmentOf<A>> {
-        self.next_node().map(|n| self.map.value(n))
+        self.next_node().map(NodeRef::segment)
     }
 
     /// The segment before the cursor (the last one from the ghost position).
     #[must_use]
     pub fn peek_prev(&self) -> Option<&'a SegmentOf<A>> {
-        self.prev_node().map(|n| self.map.value(n))
+        self.prev_node().map(NodeRef::segment)
     }
 
     /// Moves to the next segment (wrapping through the ghost position).
@@ -178,17 +147,17 @@ impl<'a, A: RangeAdapter> Cursor<'a, A> {
         self.current = self.prev_node();
     }
 
-    fn next_node(&self) -> Option<Node<'a>> {
+    fn next_node(&self) -> Option<NodeRef<'a, A>> {
         match self.current {
             Some(n) => n.next(),
-            None => self.map.tree.first(),
+            None => self.tree.first(),
         }
     }
 
-    fn prev_node(&self) -> Option<Node<'a>> {
+    fn prev_node(&self) -> Option<NodeRef<'a, A>> {
         match self.current {
             Some(n) => n.prev(),
-            None => self.map.tree.last(),
+            None => self.tree.last(),
         }
     }
 }
@@ -196,7 +165,7 @@ impl<'a, A: RangeAdapter> Cursor<'a, A> {
 impl<A: RangeAdapter> Clone for Cursor<'_, A> {
     fn clone(&self) -> Self {
         Cursor {
-            map: self.map,
+            tree: self.tree,
             current: self.current,
         }
     }
@@ -206,23 +175,22 @@ impl<A: RangeAdapter> CursorMut<'_, A> {
     /// A read-only view of this position.
     #[must_use]
     pub fn as_cursor(&self) -> Cursor<'_, A> {
-        // INVARIANT: `current` is a node of `map`'s tree.
         Cursor {
-            map: self.map,
-            current: self.current.map(|p| self.map.node_at(p)),
+            tree: self.inner.tree(),
+            current: self.inner.get(),
         }
     }
 
     /// The segment at the cursor; `None` at the ghost position.
     #[must_use]
     pub fn get(&self) -> Option<&SegmentOf<A>> {
-        self.current.map(|p| self.map.value(self.map.node_at(p)))
+        self.inner.get().map(NodeRef::segment)
     }
 
     /// The range of the segment at the cursor.
     #[must_use]
     pub fn range(&self) -> Option<core::ops::Range<usize>> {
-        self.as_cursor().range()
+        self.inner.get().map(NodeRef::range)
     }
 
     /// The segment after the cursor (the first one from the ghost position).
@@ -244,27 +212,23 @@ impl<A: RangeAdapter> CursorMut<'_, A> {
     /// ```
     #[must_use]
     pub fn peek_next(&self) -> Option<&SegmentOf<A>> {
-        self.as_cursor().peek_next()
+        self.inner.peek_next().map(NodeRef::segment)
     }
 
     /// The segment before the cursor (the last one from the ghost position).
     #[must_use]
     pub fn peek_prev(&self) -> Option<&SegmentOf<A>> {
-        self.as_cursor().peek_prev()
+        self.inner.peek_prev().map(NodeRef::segment)
     }
 
     /// Moves to the next segment (wrapping through the ghost position).
     pub fn move_next(&mut self) {
-        let mut c = self.as_cursor();
-        c.move_next();
-        self.current = c.current.map(Node::ptr);
+        self.inner.move_next();
     }
 
     /// Moves to the previous segment (wrapping through the ghost position).
     pub fn move_prev(&mut self) {
-        let mut c = self.as_cursor();
-        c.move_prev();
-        self.current = c.current.map(Node::ptr);
+        self.inner.move_prev();
     }
 
     /// Takes the segment at the cursor out of the map and returns its node,
@@ -272,10 +236,7 @@ impl<A: RangeAdapter> CursorMut<'_, A> {
     /// caller now owns it). The cursor moves to the next segment.
     /// *O*(log n).
     pub fn remove_current(&mut self) -> Option<OwnedOf<A>> {
-        let link = self.current?;
-        self.current = self.map.node_at(link).next().map(Node::ptr);
-        // SAFETY: by the `CursorMut` invariant, `link` is in the tree.
-        Some(unsafe { self.map.take(link) })
+        self.inner.take()
     }
 }
 

@@ -6,16 +6,15 @@ use core::iter::FusedIterator;
 use core::ops::Range;
 
 use super::{RangeActionMap, RangeAdapter, SegmentOf};
-use crate::tree::Node;
+use crate::tree::handle::NodeRef;
 use crate::{MapError, MapResult};
 
 /// In-order iterator over the segments of a map, from
 /// [`RangeActionMap::iter`]. Double-ended; each step is amortised *O*(1).
 pub struct Iter<'a, A: RangeAdapter> {
-    map: &'a RangeActionMap<A>,
     /// The next node from the front and from the back; `None` once they met.
-    front: Option<Node<'a>>,
-    back: Option<Node<'a>>,
+    front: Option<NodeRef<'a, A>>,
+    back: Option<NodeRef<'a, A>>,
     remaining: usize,
 }
 
@@ -36,7 +35,6 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     #[must_use]
     pub fn iter(&self) -> Iter<'_, A> {
         Iter {
-            map: self,
             front: self.tree.first(),
             back: self.tree.last(),
             remaining: self.len(),
@@ -77,11 +75,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
             Some(n) => n.prev(),
             None => self.tree.last(),
         });
-        Ok(Overlapping {
-            map: self,
-            front,
-            back,
-        })
+        Ok(Overlapping { front, back })
     }
 
     /// The free gaps of `[start, end)`, in address order, from either end,
@@ -116,13 +110,7 @@ impl<'a, A: RangeAdapter> Iterator for Iter<'a, A> {
     type Item = &'a SegmentOf<A>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.remaining == 0 {
-            return None;
-        }
-        let node = self.front?;
-        self.remaining -= 1;
-        self.front = node.next();
-        Some(self.map.value(node))
+        self.next_node().map(NodeRef::segment)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -138,7 +126,20 @@ impl<A: RangeAdapter> DoubleEndedIterator for Iter<'_, A> {
         let node = self.back?;
         self.remaining -= 1;
         self.back = node.prev();
-        Some(self.map.value(node))
+        Some(node.segment())
+    }
+}
+
+impl<'a, A: RangeAdapter> Iter<'a, A> {
+    /// The next node from the front.
+    fn next_node(&mut self) -> Option<NodeRef<'a, A>> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let node = self.front?;
+        self.remaining -= 1;
+        self.front = node.next();
+        Some(node)
     }
 }
 
@@ -148,7 +149,6 @@ impl<A: RangeAdapter> FusedIterator for Iter<'_, A> {}
 impl<A: RangeAdapter> Clone for Iter<'_, A> {
     fn clone(&self) -> Self {
         Iter {
-            map: self.map,
             front: self.front,
             back: self.back,
             remaining: self.remaining,
@@ -168,7 +168,8 @@ impl<'a, A: RangeAdapter> IntoIterator for &'a RangeActionMap<A> {
 impl<A: RangeAdapter> fmt::Debug for Iter<'_, A> {
     /// The ranges still to come.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ranges = self.clone().map(|s| self.map.range_of(s));
+        let mut nodes = self.clone();
+        let ranges = core::iter::from_fn(move || nodes.next_node().map(NodeRef::range));
         f.debug_tuple("Iter").field(&DebugRanges(ranges)).finish()
     }
 }
@@ -176,16 +177,15 @@ impl<A: RangeAdapter> fmt::Debug for Iter<'_, A> {
 /// The segments overlapping a range, from [`RangeActionMap::overlapping`].
 /// Double-ended; each step is amortised *O*(1).
 pub struct Overlapping<'a, A: RangeAdapter> {
-    map: &'a RangeActionMap<A>,
     /// The next segment from the front and from the back; both `None` once
     /// they met.
-    front: Option<Node<'a>>,
-    back: Option<Node<'a>>,
+    front: Option<NodeRef<'a, A>>,
+    back: Option<NodeRef<'a, A>>,
 }
 
 impl<'a, A: RangeAdapter> Overlapping<'a, A> {
     /// The next overlapping node from the front.
-    fn next_node(&mut self) -> Option<Node<'a>> {
+    fn next_node(&mut self) -> Option<NodeRef<'a, A>> {
         let node = self.front?;
         if Some(node) == self.back {
             (self.front, self.back) = (None, None);
@@ -196,7 +196,7 @@ impl<'a, A: RangeAdapter> Overlapping<'a, A> {
     }
 
     /// The next overlapping node from the back.
-    fn next_back_node(&mut self) -> Option<Node<'a>> {
+    fn next_back_node(&mut self) -> Option<NodeRef<'a, A>> {
         let node = self.back?;
         if Some(node) == self.front {
             (self.front, self.back) = (None, None);
@@ -211,13 +211,13 @@ impl<'a, A: RangeAdapter> Iterator for Overlapping<'a, A> {
     type Item = &'a SegmentOf<A>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_node().map(|n| self.map.value(n))
+        self.next_node().map(NodeRef::segment)
     }
 }
 
 impl<A: RangeAdapter> DoubleEndedIterator for Overlapping<'_, A> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        self.next_back_node().map(|n| self.map.value(n))
+        self.next_back_node().map(NodeRef::segment)
     }
 }
 
@@ -226,7 +226,6 @@ impl<A: RangeAdapter> FusedIterator for Overlapping<'_, A> {}
 impl<A: RangeAdapter> Clone for Overlapping<'_, A> {
     fn clone(&self) -> Self {
         Overlapping {
-            map: self.map,
             front: self.front,
             back: self.back,
         }
@@ -236,7 +235,8 @@ impl<A: RangeAdapter> Clone for Overlapping<'_, A> {
 impl<A: RangeAdapter> fmt::Debug for Overlapping<'_, A> {
     /// The ranges still to come.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ranges = self.clone().map(|s| self.map.range_of(s));
+        let mut nodes = self.clone();
+        let ranges = core::iter::from_fn(move || nodes.next_node().map(NodeRef::range));
         f.debug_tuple("Overlapping")
             .field(&DebugRanges(ranges))
             .finish()

@@ -11,11 +11,9 @@
 //! before its `remove` runs (so a panic there drops it and leaves the rest
 //! mapped), and is resized only after its `shrink` returned.
 
-use intrusive_collections::LinkOps;
-
-use super::{Detached, FlagsOf, OwnedOf, RangeActionMap, RangeAdapter, SegmentOf, Successor};
+use super::{vacant, ArgsOf, FlagsOf, OwnedOf, RangeActionMap, RangeAdapter, SegmentOf};
 use crate::error::InsertError;
-use crate::tree::LinkPtr;
+use crate::tree::handle::{forget_linked, CursorMut, NodeRef, Pinned, Rest, Tree};
 use crate::{MapError, MapResult, Segment};
 
 /// What an [`unmap`](RangeActionMap::unmap) or
@@ -98,8 +96,8 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// are untouched.
     pub fn unmap(&mut self, start: usize, end: usize) -> MapResult<Coverage> {
         self.window.check(start, end)?;
-        let first = self.split_for_unmap(start, end)?;
-        Ok(self.unmap_split(first, start, end).0)
+        let mut cursor = split_for_unmap(&mut self.tree, &mut self.args, start, end)?;
+        Ok(unmap_split(&mut cursor, &mut self.args, start, end))
     }
 
     /// Applies `flags` to `[start, end)`: segments that straddle a bound
@@ -142,44 +140,51 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// modified, the rest are not; the map stays valid.
     pub fn mprotect(&mut self, start: usize, end: usize, flags: FlagsOf<A>) -> MapResult<Coverage> {
         self.window.check(start, end)?;
-        // Phase 1: split at both bounds; `first` is the first piece inside.
-        let mut first = self.first_overlapping(start, end);
-        if let Some(link) = first.filter(|&l| self.node_at(l).start() < start) {
-            first = Some(self.split_at(link, start)?);
+        let args = &mut self.args;
+        // Phase 1: split at both bounds; the cursor ends at the first piece
+        // inside.
+        let mut cursor = self.tree.lower_bound_mut(start);
+        if cursor
+            .get()
+            .is_some_and(|n| n.start() < start && n.end() > start)
+        {
+            cursor.split_off(start, args)?;
         }
-        if let Some(link) = first {
-            // The piece holding `end - 1`: found without a descent in the
-            // usual case of a range inside one segment.
-            let last = if self.node_at(link).end() >= end {
-                Some(link)
-            } else {
-                self.first_overlapping(end - 1, end)
-            };
-            if let Some(last) = last.filter(|&l| self.node_at(l).end() > end) {
-                self.split_at(last, end)?;
-            }
+        // Walk to the last piece (no descent: phase 2 walks as far), split
+        // it at `end` if it reaches beyond, and come back.
+        let mut steps = 0;
+        while cursor.get().is_some_and(|n| n.end() < end)
+            && cursor.peek_next().is_some_and(|n| n.start() < end)
+        {
+            cursor.move_next();
+            steps += 1;
+        }
+        if cursor
+            .get()
+            .is_some_and(|n| n.start() < end && n.end() > end)
+        {
+            cursor.split(end, args)?;
+        }
+        for _ in 0..steps {
+            cursor.move_prev();
         }
         // Phase 2: modify every piece inside, merging as we go.
         let mut coverage = Coverage {
             range_len: end - start,
             ..Coverage::default()
         };
-        let mut cur = first;
-        let mut last = None;
-        while let Some(link) = cur {
-            let node = self.node_at(link);
-            if node.start() >= end {
-                break;
-            }
+        // Loop invariant: the pieces before the cursor are modified and
+        // merged with their predecessors; the cursor is at the next piece.
+        while let Some(node) = cursor.get().filter(|n| n.start() < end) {
             coverage.segments += 1;
             coverage.mapped_len += node.end() - node.start();
-            self.segment_at(link).modify(flags, &mut self.args);
-            let next = node.next().map(|n| n.ptr());
-            last = Some(self.merge_with_prev(link));
-            cur = next;
+            node.segment().modify(flags, args);
+            cursor.merge_prev(args);
+            cursor.move_next();
         }
-        if let Some(link) = last {
-            self.merge_with_next(link);
+        if coverage.segments > 0 {
+            cursor.move_prev();
+            cursor.merge_next(args);
         }
         Ok(coverage)
     }
@@ -225,18 +230,13 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         f: impl FnOnce() -> OwnedOf<A>,
     ) -> MapResult<&SegmentOf<A>> {
         self.window.check(start, end)?;
-        let first = self.split_for_unmap(start, end)?;
-        // Acquired before the first callback, so that no callback can link
+        let args = &mut self.args;
+        let mut cursor = split_for_unmap(&mut self.tree, args, start, end)?;
+        // Pinned before the first callback, so that no callback can link
         // the node elsewhere; dropped if a callback below panics.
-        let link = self.acquire(f()).map_err(forget_linked)?;
-        let mut pinned = Pinned {
-            map: self,
-            link: Some(link),
-        };
-        let (_, next) = pinned.map.unmap_split(first, start, end);
-        pinned.link = None;
-        drop(pinned);
-        Ok(self.insert_and_merge(link, start, end, next))
+        let node = cursor.pin(f()).map_err(forget_linked)?;
+        unmap_split(&mut cursor, args, start, end);
+        Ok(insert_and_merge(cursor, node, start, end, args).segment())
     }
 
     /// Maps `node` at `[start, end)` only if no segment overlaps it
@@ -253,19 +253,18 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         end: usize,
         node: OwnedOf<A>,
     ) -> Result<&SegmentOf<A>, InsertError<OwnedOf<A>>> {
-        let next = match self
-            .window
-            .check(start, end)
-            .and_then(|()| self.check_free(start, end))
-        {
-            Ok(next) => next,
+        if let Err(error) = self.window.check(start, end) {
+            return Err(InsertError { error, node });
+        }
+        let mut cursor = match vacant(&mut self.tree, start, end) {
+            Ok(cursor) => cursor,
             Err(error) => return Err(InsertError { error, node }),
         };
-        let link = self.acquire(node).map_err(|node| InsertError {
+        let node = cursor.pin(node).map_err(|node| InsertError {
             error: MapError::AlreadyLinked,
             node,
         })?;
-        Ok(self.insert_and_merge(link, start, end, next))
+        Ok(insert_and_merge(cursor, node, start, end, &mut self.args).segment())
     }
 
     /// Removes every segment, calling [`Segment::remove`] and then
@@ -277,217 +276,91 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// If a callback panics; the map is then empty, and the nodes not yet
     /// released are dropped.
     pub fn clear(&mut self) {
-        /// Drops the nodes a panicking `remove` would otherwise leak.
-        struct Rest<'a, A: RangeAdapter> {
-            drain: crate::tree::navigate::Drain,
-            adapter: &'a A,
-        }
-        impl<A: RangeAdapter> Rest<'_, A> {
-            fn next(&mut self) -> Option<Detached<'_, A>> {
-                let link = self.drain.next()?;
-                // SAFETY: drained links are unlinked former tree links of
-                // this adapter's values, each yielded once.
-                Some(unsafe { Detached::new(self.adapter, self.adapter.get_value(link)) })
-            }
-        }
-        impl<A: RangeAdapter> Drop for Rest<'_, A> {
-            fn drop(&mut self) {
-                while self.next().is_some() {}
-            }
-        }
-
-        let mut rest = Rest {
-            drain: self.tree.drain(),
-            adapter: &self.adapter,
-        };
-        while let Some(node) = rest.next() {
-            node.segment().remove(&mut self.args);
-            node.release(&mut self.args);
-        }
-    }
-
-    // === shared steps ===
-
-    /// The first segment that overlaps `[start, end)`, if any.
-    fn first_overlapping(&self, start: usize, end: usize) -> Option<LinkPtr> {
         self.tree
-            .lower_bound(start)
-            .filter(|n| n.start() < end)
-            .map(|n| n.ptr())
-    }
-
-    /// Phase 1 of an unmap of `[start, end)`: the one split it may need, when
-    /// a segment strictly contains the range. Returns the first segment
-    /// that ends above `start`, where phase 2 starts.
-    fn split_for_unmap(&mut self, start: usize, end: usize) -> MapResult<Option<LinkPtr>> {
-        let first = self.tree.lower_bound(start).map(|n| n.ptr());
-        if let Some(link) = first {
-            let node = self.node_at(link);
-            if node.start() < start && node.end() > end {
-                self.split_at(link, end)?;
-            }
-        }
-        Ok(first)
-    }
-
-    /// Phase 2 of an unmap, from `first`, the first segment that ends above
-    /// `start`: no segment crosses both bounds any more, so each one that
-    /// overlaps the range is shrunk from one side or removed whole. Returns
-    /// what was found, and the segment that now follows the range.
-    fn unmap_split(
-        &mut self,
-        first: Option<LinkPtr>,
-        start: usize,
-        end: usize,
-    ) -> (Coverage, Successor) {
-        let mut coverage = Coverage {
-            range_len: end - start,
-            ..Coverage::default()
-        };
-        let mut cur = first;
-        while let Some(link) = cur {
-            let node = self.node_at(link);
-            let (s, e) = (node.start(), node.end());
-            if s >= end {
-                break;
-            }
-            coverage.segments += 1;
-            coverage.mapped_len += e.min(end) - s.max(start);
-            if e > end {
-                // The last one, and it stays: it follows the range.
-                self.segment_at(link).shrink(end, e, &mut self.args);
-                self.resize(link, end, e);
-                break;
-            }
-            cur = node.next().map(|n| n.ptr());
-            if s < start {
-                self.segment_at(link).shrink(s, start, &mut self.args);
-                self.resize(link, s, start);
-            } else {
-                // SAFETY: `link` was just found in the tree.
-                let value = unsafe { self.detach(link) };
-                // SAFETY: `detach` returned the raw value of this adapter.
-                let node = unsafe { Detached::new(&self.adapter, value) };
-                node.segment().remove(&mut self.args);
-                node.release(&mut self.args);
-            }
-        }
-        (coverage, cur)
-    }
-
-    /// Splits the segment at `link` at `pos` (strictly inside it): it keeps
-    /// `[start, pos)`, a new node from `try_split` takes `[pos, end)` and
-    /// is returned.
-    fn split_at(&mut self, link: LinkPtr, pos: usize) -> MapResult<LinkPtr> {
-        let right = self
-            .segment_at(link)
-            .try_split(pos, &mut self.args)
-            .map_err(|_| MapError::SplitFailed { pos })?;
-        let right = self.acquire(right).map_err(forget_linked)?;
-        // SAFETY: `link` is in the tree (callers just found it), `right` was
-        // just acquired, so it is live and in no tree.
-        unsafe { self.tree.split(link, pos, right) };
-        Ok(right)
-    }
-
-    /// Links a node at `[start, end)` (free, followed by `next`) and merges
-    /// it with its neighbours when they agree; returns the segment covering
-    /// `start`.
-    pub(super) fn insert_and_merge(
-        &mut self,
-        link: LinkPtr,
-        start: usize,
-        end: usize,
-        next: Successor,
-    ) -> &SegmentOf<A> {
-        self.link(link, start, end, next);
-        let link = self.merge_with_prev(link);
-        let link = self.merge_with_next(link);
-        self.segment_at(link)
-    }
-
-    /// Offers `link` to its predecessor's `try_merge`; returns the link that
-    /// now covers `link`'s range.
-    fn merge_with_prev(&mut self, link: LinkPtr) -> LinkPtr {
-        match self
-            .node_at(link)
-            .prev()
-            .filter(|p| p.end() == self.node_at(link).start())
-        {
-            Some(prev) => {
-                let prev = prev.ptr();
-                if self.try_absorb(prev, link) {
-                    prev
-                } else {
-                    link
-                }
-            }
-            None => link,
-        }
-    }
-
-    /// Offers `link`'s successor to `link`'s `try_merge`; returns `link`.
-    fn merge_with_next(&mut self, link: LinkPtr) -> LinkPtr {
-        if let Some(next) = self
-            .node_at(link)
-            .next()
-            .filter(|n| n.start() == self.node_at(link).end())
-        {
-            let next = next.ptr();
-            self.try_absorb(link, next);
-        }
-        link
-    }
-
-    /// Asks `prev` to absorb the adjacent `next`; on yes, `next` leaves the
-    /// map (released without `remove`) and `prev` grows over its range.
-    fn try_absorb(&mut self, prev: LinkPtr, next: LinkPtr) -> bool {
-        let next_seg = self.segment_at(next);
-        if !self.segment_at(prev).try_merge(next_seg, &mut self.args) {
-            return false;
-        }
-        // SAFETY: `next` is prev's successor in this tree (callers).
-        unsafe { self.tree.merge(prev, next) };
-        // SAFETY: the tree just unlinked `next`.
-        let value = unsafe { self.release_link(next) };
-        // SAFETY: `release_link` returned the raw value of this adapter.
-        unsafe { Detached::new(&self.adapter, value) }.release(&mut self.args);
-        true
+            .clear_with(&mut self.args, Rest::Drop, |segment, args| {
+                segment.remove(args)
+            });
     }
 }
 
-/// A node acquired by the map (its link marked as linked, so that no other
-/// map can take it) and not yet in the tree, released and dropped if the
-/// guard drops while it still holds it.
-///
-/// # Invariants
-///
-/// `link`, while set, came from `map.acquire` and is in no tree.
-struct Pinned<'m, A: RangeAdapter> {
-    map: &'m mut RangeActionMap<A>,
-    link: Option<LinkPtr>,
+// === shared steps ===
+
+/// Phase 1 of an unmap of `[start, end)`: the one split it may need, when
+/// a segment strictly contains the range. Returns a cursor at the first
+/// segment that ends above `start`, where phase 2 starts.
+fn split_for_unmap<'t, A: RangeAdapter>(
+    tree: &'t mut Tree<A>,
+    args: &mut ArgsOf<A>,
+    start: usize,
+    end: usize,
+) -> MapResult<CursorMut<'t, A>> {
+    let mut cursor = tree.lower_bound_mut(start);
+    if cursor
+        .get()
+        .is_some_and(|n| n.start() < start && n.end() > end)
+    {
+        cursor.split(end, args)?;
+    }
+    Ok(cursor)
 }
 
-impl<A: RangeAdapter> Drop for Pinned<'_, A> {
-    fn drop(&mut self) {
-        if let Some(link) = self.link {
-            // SAFETY: by the type invariant the link was acquired and is in
-            // no tree: releasing it and rebuilding its owner (once, in the
-            // guard) undoes `acquire`.
-            unsafe {
-                self.map.adapter.link_ops_mut().release_link(link);
-                drop(Detached::new(
-                    &self.map.adapter,
-                    self.map.adapter.get_value(link),
-                ));
-            }
+/// Phase 2 of an unmap, from the cursor at the first segment that ends
+/// above `start`: no segment crosses both bounds any more, so each one that
+/// overlaps the range is shrunk from one side or removed whole. Leaves the
+/// cursor at the segment that now follows the range (or the ghost).
+fn unmap_split<A: RangeAdapter>(
+    cursor: &mut CursorMut<'_, A>,
+    args: &mut ArgsOf<A>,
+    start: usize,
+    end: usize,
+) -> Coverage {
+    let mut coverage = Coverage {
+        range_len: end - start,
+        ..Coverage::default()
+    };
+    // Loop invariant: every mapped address of `[start, cursor's start)` is
+    // unmapped, and the cursor is at the first segment that ends above it.
+    while let Some(node) = cursor.get().filter(|n| n.start() < end) {
+        let (s, e) = (node.start(), node.end());
+        coverage.segments += 1;
+        coverage.mapped_len += e.min(end) - s.max(start);
+        if e > end {
+            // The last one, and it stays: it follows the range.
+            node.segment().shrink(end, e, args);
+            cursor.resize(end, e);
+            break;
+        }
+        if s < start {
+            node.segment().shrink(s, start, args);
+            cursor.resize(s, start);
+            cursor.move_next();
+        } else {
+            cursor.remove_with(args, |segment, args| segment.remove(args));
         }
     }
+    coverage
 }
 
-/// The error for a node that is already in a map; the pointer is forgotten,
-/// never dropped, since its value is owned by that map.
-pub(super) fn forget_linked<P>(owned: P) -> MapError {
-    core::mem::forget(owned);
-    MapError::AlreadyLinked
+/// Links the pinned node at `[start, end)` (free, the cursor at the
+/// segment after it) and merges it with its neighbours when they agree;
+/// returns the segment covering `start`.
+pub(super) fn insert_and_merge<'t, A: RangeAdapter>(
+    mut cursor: CursorMut<'t, A>,
+    node: Pinned<A>,
+    start: usize,
+    end: usize,
+    args: &mut ArgsOf<A>,
+) -> NodeRef<'t, A> {
+    debug_assert!(
+        cursor.get().is_none_or(|n| end <= n.start())
+            && cursor.peek_prev().is_none_or(|p| p.end() <= start),
+        "inconsistent state: linking {start:#x}..{end:#x} over a mapped segment"
+    );
+    cursor.insert_before(node, start, end);
+    cursor.merge_prev(args);
+    cursor.merge_next(args);
+    match cursor.into_ref() {
+        Some(node) => node,
+        None => unreachable!("inconsistent state: the cursor left the node it linked"),
+    }
 }

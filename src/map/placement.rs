@@ -1,9 +1,10 @@
 //! Free-area search: `mmap_anywhere` and its general form.
 
-use super::{OwnedOf, RangeActionMap, RangeAdapter, Successor};
+use super::ops::insert_and_merge;
+use super::{vacant, OwnedOf, RangeActionMap, RangeAdapter};
 use crate::range::{check_align, check_aligned, checked_end, Window};
 use crate::tree::gap::{Direction, HoleQuery};
-use crate::tree::Node;
+use crate::tree::handle::forget_linked;
 use crate::{MapError, MapResult};
 
 /// How a search treats the caller's address hint.
@@ -141,10 +142,18 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         placement: &Placement,
         f: impl FnOnce(usize) -> OwnedOf<A>,
     ) -> MapResult<usize> {
-        let (start, next) = self.free_area(placement)?;
-        let end = start + placement.len;
-        let link = self.acquire(f(start)).map_err(super::ops::forget_linked)?;
-        self.insert_and_merge(link, start, end, next);
+        let plan = self.plan(placement)?;
+        let len = placement.len;
+        let (start, mut cursor) = match plan {
+            // Free, as `plan` just checked.
+            Plan::At(start) => (start, vacant(&mut self.tree, start, start + len)?),
+            Plan::Search(query) => self
+                .tree
+                .find_hole_mut(&query)
+                .ok_or(MapError::NoSpace { len })?,
+        };
+        let node = cursor.pin(f(start)).map_err(forget_linked)?;
+        insert_and_merge(cursor, node, start, start + len, &mut self.args);
         Ok(start)
     }
 
@@ -158,12 +167,17 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// [`MapError::BadWindow`] (the window misses the map's window),
     /// [`MapError::NoSpace`].
     pub fn find_free_area(&self, placement: &Placement) -> MapResult<usize> {
-        self.free_area(placement).map(|(start, _)| start)
+        match self.plan(placement)? {
+            Plan::At(start) => Ok(start),
+            Plan::Search(query) => self
+                .tree
+                .find_hole(&query)
+                .ok_or(MapError::NoSpace { len: placement.len }),
+        }
     }
 
-    /// [`find_free_area`](Self::find_free_area), and the segment that
-    /// follows the area.
-    fn free_area(&self, placement: &Placement) -> MapResult<(usize, Successor)> {
+    /// Where `placement` goes: a free hint, or the search to make.
+    fn plan(&self, placement: &Placement) -> MapResult<Plan> {
         let &Placement {
             len,
             align,
@@ -185,30 +199,34 @@ impl<A: RangeAdapter> RangeActionMap<A> {
                     .map_err(|_| MapError::NoSpace { len })?;
             }
             Hint::IfFree(addr) => {
-                if let Some(next) = self.free_at(addr, len, align, window) {
-                    return Ok((addr, next));
+                if self.is_free_at(addr, len, align, window) {
+                    return Ok(Plan::At(addr));
                 }
             }
         }
-        let query = HoleQuery {
+        Ok(Plan::Search(HoleQuery {
             len,
             align,
             low: window.low(),
             high: window.high(),
             direction,
-        };
-        self.tree
-            .find_hole(&query)
-            .map(|(start, next)| (start, next.map(Node::ptr)))
-            .ok_or(MapError::NoSpace { len })
+        }))
     }
 
-    /// The segment after `[addr, addr + len)` if that range is aligned,
-    /// inside `window` and free.
-    fn free_at(&self, addr: usize, len: usize, align: usize, window: Window) -> Option<Successor> {
-        let end = checked_end(addr, len).ok()?;
-        check_aligned(addr, align).ok()?;
-        window.check(addr, end).ok()?;
-        self.check_free(addr, end).ok()
+    /// Whether `[addr, addr + len)` is aligned, inside `window` and free.
+    fn is_free_at(&self, addr: usize, len: usize, align: usize, window: Window) -> bool {
+        checked_end(addr, len).is_ok_and(|end| {
+            check_aligned(addr, align).is_ok()
+                && window.check(addr, end).is_ok()
+                && self.check_free(addr, end).is_ok()
+        })
     }
+}
+
+/// Where a placement goes, decided before the map is borrowed mutably.
+enum Plan {
+    /// At this free address (a hint that was taken).
+    At(usize),
+    /// Wherever this search finds a hole.
+    Search(HoleQuery),
 }

@@ -77,6 +77,7 @@
 //! assert_eq!(set.map_anywhere(0, 0x1000, 0x1000, rw, lazy)?, stack - (1 << 20) - 0x1000);
 //! # Ok::<(), range_action_map::memory_set::MemoryError>(())
 //! ```
+#![deny(unsafe_code)] // one exception: `activate`, which switches the hardware
 
 pub mod attr;
 pub mod page_table;
@@ -642,6 +643,7 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     ///   address space (for a kernel address space, built by
     ///   [`new_kernel`](Self::new_kernel) from the real section addresses);
     /// - the set must outlive its activation (not be dropped while active).
+    #[allow(unsafe_code)]
     pub unsafe fn activate(&self) {
         // SAFETY: the caller guarantees the conditions of
         // `PageTable::activate`, which this forwards to unchanged.

@@ -211,6 +211,7 @@ pub trait PageTable {
     /// # Safety
     ///
     /// The kernel's code, stack and data must be mapped in it.
+    #[allow(unsafe_code)]
     unsafe fn activate(&self);
 
     /// Gives every intermediate table frame back to `frames` (on address-space teardown); leaves no mapping.

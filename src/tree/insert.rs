@@ -126,15 +126,6 @@ impl RawTree {
         self.insert_rebalance(node);
     }
 
-    /// The root as a node of any lifetime, for the mutating algorithms.
-    #[inline]
-    pub(crate) fn root_unbound<'t>(&self) -> Option<Node<'t>> {
-        // SAFETY: the root reaches only live links (`RawTree` invariant), and
-        // the mutating algorithm holding `&mut self` keeps them alive for as
-        // long as it uses the nodes (nothing is freed inside the tree layer).
-        self.root.map(|p| unsafe { Node::from_ptr(p) })
-    }
-
     /// Rotates around `old`, making `new` (one of its children) the root of
     /// the subtree, with the colour `old` had; `old` gets `color_black`.
     #[inline]

@@ -42,11 +42,20 @@
 //! and every pointer it stores names a live link". Making one from a raw
 //! pointer is `unsafe`; following pointers from one is then safe, so the
 //! rebalancing algorithms contain no `unsafe` at all.
+//!
+//! # Ownership and handles
+//!
+//! [`handle::Tree`] owns the nodes through the user's adapter (pin on the
+//! way in, detach on the way out, [`Segment::release`](crate::Segment::release)
+//! for every node it is done with) and is all the layers above see: shared
+//! [`handle::NodeRef`]s and one mutable [`handle::CursorMut`], each tied to
+//! the borrow of the tree, never a raw pointer or an unbounded lifetime.
 
 pub(crate) mod augment;
 pub(crate) mod check;
 pub(crate) mod erase;
 pub(crate) mod gap;
+pub(crate) mod handle;
 pub(crate) mod insert;
 pub(crate) mod link;
 pub(crate) mod navigate;

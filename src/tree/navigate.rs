@@ -123,7 +123,7 @@ impl RawTree {
     /// in *O*(n) total, for `clear` and `Drop`. Nodes the walk has not yet
     /// yielded are owned by it: whoever drops it early must finish the walk.
     pub(crate) fn drain(&mut self) -> Drain {
-        let next = self.root_unbound().map(|r| leftmost_leaf(r).ptr());
+        let next = self.root().map(|r| leftmost_leaf(r).ptr());
         self.forget_all();
         Drain { next }
     }
