@@ -44,7 +44,7 @@ struct Stats {
 impl Segment for Vma {
     type Args = Stats;
     type Flags = u32;
-    type Node = Box<Vma>;
+    type Pointer = Box<Vma>;
 
     fn remove(&self, stats: &mut Stats) {
         stats.removed += 1;

@@ -57,14 +57,8 @@ macro_rules! range_adapter {
             $(#[$attr])* $vis $name ($($($lifetime),+)?)
             = $pointer : $value { $field: $crate::RangeLink }
         );
-        const _: () = {
-            // Compiles only if `$field` is a `RangeLink`.
-            #[allow(dead_code)]
-            fn link_field_is_a_range_link<'value $(, $($lifetime),+)?>(
-                value: &'value $value,
-            ) -> &'value $crate::RangeLink {
-                &value.$field
-            }
-        };
+        // Compiles only if `$field` is a `RangeLink`.
+        const _: for<'value $(, $($lifetime),+)?> fn(&'value $value) -> &'value $crate::RangeLink =
+            |value| &value.$field;
     };
 }

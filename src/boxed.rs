@@ -31,7 +31,7 @@
 //! outside `[LOWER_LIMIT, UPPER_LIMIT)` or empty are refused (`None`, or a
 //! no-op for `unmap`/`mprotect`) instead of corrupting the map, and
 //! `UPPER_LIMIT` is `usize::MAX` (the seed's was 4 GiB).
-#![deny(unsafe_code)] // one exception: `Node`'s value cell, below
+#![deny(unsafe_code)] // one exception: `ValueNode`'s value cell, below
 
 use alloc::boxed::Box;
 use core::cell::UnsafeCell;
@@ -118,20 +118,20 @@ pub trait Segment: Sized {
 /// `value` is only accessed mutably from inside the map's callbacks, which
 /// run while the map is borrowed mutably, so no `&S` handed out by the map
 /// is alive then.
-struct Node<S> {
+struct ValueNode<S> {
     link: RangeLink,
     value: UnsafeCell<S>,
 }
 
-intrusive_adapter!(NodeAdapter<S> = Box<Node<S>>: Node<S> { link: RangeLink });
+intrusive_adapter!(ValueAdapter<S> = Box<ValueNode<S>>: ValueNode<S> { link: RangeLink });
 
 // The seed's callbacks take `&mut self`, the map hands out `&self`: the
 // value sits in an `UnsafeCell` whose two accessors are this module's only
 // unsafe code, justified by the type invariant.
 #[allow(unsafe_code)]
-impl<S> Node<S> {
-    fn boxed(value: S) -> Box<Node<S>> {
-        Box::new(Node {
+impl<S> ValueNode<S> {
+    fn boxed(value: S) -> Box<ValueNode<S>> {
+        Box::new(ValueNode {
             link: RangeLink::new(),
             value: UnsafeCell::new(value),
         })
@@ -152,10 +152,10 @@ impl<S> Node<S> {
     }
 }
 
-impl<S: Segment> crate::Segment for Node<S> {
+impl<S: Segment> crate::Segment for ValueNode<S> {
     type Args = ArgsType;
     type Flags = IdentType;
-    type Node = Box<Node<S>>;
+    type Pointer = Box<ValueNode<S>>;
 
     fn remove(&self, args: &mut ArgsType) {
         self.get_mut().remove(*args);
@@ -169,8 +169,8 @@ impl<S: Segment> crate::Segment for Node<S> {
         }
     }
 
-    fn split(&self, pos: usize, args: &mut ArgsType) -> Box<Node<S>> {
-        Node::boxed(self.get_mut().split(pos, *args))
+    fn split(&self, pos: usize, args: &mut ArgsType) -> Box<ValueNode<S>> {
+        ValueNode::boxed(self.get_mut().split(pos, *args))
     }
 
     fn modify(&self, flags: IdentType, args: &mut ArgsType) {
@@ -180,7 +180,7 @@ impl<S: Segment> crate::Segment for Node<S> {
 
 /// The seed's map of value segments over `[LOWER_LIMIT, UPPER_LIMIT)`.
 pub struct RangeActionMap<S: Segment> {
-    inner: crate::RangeActionMap<NodeAdapter<S>>,
+    inner: crate::RangeActionMap<ValueAdapter<S>>,
 }
 
 impl<S: Segment> RangeActionMap<S> {
@@ -203,22 +203,22 @@ impl<S: Segment> RangeActionMap<S> {
 
     /// The segment containing `pos`, in *O*(log n).
     pub fn find(&self, pos: usize) -> Option<&S> {
-        self.inner.find(pos).map(Node::get)
+        self.inner.find(pos).map(ValueNode::get)
     }
 
     /// The segment containing `pos`, mutably.
     pub fn find_mut(&mut self, pos: usize) -> Option<&mut S> {
-        self.inner.find(pos).map(Node::get_mut)
+        self.inner.find(pos).map(ValueNode::get_mut)
     }
 
     /// The segments in address order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &S> + ExactSizeIterator + '_ {
-        self.inner.iter().map(Node::get)
+        self.inner.iter().map(ValueNode::get)
     }
 
     /// The segments in address order, mutably.
     pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut S> + ExactSizeIterator + '_ {
-        self.inner.iter().map(Node::get_mut)
+        self.inner.iter().map(ValueNode::get_mut)
     }
 
     /// The segments with their ranges, in address order.
@@ -239,7 +239,7 @@ impl<S: Segment> RangeActionMap<S> {
         f: impl FnOnce(usize) -> S,
     ) -> Option<usize> {
         self.inner
-            .mmap_anywhere(hint, len, |start| Node::boxed(f(start)))
+            .mmap_anywhere(hint, len, |start| ValueNode::boxed(f(start)))
             .ok()
     }
 
@@ -251,7 +251,7 @@ impl<S: Segment> RangeActionMap<S> {
     /// or outside `[LOWER_LIMIT, UPPER_LIMIT)`.
     pub fn mmap_fixed(&mut self, start: usize, end: usize, f: impl FnOnce() -> S) -> Option<usize> {
         self.inner
-            .mmap_fixed(start, end, || Node::boxed(f()))
+            .mmap_fixed(start, end, || ValueNode::boxed(f()))
             .ok()
             .map(|_| start)
     }

@@ -34,7 +34,7 @@
 //! **2. Say what the map's actions mean** by implementing [`Segment`]: what
 //! to release when (part of) a segment is unmapped, how to split one in two,
 //! how to apply new flags. `Args` is handed to every callback (a kernel
-//! passes its page table); `Node` is the owning pointer. Nodes the map is
+//! passes its page table); `Pointer` is the owning pointer (intrusive-collections' name for it). Nodes the map is
 //! done with go to [`Segment::release`], which drops them unless you
 //! override it (a kernel puts them back in its slab).
 //!
@@ -47,7 +47,7 @@
 //! impl Segment for Vma {
 //!     type Args = usize; // pages currently mapped, as a stand-in page table
 //!     type Flags = usize;
-//!     type Node = Box<Vma>;
+//!     type Pointer = Box<Vma>;
 //!     fn remove(&self, pages: &mut usize) {
 //!         *pages -= self.link.range().len() / 4096;
 //!     }
@@ -136,9 +136,6 @@ extern crate std;
 mod adapter;
 #[cfg(feature = "alloc")]
 pub mod boxed;
-#[cfg(feature = "alloc")]
-#[doc(hidden)]
-pub mod doc_example;
 mod error;
 pub mod linux;
 mod map;
@@ -146,11 +143,6 @@ mod map;
 pub mod memory_set;
 mod range;
 mod segment;
-#[cfg(test)]
-mod test_rng {
-    //! The test kit's generator, where the unit tests import it from.
-    pub(crate) use range_action_map_testkit::Rng;
-}
 #[allow(unsafe_code)] // the one place that dereferences pointers
 mod tree;
 

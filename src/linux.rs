@@ -189,7 +189,7 @@ impl Default for StackRlimit {
 /// # Examples
 ///
 /// ```
-/// # use range_action_map::doc_example::{area, AreaAdapter};
+/// # use range_action_map_testkit::doc::{area, AreaAdapter};
 /// use range_action_map::linux::LinuxLayout;
 /// use range_action_map::RangeActionMap;
 ///
@@ -519,7 +519,7 @@ impl LinuxLayout {
     /// # impl Segment for Vma {
     /// #     type Args = ();
     /// #     type Flags = ();
-    /// #     type Node = Box<Vma>;
+    /// #     type Pointer = Box<Vma>;
     /// #     fn remove(&self, _: &mut ()) {}
     /// #     fn shrink(&self, _: usize, _: usize, _: &mut ()) {}
     /// #     fn split(&self, _: usize, _: &mut ()) -> Box<Vma> {
@@ -607,7 +607,7 @@ impl LinuxLayout {
     /// # Examples
     ///
     /// ```
-    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map_testkit::doc::{area, AreaAdapter};
     /// use range_action_map::linux::LinuxLayout;
     /// use range_action_map::{MapError, RangeActionMap};
     ///
@@ -683,7 +683,7 @@ impl LinuxLayout {
     /// # impl Segment for Vma {
     /// #     type Args = ();
     /// #     type Flags = ();
-    /// #     type Node = Box<Vma>;
+    /// #     type Pointer = Box<Vma>;
     /// #     fn remove(&self, _: &mut ()) {}
     /// #     fn shrink(&self, _: usize, _: usize, _: &mut ()) {}
     /// #     fn split(&self, _: usize, _: &mut ()) -> Box<Vma> {
@@ -739,7 +739,7 @@ impl LinuxLayout {
     /// # impl Segment for Vma {
     /// #     type Args = ();
     /// #     type Flags = ();
-    /// #     type Node = Box<Vma>;
+    /// #     type Pointer = Box<Vma>;
     /// #     fn remove(&self, _: &mut ()) {}
     /// #     fn shrink(&self, _: usize, _: usize, _: &mut ()) {}
     /// #     fn split(&self, _: usize, _: &mut ()) -> Box<Vma> {

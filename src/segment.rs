@@ -60,7 +60,7 @@ impl core::error::Error for AllocError {}
 /// impl Segment for Area {
 ///     type Args = Vec<String>; // a log; a kernel would pass its page table
 ///     type Flags = usize;
-///     type Node = Box<Area>;
+///     type Pointer = Box<Area>;
 ///     fn remove(&self, log: &mut Vec<String>) {
 ///         log.push(format!("unmap {:#x?}", self.link.range()));
 ///     }
@@ -89,7 +89,7 @@ pub trait Segment {
     type Flags: Copy;
     /// The owning pointer of a new node: the adapter's pointer type, such as
     /// `Box<Self>`, `UnsafeRef<Self>` or `&'static Self`.
-    type Node;
+    type Pointer;
 
     /// The whole segment is being unmapped: release what backs it (unmap its
     /// pages, free its frames). The link shows the segment's range; the node
@@ -105,7 +105,7 @@ pub trait Segment {
     /// `self` keeps `[start, pos)` and the returned fresh, unlinked node
     /// becomes `[pos, end)`. The link still shows the whole range during the
     /// call. A split changes no mapping: it only divides the bookkeeping.
-    fn split(&self, pos: usize, args: &mut Self::Args) -> Self::Node;
+    fn split(&self, pos: usize, args: &mut Self::Args) -> Self::Pointer;
 
     /// Fallible [`split`](Self::split), for kernels whose node allocation can
     /// fail. The map always calls this one; the default calls `split`.
@@ -114,7 +114,7 @@ pub trait Segment {
     ///
     /// [`AllocError`] when no node could be had. `self` must then be as it
     /// was: the map reports the failure with nothing changed.
-    fn try_split(&self, pos: usize, args: &mut Self::Args) -> Result<Self::Node, AllocError> {
+    fn try_split(&self, pos: usize, args: &mut Self::Args) -> Result<Self::Pointer, AllocError> {
         Ok(self.split(pos, args))
     }
 
@@ -151,7 +151,7 @@ pub trait Segment {
     /// [`CursorMut::remove_current`](crate::CursorMut::remove_current) or in an
     /// [`InsertError`](crate::InsertError)) do not come here; nor does a node
     /// whose `remove` panicked: it is dropped.
-    fn release(node: Self::Node, args: &mut Self::Args) {
+    fn release(node: Self::Pointer, args: &mut Self::Args) {
         let _ = args;
         drop(node);
     }

@@ -307,18 +307,25 @@ fn operations_over_holes_only_are_no_ops() {
 }
 
 #[test]
-fn iterators_refuse_empty_ranges() {
+fn iterators_over_empty_ranges_yield_nothing() {
     let map = populated();
-    assert_eq!(
-        map.gaps(5, 5).err(),
-        Some(MapError::EmptyRange { start: 5, end: 5 })
-    );
-    assert_eq!(
-        map.overlapping(6, 5).err(),
-        Some(MapError::EmptyRange { start: 6, end: 5 })
-    );
-    assert_eq!(map.gaps(0, MAX).unwrap().count(), 3);
-    assert_eq!(map.overlapping(0, MAX).unwrap().count(), 3);
+    for (start, end) in [
+        (5, 5),
+        (6, 5),
+        (0x15000, 0x15000),
+        (0x35000, 0x12000),
+        (MAX, 0),
+    ] {
+        assert_eq!(map.gaps(start, end).count(), 0, "{start:#x}..{end:#x}");
+        assert_eq!(
+            map.overlapping(start, end).count(),
+            0,
+            "{start:#x}..{end:#x}"
+        );
+        assert_eq!(map.overlapping(start, end).next_back().map(|s| s.id), None);
+    }
+    assert_eq!(map.gaps(0, MAX).count(), 3);
+    assert_eq!(map.overlapping(0, MAX).count(), 3);
 }
 
 #[test]

@@ -33,7 +33,7 @@ fn vma(grows_down: bool) -> Box<Vma> {
 impl Segment for Vma {
     type Args = ();
     type Flags = usize;
-    type Node = Box<Vma>;
+    type Pointer = Box<Vma>;
 
     fn remove(&self, _: &mut ()) {}
 

@@ -41,7 +41,7 @@ fn vma(attr: MemoryAttr, handler: MemoryHandler, grows_down: bool) -> Box<Vma> {
 impl Segment for Vma {
     type Args = ();
     type Flags = MemoryAttr;
-    type Node = Box<Vma>;
+    type Pointer = Box<Vma>;
 
     fn remove(&self, _: &mut ()) {}
 

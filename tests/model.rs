@@ -3,21 +3,20 @@
 //! callback log must agree, and the map's invariants must hold.
 //!
 //! The random sequences are the `ops` fuzz target's (the test kit's
-//! [`Scenario`], random bytes decoded, run by the same runner), shrunk by
-//! quickcheck.
+//! [`Scenario`], random bytes decoded, run by the same runner), drawn from
+//! a seeded generator and shrunk with quickcheck's shrinker. A failure
+//! prints its seed; `MODEL_SEED=<seed> cargo test --test model` replays it.
 
-use quickcheck::{Arbitrary, Gen, QuickCheck};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use quickcheck::{Arbitrary, Gen};
 use range_action_map::Window;
 use range_action_map_testkit::fuzz::run_differential;
 use range_action_map_testkit::harness::Harness;
-use range_action_map_testkit::op::{Op, Scenario};
+use range_action_map_testkit::op::{decode, Op, Scenario};
+use range_action_map_testkit::Rng;
 
 const PAGE: usize = 0x1000;
-
-fn run(scenario: Scenario) -> bool {
-    run_differential(scenario);
-    true
-}
 
 /// Sequences per run; Miri runs a handful (it is ~1000× slower).
 fn tests() -> u64 {
@@ -28,12 +27,56 @@ fn tests() -> u64 {
     }
 }
 
+/// The scenario of one seed: up to 600 random bytes (about 120 operations;
+/// fewer under Miri), decoded.
+fn scenario(seed: u64) -> Scenario {
+    let mut rng = Rng(seed);
+    let max = if cfg!(miri) { 60 } else { 600 };
+    let len = rng.below(max + 1);
+    let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+    decode(&bytes)
+}
+
+/// Whether `scenario` passes (its panics are caught, not printed twice).
+fn passes(scenario: &Scenario) -> bool {
+    catch_unwind(AssertUnwindSafe(|| run_differential(scenario.clone()))).is_ok()
+}
+
+/// The smallest failing scenario reachable from `failing` by repeatedly
+/// taking the first shrink candidate that still fails.
+fn shrink(mut failing: Scenario) -> Scenario {
+    while let Some(smaller) = failing.shrink().find(|s| !passes(s)) {
+        failing = smaller;
+    }
+    failing
+}
+
 #[test]
 fn random_sequences_match_the_model() {
-    QuickCheck::new()
-        .tests(tests())
-        .rng(Gen::new(if cfg!(miri) { 12 } else { 120 }))
-        .quickcheck(run as fn(Scenario) -> bool);
+    let seeds: Vec<u64> = match std::env::var("MODEL_SEED") {
+        Ok(seed) => {
+            let seed = seed.trim_start_matches("0x");
+            vec![u64::from_str_radix(seed, 16).expect("MODEL_SEED is a hex seed")]
+        }
+        Err(_) => {
+            // A new base every run, so that runs cover new ground.
+            let base = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            let mut rng = Rng(base);
+            (0..tests()).map(|_| rng.next()).collect()
+        }
+    };
+    for seed in seeds {
+        let scenario = scenario(seed);
+        if !passes(&scenario) {
+            let smallest = shrink(scenario);
+            panic!(
+                "seed {seed:#x} fails (replay: MODEL_SEED={seed:#x} cargo test --test model); \
+                 shrunk to {smallest:?}"
+            );
+        }
+    }
 }
 
 #[test]

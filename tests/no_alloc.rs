@@ -57,7 +57,7 @@ impl Slab {
 impl Segment for Vma {
     type Args = Slab;
     type Flags = u8;
-    type Node = UnsafeRef<Vma>;
+    type Pointer = UnsafeRef<Vma>;
 
     fn remove(&self, _slab: &mut Slab) {}
 
@@ -132,7 +132,7 @@ fn map_operations_do_not_allocate() {
             .hint(Hint::IfFree(a));
         assert!(map.find_free_area(&placement).is_ok());
         assert!(map.find(a).is_some());
-        assert!(map.gaps(a, a + 16 * PAGE).unwrap().count() > 0);
+        assert!(map.gaps(a, a + 16 * PAGE).count() > 0);
     }
     let count = map.iter().count();
     // Only merges gave nodes back so far.

@@ -84,7 +84,7 @@ macro_rules! kind {
             impl Segment for Seg {
                 type Args = ();
                 type Flags = ();
-                type Node = $owner;
+                type Pointer = $owner;
 
                 fn remove(&self, _: &mut ()) {}
 
@@ -293,6 +293,13 @@ where
     }
 }
 
+// A map moves with its nodes, so it is `Send` when they are (not with `Rc`
+// owners), and it is never `Sync` (its links are `Cell`s); pinned so that a
+// change to either is deliberate.
+static_assertions::assert_impl_all!(Map<boxed::K>: Send);
+static_assertions::assert_not_impl_any!(Map<boxed::K>: Sync);
+static_assertions::assert_not_impl_any!(Map<counted::K>: Send, Sync);
+
 #[test]
 fn box_owners() {
     every_case::<boxed::K>();
@@ -330,7 +337,7 @@ struct FragileRelease(bool);
 impl<'a> Segment for Borrowed<'a> {
     type Args = FragileRelease;
     type Flags = ();
-    type Node = &'a Borrowed<'a>;
+    type Pointer = &'a Borrowed<'a>;
 
     fn remove(&self, _: &mut FragileRelease) {}
 
@@ -432,7 +439,7 @@ struct Plot {
 impl Segment for Thief {
     type Args = Plot;
     type Flags = ();
-    type Node = &'static Thief;
+    type Pointer = &'static Thief;
 
     fn remove(&self, plot: &mut Plot) {
         plot.removed.push(self.id.get());
@@ -524,7 +531,7 @@ fn mmap_fixed_unpins_its_node_when_a_callback_panics() {
     impl Segment for Bomb {
         type Args = ();
         type Flags = ();
-        type Node = Box<Bomb>;
+        type Pointer = Box<Bomb>;
         fn remove(&self, _: &mut ()) {
             panic!("remove fails");
         }

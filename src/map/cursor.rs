@@ -27,7 +27,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// # Examples
     ///
     /// ```
-    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map_testkit::doc::{area, AreaAdapter};
     /// # use range_action_map::RangeActionMap;
     /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
     /// map.mmap_fixed(0x2000, 0x3000, || area(1)).unwrap();
@@ -73,7 +73,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// # Examples
     ///
     /// ```
-    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map_testkit::doc::{area, AreaAdapter};
     /// # use range_action_map::RangeActionMap;
     /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
     /// let mut other = RangeActionMap::<AreaAdapter>::new(Vec::new());
@@ -198,7 +198,7 @@ impl<A: RangeAdapter> CursorMut<'_, A> {
     /// # Examples
     ///
     /// ```
-    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map_testkit::doc::{area, AreaAdapter};
     /// # use range_action_map::RangeActionMap;
     /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
     /// map.mmap_fixed(0x2000, 0x3000, || area(1)).unwrap();

@@ -37,7 +37,7 @@ where
     /// a kernel area: permissions, offset, device, inode, name).
     ///
     /// ```
-    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map_testkit::doc::{area, AreaAdapter};
     /// # use range_action_map::RangeActionMap;
     /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
     /// map.mmap_fixed(0x400000, 0x401000, || area(5)).unwrap();

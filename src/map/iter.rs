@@ -7,7 +7,6 @@ use core::ops::Range;
 
 use super::{RangeActionMap, RangeAdapter, SegmentOf};
 use crate::tree::handle::NodeRef;
-use crate::{MapError, MapResult};
 
 /// In-order iterator over the segments of a map, from
 /// [`RangeActionMap::iter`]. Double-ended; each step is amortised *O*(1).
@@ -24,7 +23,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// # Examples
     ///
     /// ```
-    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map_testkit::doc::{area, AreaAdapter};
     /// # use range_action_map::RangeActionMap;
     /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
     /// map.mmap_fixed(0x5000, 0x6000, || area(0)).unwrap();
@@ -47,27 +46,24 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// # Examples
     ///
     /// ```
-    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map_testkit::doc::{area, AreaAdapter};
     /// # use range_action_map::RangeActionMap;
     /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
     /// for (start, prot) in [(0x1000, 1), (0x3000, 2), (0x5000, 3)] {
     ///     map.mmap_fixed(start, start + 0x1000, || area(prot)).unwrap();
     /// }
-    /// let prots: Vec<_> = map.overlapping(0x1800, 0x5000).unwrap().map(|a| a.prot.get()).collect();
+    /// let prots: Vec<_> = map.overlapping(0x1800, 0x5000).map(|a| a.prot.get()).collect();
     /// assert_eq!(prots, [1, 2]);
-    /// let last = map.overlapping(0x1800, 0x5001).unwrap().next_back();
+    /// let last = map.overlapping(0x1800, 0x5001).next_back();
     /// assert_eq!(last.map(|a| a.prot.get()), Some(3));
     /// ```
     ///
-    /// # Errors
-    ///
-    /// [`MapError::EmptyRange`](crate::MapError::EmptyRange) when
-    /// `start >= end`.
-    pub fn overlapping(&self, start: usize, end: usize) -> MapResult<Overlapping<'_, A>> {
-        if start >= end {
-            return Err(MapError::EmptyRange { start, end });
-        }
-        let front = self.tree.lower_bound(start).filter(|n| n.start() < end);
+    /// An empty or reversed range (`start >= end`) overlaps nothing.
+    pub fn overlapping(&self, start: usize, end: usize) -> Overlapping<'_, A> {
+        let front = self
+            .tree
+            .lower_bound(start)
+            .filter(|n| start < end && n.start() < end);
         // The last overlapping segment: the first one that ends at or after
         // `end`, if it starts before `end`, else the one before it.
         let back = front.and_then(|_| match self.tree.lower_bound(end - 1) {
@@ -75,7 +71,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
             Some(n) => n.prev(),
             None => self.tree.last(),
         });
-        Ok(Overlapping { front, back })
+        Overlapping { front, back }
     }
 
     /// The free gaps of `[start, end)`, in address order, from either end,
@@ -85,24 +81,22 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// # Examples
     ///
     /// ```
-    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map_testkit::doc::{area, AreaAdapter};
     /// # use range_action_map::RangeActionMap;
     /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
     /// map.mmap_fixed(0x3000, 0x4000, || area(0)).unwrap();
-    /// let gaps: Vec<_> = map.gaps(0x1000, 0x6000).unwrap().collect();
+    /// let gaps: Vec<_> = map.gaps(0x1000, 0x6000).collect();
     /// assert_eq!(gaps, [0x1000..0x3000, 0x4000..0x6000]);
     /// ```
     ///
-    /// # Errors
-    ///
-    /// [`MapError::EmptyRange`](crate::MapError::EmptyRange) when
-    /// `start >= end`.
-    pub fn gaps(&self, start: usize, end: usize) -> MapResult<Gaps<'_, A>> {
-        self.overlapping(start, end).map(|segments| Gaps {
-            segments,
+    /// An empty or reversed range (`start >= end`) has no gaps, as in
+    /// `rangemap`.
+    pub fn gaps(&self, start: usize, end: usize) -> Gaps<'_, A> {
+        Gaps {
+            segments: self.overlapping(start, end),
             low: start,
             high: end,
-        })
+        }
     }
 }
 

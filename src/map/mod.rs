@@ -39,13 +39,6 @@ pub struct RangeActionMap<A: RangeAdapter> {
     window: Window,
 }
 
-// The map is `Send` (above) and not `Sync` (its links are `Cell`s); pinned
-// so that a change to either is deliberate.
-#[cfg(all(test, feature = "alloc"))]
-static_assertions::assert_impl_all!(RangeActionMap<crate::doc_example::AreaAdapter>: Send);
-#[cfg(all(test, feature = "alloc"))]
-static_assertions::assert_not_impl_any!(RangeActionMap<crate::doc_example::AreaAdapter>: Sync);
-
 impl<A: RangeAdapter + Default> RangeActionMap<A> {
     /// An empty map over the default window `[0x1000, usize::MAX)`; `args`
     /// is handed to every [`Segment`] callback.
@@ -53,7 +46,7 @@ impl<A: RangeAdapter + Default> RangeActionMap<A> {
     /// # Examples
     ///
     /// ```
-    /// # use range_action_map::doc_example::{Area, AreaAdapter};
+    /// # use range_action_map_testkit::doc::{Area, AreaAdapter};
     /// use range_action_map::RangeActionMap;
     ///
     /// let map = RangeActionMap::<AreaAdapter>::new(Vec::new());
@@ -121,7 +114,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// # Examples
     ///
     /// ```
-    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map_testkit::doc::{area, AreaAdapter};
     /// # use range_action_map::RangeActionMap;
     /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
     /// map.mmap_fixed(0x3000, 0x7000, || area(0)).unwrap();

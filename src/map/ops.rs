@@ -70,7 +70,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// # Examples
     ///
     /// ```
-    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map_testkit::doc::{area, AreaAdapter};
     /// # use range_action_map::RangeActionMap;
     /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
     /// map.mmap_fixed(0x1000, 0x9000, || area(0)).unwrap();
@@ -115,7 +115,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// # Examples
     ///
     /// ```
-    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map_testkit::doc::{area, AreaAdapter};
     /// # use range_action_map::RangeActionMap;
     /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
     /// map.mmap_fixed(0x1000, 0x4000, || area(0)).unwrap();
@@ -202,7 +202,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// # Examples
     ///
     /// ```
-    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map_testkit::doc::{area, AreaAdapter};
     /// # use range_action_map::RangeActionMap;
     /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
     /// map.mmap_fixed(0x1000, 0x9000, || area(1)).unwrap();

@@ -105,7 +105,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// # Examples
     ///
     /// ```
-    /// # use range_action_map::doc_example::{area, AreaAdapter};
+    /// # use range_action_map_testkit::doc::{area, AreaAdapter};
     /// # use range_action_map::RangeActionMap;
     /// let mut map = RangeActionMap::<AreaAdapter>::new(Vec::new());
     /// assert_eq!(map.mmap_anywhere(10123, 10, |_| area(0)), Ok(10123));

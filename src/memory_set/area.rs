@@ -91,7 +91,7 @@ impl<PT, FA> MemoryArea<PT, FA> {
 impl<PT: PageTable, FA: FrameAllocator> Segment for MemoryArea<PT, FA> {
     type Args = PageContext<PT, FA>;
     type Flags = MemoryAttr;
-    type Node = Box<Self>;
+    type Pointer = Box<Self>;
 
     fn remove(&self, cx: &mut PageContext<PT, FA>) {
         let range = self.link.range();

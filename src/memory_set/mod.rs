@@ -587,7 +587,6 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
         let mut areas = self
             .map
             .overlapping(from, end)
-            .ok()?
             .skip_while(|area| area.attr() == attr);
         let first = areas.next()?.range();
         let last_end = areas

@@ -115,6 +115,11 @@ impl RawTree {
             };
         };
         // Structure first: the walks below follow parent pointers.
+        if !root.is_linked() {
+            return Err(Invariant::Unlinked {
+                start: root.start(),
+            });
+        }
         if root.parent().is_some() {
             return Err(Invariant::ParentLink {
                 start: root.start(),
@@ -172,13 +177,14 @@ fn check_structure(node: Node<'_>, depth: usize, len: usize) -> Result<usize, In
     if depth > 2 * (usize::BITS - len.leading_zeros()) as usize + 2 {
         return Err(Invariant::Depth);
     }
-    if !node.is_linked() {
-        return Err(Invariant::Unlinked {
-            start: node.start(),
-        });
-    }
     let mut count = 1;
     for child in [node.left(), node.right()].into_iter().flatten() {
+        // An unlinked mark would also read as a bogus parent: name it first.
+        if !child.is_linked() {
+            return Err(Invariant::Unlinked {
+                start: child.start(),
+            });
+        }
         if child.parent() != Some(node) {
             return Err(Invariant::ParentLink {
                 start: child.start(),

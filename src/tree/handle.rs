@@ -35,7 +35,7 @@ use crate::{MapError, MapResult, Segment};
 /// [`range_adapter!`](crate::range_adapter) (or
 /// [`intrusive_adapter!`](intrusive_collections::intrusive_adapter), which
 /// does not check the field's type) over a [`RangeLink`] field of a type
-/// implementing [`Segment`], whose `Segment::Node` is the adapter's pointer
+/// implementing [`Segment`], whose `Segment::Pointer` is the adapter's pointer
 /// type.
 ///
 /// It is implemented for every such adapter whose pointer operations are
@@ -45,7 +45,7 @@ pub trait RangeAdapter:
     LinkOps = RangeLinkOps,
     PointerOps: Copy
                     + PointerOps<
-        Value: Segment<Node = <Self::PointerOps as PointerOps>::Pointer> + Sized,
+        Value: Segment<Pointer = <Self::PointerOps as PointerOps>::Pointer> + Sized,
     >,
 >
 {
@@ -56,7 +56,7 @@ impl<A> RangeAdapter for A where
         LinkOps = RangeLinkOps,
         PointerOps: Copy
                         + PointerOps<
-            Value: Segment<Node = <A::PointerOps as PointerOps>::Pointer> + Sized,
+            Value: Segment<Pointer = <A::PointerOps as PointerOps>::Pointer> + Sized,
         >,
     >
 {
@@ -477,50 +477,59 @@ impl<'t, A: RangeAdapter> CursorMut<'t, A> {
         Ok(())
     }
 
-    /// Asks the predecessor of the node at the cursor, if it ends where the
-    /// node starts, to absorb the node through [`Segment::try_merge`]; on
-    /// yes the predecessor grows over the node, which leaves the tree
-    /// through [`Segment::release`], and the cursor moves to the
+    /// Asks the predecessor of the node at the cursor to absorb it
+    /// ([`absorb`](Self::absorb)); on yes the cursor moves to the
     /// predecessor. Returns whether it merged.
     pub(crate) fn merge_prev(&mut self, args: &mut ArgsOf<A>) -> bool {
         let Some(node) = self.get() else {
             return false;
         };
-        let Some(prev) = node.prev().filter(|p| p.end() == node.start()) else {
+        let Some(prev) = node.prev() else {
             return false;
         };
-        if !prev.segment().try_merge(node.segment(), args) {
-            return false;
-        }
         let (prev, node) = (prev.node.ptr(), node.node.ptr());
-        // SAFETY: both are nodes of the tree, `node` the successor of
-        // `prev`, starting where it ends.
-        unsafe { self.tree.raw.merge(prev, node) };
-        // INVARIANT: `prev` stays in the tree; `node` just left it.
-        self.current = Some(prev);
-        // SAFETY: the tree just unlinked `node`, one of its own.
-        unsafe { self.tree.detach_unlinked(node) }.release(args);
-        true
+        // SAFETY: read from the tree just now: `node` and its predecessor.
+        let merged = unsafe { self.absorb(prev, node, args) };
+        if merged {
+            // INVARIANT: `prev` stays in the tree; `node` just left it.
+            self.current = Some(prev);
+        }
+        merged
     }
 
-    /// Asks the node at the cursor to absorb its successor, if that starts
-    /// where it ends, through [`Segment::try_merge`]; on yes the node grows
-    /// over the successor, which leaves the tree through
-    /// [`Segment::release`]. Returns whether it merged.
+    /// Asks the node at the cursor to absorb its successor
+    /// ([`absorb`](Self::absorb)). Returns whether it merged.
     pub(crate) fn merge_next(&mut self, args: &mut ArgsOf<A>) -> bool {
         let Some(node) = self.get() else {
             return false;
         };
-        let Some(next) = node.next().filter(|n| n.start() == node.end()) else {
+        let Some(next) = node.next() else {
             return false;
         };
-        if !node.segment().try_merge(next.segment(), args) {
+        let (node, next) = (node.node.ptr(), next.node.ptr());
+        // SAFETY: read from the tree just now: `node` and its successor.
+        unsafe { self.absorb(node, next, args) }
+    }
+
+    /// If `next` starts where `prev` ends, asks `prev` to absorb it through
+    /// [`Segment::try_merge`]; on yes `prev` grows over `next`, which leaves
+    /// the tree through [`Segment::release`]. Returns whether it merged.
+    ///
+    /// # Safety
+    ///
+    /// `prev` and `next` are nodes of the tree, `next` the successor of
+    /// `prev`, and the cursor is at one of them.
+    unsafe fn absorb(&mut self, prev: LinkPtr, next: LinkPtr, args: &mut ArgsOf<A>) -> bool {
+        // SAFETY: both are nodes of the tree (caller), live with their
+        // reach while it is borrowed.
+        let (p, n) = unsafe { (Node::from_ptr(prev), Node::from_ptr(next)) };
+        let (p, n) = (self.tree.handle(p), self.tree.handle(n));
+        if p.end() != n.start() || !p.segment().try_merge(n.segment(), args) {
             return false;
         }
-        let (node, next) = (node.node.ptr(), next.node.ptr());
         // SAFETY: both are nodes of the tree, `next` the successor of
-        // `node`, starting where it ends.
-        unsafe { self.tree.raw.merge(node, next) };
+        // `prev`, starting where it ends.
+        unsafe { self.tree.raw.merge(prev, next) };
         // SAFETY: the tree just unlinked `next`, one of its own.
         unsafe { self.tree.detach_unlinked(next) }.release(args);
         true

@@ -7,7 +7,7 @@ use std::vec::Vec;
 use super::check::Invariant;
 use super::gap::{Direction, HoleQuery};
 use super::{LinkPtr, Node, RangeLink, RawTree};
-use crate::test_rng::Rng;
+use range_action_map_testkit::Rng;
 
 /// Operations per randomized test; smaller under Miri, which is ~1000×
 /// slower, but still enough to reach every rebalance case.
@@ -412,42 +412,86 @@ fn checker_rejects_a_red_root() {
     assert_eq!(h.tree.check(), Err(Invariant::RedRoot));
 }
 
-#[test]
-fn checker_rejects_a_red_red_edge_or_uneven_black_height() {
-    let h = corruptible(16);
-    let leaf = root(&h).leftmost();
-    leaf.parent().expect("deep").set_red();
-    leaf.set_red();
-    assert!(matches!(
-        h.tree.check(),
-        Err(Invariant::RedRed { .. } | Invariant::BlackHeight { .. })
-    ));
+/// The first node, in address order, for which `pick` holds.
+fn node_where(h: &Harness, pick: impl Fn(Node<'_>) -> bool) -> Node<'_> {
+    let mut node = root(h).leftmost();
+    while !pick(node) {
+        node = node.next().expect("the corruptible tree has such a node");
+    }
+    node
 }
 
 #[test]
-fn checker_rejects_a_blackened_leaf() {
+fn checker_rejects_a_red_red_edge() {
     let h = corruptible(16);
-    let leaf = root(&h).rightmost();
-    if leaf.is_red() {
-        leaf.set_black();
-    } else {
-        leaf.set_red();
-        leaf.parent().expect("deep").set_red();
-    }
-    assert!(h.tree.check().is_err());
+    // A red node with a (black) child: redden the child.
+    let red = node_where(&h, |n| n.is_red() && n.left().is_some());
+    let child = red.left().expect("picked for it");
+    child.set_red();
+    assert_eq!(
+        h.tree.check(),
+        Err(Invariant::RedRed {
+            start: child.start()
+        })
+    );
+}
+
+#[test]
+fn checker_rejects_an_uneven_black_height() {
+    let h = corruptible(16);
+    // Blacken a red leaf: its path gains a black node, its sibling's not.
+    let leaf = node_where(&h, |n| {
+        n.is_red() && n.left().is_none() && n.right().is_none()
+    });
+    leaf.set_black();
+    let parent = leaf.parent().expect("a red node is not the root");
+    assert_eq!(
+        h.tree.check(),
+        Err(Invariant::BlackHeight {
+            start: parent.start()
+        })
+    );
 }
 
 #[test]
 fn checker_rejects_overlap_and_disorder() {
     let h = corruptible(8);
     let first = root(&h).leftmost();
+    // The second node is [16, 24).
     first.set_range(0, 20);
-    assert!(matches!(
+    assert_eq!(
         h.tree.check(),
-        Err(Invariant::Order { .. } | Invariant::Augment { .. })
-    ));
+        Err(Invariant::Order {
+            prev_end: 20,
+            start: 16
+        })
+    );
     first.set_range(5, 5);
-    assert!(matches!(h.tree.check(), Err(Invariant::EmptyRange { .. })));
+    assert_eq!(
+        h.tree.check(),
+        Err(Invariant::EmptyRange { start: 5, end: 5 })
+    );
+}
+
+#[test]
+fn checker_rejects_an_unlinked_node_in_the_tree() {
+    let h = corruptible(8);
+    let leaf = root(&h).leftmost();
+    leaf.mark_unlinked();
+    assert_eq!(
+        h.tree.check(),
+        Err(Invariant::Unlinked {
+            start: leaf.start()
+        })
+    );
+}
+
+#[test]
+fn checker_rejects_a_tree_deeper_than_its_length_allows() {
+    let mut h = corruptible(16);
+    // A red-black tree of 1 node is at most 4 deep; this one is deeper.
+    h.tree.len = 1;
+    assert_eq!(h.tree.check(), Err(Invariant::Depth));
 }
 
 #[test]
@@ -466,7 +510,12 @@ fn checker_rejects_a_broken_parent_link() {
     let h = corruptible(8);
     let leaf = root(&h).leftmost();
     leaf.set_parent(None);
-    assert!(matches!(h.tree.check(), Err(Invariant::ParentLink { .. })));
+    assert_eq!(
+        h.tree.check(),
+        Err(Invariant::ParentLink {
+            start: leaf.start()
+        })
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@
 //! - [`trace`]: the parser of the `strace` captures in `benches/data`;
 //!   [`bench`](mod@bench): the peers, workloads and replay the benches measure.
 //! - [`Rng`]: the seeded generator every randomized test draws from.
+//! - [`doc`]: the segment type the crate's documentation examples use.
 //!
 //! Software doubles of the hardware traits of
 //! [`memory_set`](range_action_map::memory_set):
@@ -54,6 +55,7 @@
 //! [`FrameAllocator`]: range_action_map::memory_set::FrameAllocator
 
 pub mod bench;
+pub mod doc;
 pub mod frames;
 pub mod fuzz;
 pub mod harness;

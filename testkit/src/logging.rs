@@ -203,7 +203,7 @@ impl fmt::Debug for Seg {
 impl Segment for Seg {
     type Args = Log;
     type Flags = u8;
-    type Node = Box<Seg>;
+    type Pointer = Box<Seg>;
 
     fn remove(&self, log: &mut Log) {
         let r = self.link.range();

@@ -59,7 +59,7 @@ mod adapters {
 impl Segment for Vma<Boxed> {
     type Args = ();
     type Flags = u32;
-    type Node = Box<Vma<Boxed>>;
+    type Pointer = Box<Vma<Boxed>>;
 
     fn remove(&self, _: &mut ()) {}
 
@@ -129,7 +129,7 @@ impl Slab {
 impl Segment for Vma<Pooled> {
     type Args = Slab;
     type Flags = u32;
-    type Node = UnsafeRef<Vma<Pooled>>;
+    type Pointer = UnsafeRef<Vma<Pooled>>;
 
     fn remove(&self, _: &mut Slab) {}
 

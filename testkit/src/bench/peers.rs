@@ -199,7 +199,7 @@ impl<C: Config> Vm for Ours<C> {
     }
 
     fn count_overlapping(&self, start: usize, end: usize) -> usize {
-        self.map.overlapping(start, end).map_or(0, Iterator::count)
+        self.map.overlapping(start, end).count()
     }
 
     fn spans(&self) -> Vec<(usize, usize, u32)> {

@@ -1,15 +1,11 @@
-//! The segment type the documentation examples use. Not part of the API.
+//! The segment type the crate's documentation examples use, so that each
+//! example shows the call it is about; the crate docs' tour and the README
+//! show how to write one.
 
-use alloc::boxed::Box;
-use alloc::format;
-use alloc::string::String;
-use alloc::vec::Vec;
-use core::cell::Cell;
-use core::fmt;
+use std::cell::Cell;
+use std::fmt;
 
-use intrusive_collections::intrusive_adapter;
-
-use crate::{RangeLink, Segment};
+use range_action_map::{range_adapter, RangeLink, Segment};
 
 /// An area with a protection value (bit 0 read, 1 write, 2 execute) that
 /// logs every callback into the map's `Vec<String>`.
@@ -21,7 +17,17 @@ pub struct Area {
     pub prot: Cell<usize>,
 }
 
-intrusive_adapter!(pub AreaAdapter = Box<Area>: Area { link: RangeLink });
+pub use adapter::AreaAdapter;
+
+#[allow(missing_docs)] // the undocumented `NEW` and `new` the adapter macro adds
+mod adapter {
+    use super::{range_adapter, Area};
+
+    range_adapter!(
+        /// The adapter of [`Area`], owned as a `Box`.
+        pub AreaAdapter = Box<Area>: Area { link }
+    );
+}
 
 /// A new boxed area with protection `prot`.
 pub fn area(prot: usize) -> Box<Area> {
@@ -34,7 +40,7 @@ pub fn area(prot: usize) -> Box<Area> {
 impl Segment for Area {
     type Args = Vec<String>;
     type Flags = usize;
-    type Node = Box<Area>;
+    type Pointer = Box<Area>;
 
     fn remove(&self, log: &mut Vec<String>) {
         log.push(format!("remove {:#x?}", self.link.range()));
