@@ -221,9 +221,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         SoftPageTable::new(frames.memory()),
         frames.clone(),
     )?;
-    // SAFETY: the simulated CPU runs no code; activation only records which
-    // table is current.
-    unsafe { kernel.activate() };
+    // A real kernel writes its table's root here (`satp` on RISC-V), in its
+    // own unsafe code; the simulated table only records which is current.
+    kernel.page_table().activate();
     println!(
         "== kernel address space ({} pages mapped) ==",
         kernel.page_table().mapped_pages().count()

@@ -31,15 +31,12 @@
 //! outside `[LOWER_LIMIT, UPPER_LIMIT)` or empty are refused (`None`, or a
 //! no-op for `unmap`/`mprotect`) instead of corrupting the map, and
 //! `UPPER_LIMIT` is `usize::MAX` (the seed's was 4 GiB).
-#![deny(unsafe_code)] // one exception: `ValueNode`'s value cell, below
+#![forbid(unsafe_code)]
 
-use alloc::boxed::Box;
-use core::cell::UnsafeCell;
 use core::fmt;
 
-use intrusive_collections::intrusive_adapter;
-
-use crate::{RangeLink, Window};
+use crate::tree::value::{ValueMap, ValueNode};
+use crate::Window;
 
 /// The per-map value handed to every callback (a `usize`, as in the seed).
 pub type ArgsType = usize;
@@ -111,83 +108,16 @@ pub trait Segment: Sized {
     }
 }
 
-/// A boxed value segment with its link.
-///
-/// # Invariants
-///
-/// `value` is only accessed mutably from inside the map's callbacks, which
-/// run while the map is borrowed mutably, so no `&S` handed out by the map
-/// is alive then.
-struct ValueNode<S> {
-    link: RangeLink,
-    value: UnsafeCell<S>,
-}
-
-intrusive_adapter!(ValueAdapter<S> = Box<ValueNode<S>>: ValueNode<S> { link: RangeLink });
-
-// The seed's callbacks take `&mut self`, the map hands out `&self`: the
-// value sits in an `UnsafeCell` whose two accessors are this module's only
-// unsafe code, justified by the type invariant.
-#[allow(unsafe_code)]
-impl<S> ValueNode<S> {
-    fn boxed(value: S) -> Box<ValueNode<S>> {
-        Box::new(ValueNode {
-            link: RangeLink::new(),
-            value: UnsafeCell::new(value),
-        })
-    }
-
-    fn get(&self) -> &S {
-        // SAFETY: shared access while the map is borrowed (type invariant).
-        unsafe { &*self.value.get() }
-    }
-
-    /// The value, mutably, for a callback.
-    #[allow(clippy::mut_from_ref)]
-    fn get_mut(&self) -> &mut S {
-        // SAFETY: called only from the map's callbacks and `iter_mut`, which
-        // run under `&mut` of the map; no other reference to the value is
-        // alive (type invariant), and the value does not overlap the link.
-        unsafe { &mut *self.value.get() }
-    }
-}
-
-impl<S: Segment> crate::Segment for ValueNode<S> {
-    type Args = ArgsType;
-    type Flags = IdentType;
-    type Pointer = Box<ValueNode<S>>;
-
-    fn remove(&self, args: &mut ArgsType) {
-        self.get_mut().remove(*args);
-    }
-
-    fn shrink(&self, start: usize, end: usize, args: &mut ArgsType) {
-        if start > self.link.start() {
-            self.get_mut().shrink_to_right(start, *args);
-        } else {
-            self.get_mut().shrink_to_left(end, *args);
-        }
-    }
-
-    fn split(&self, pos: usize, args: &mut ArgsType) -> Box<ValueNode<S>> {
-        ValueNode::boxed(self.get_mut().split(pos, *args))
-    }
-
-    fn modify(&self, flags: IdentType, args: &mut ArgsType) {
-        self.get_mut().modify(flags, *args);
-    }
-}
-
 /// The seed's map of value segments over `[LOWER_LIMIT, UPPER_LIMIT)`.
 pub struct RangeActionMap<S: Segment> {
-    inner: crate::RangeActionMap<ValueAdapter<S>>,
+    inner: ValueMap<S>,
 }
 
 impl<S: Segment> RangeActionMap<S> {
     /// An empty map; `args` is handed to every callback.
     pub fn new(args: ArgsType) -> Self {
         RangeActionMap {
-            inner: crate::RangeActionMap::new(args),
+            inner: ValueMap::new(args),
         }
     }
 
@@ -198,32 +128,32 @@ impl<S: Segment> RangeActionMap<S> {
 
     /// Whether there is no segment.
     pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
+        self.inner.len() == 0
     }
 
     /// The segment containing `pos`, in *O*(log n).
     pub fn find(&self, pos: usize) -> Option<&S> {
-        self.inner.find(pos).map(ValueNode::get)
+        self.inner.find(pos)
     }
 
     /// The segment containing `pos`, mutably.
     pub fn find_mut(&mut self, pos: usize) -> Option<&mut S> {
-        self.inner.find(pos).map(ValueNode::get_mut)
+        self.inner.find_mut(pos)
     }
 
     /// The segments in address order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &S> + ExactSizeIterator + '_ {
-        self.inner.iter().map(ValueNode::get)
+        self.inner.iter().map(|(_, value)| value)
     }
 
     /// The segments in address order, mutably.
     pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut S> + ExactSizeIterator + '_ {
-        self.inner.iter().map(ValueNode::get_mut)
+        self.inner.iter_mut()
     }
 
     /// The segments with their ranges, in address order.
     pub fn ranges(&self) -> impl DoubleEndedIterator<Item = (core::ops::Range<usize>, &S)> + '_ {
-        self.inner.iter().map(|n| (n.link.range(), n.get()))
+        self.inner.iter()
     }
 
     /// Maps `len` bytes at the lowest free address at or above `hint`;
@@ -239,7 +169,8 @@ impl<S: Segment> RangeActionMap<S> {
         f: impl FnOnce(usize) -> S,
     ) -> Option<usize> {
         self.inner
-            .mmap_anywhere(hint, len, |start| ValueNode::boxed(f(start)))
+            .map_mut()
+            .mmap_anywhere(hint, len, |start| ValueNode::new(f(start)))
             .ok()
     }
 
@@ -251,7 +182,8 @@ impl<S: Segment> RangeActionMap<S> {
     /// or outside `[LOWER_LIMIT, UPPER_LIMIT)`.
     pub fn mmap_fixed(&mut self, start: usize, end: usize, f: impl FnOnce() -> S) -> Option<usize> {
         self.inner
-            .mmap_fixed(start, end, || ValueNode::boxed(f()))
+            .map_mut()
+            .mmap_fixed(start, end, || ValueNode::new(f()))
             .ok()
             .map(|_| start)
     }
@@ -260,14 +192,14 @@ impl<S: Segment> RangeActionMap<S> {
     /// empty or out-of-window range does nothing.
     pub fn unmap(&mut self, start: usize, end: usize) {
         // Refused ranges are a no-op, as documented; nothing to report.
-        let _ = self.inner.unmap(start, end);
+        let _ = self.inner.map_mut().unmap(start, end);
     }
 
     /// Applies `new_flags` to `[start, end)`, splitting straddling segments.
     /// An empty or out-of-window range does nothing.
     pub fn mprotect(&mut self, start: usize, end: usize, new_flags: IdentType) {
         // Refused ranges are a no-op, as documented; nothing to report.
-        let _ = self.inner.mprotect(start, end, new_flags);
+        let _ = self.inner.map_mut().mprotect(start, end, new_flags);
     }
 
     /// The lowest free address at or above `hint` that holds `len` bytes.
@@ -277,10 +209,15 @@ impl<S: Segment> RangeActionMap<S> {
             .ok()
     }
 
-    /// The intrusive map underneath, for everything the seed lacked
-    /// (cursors, gaps, placements, `assert_valid`).
-    pub fn as_intrusive(&self) -> &crate::RangeActionMap<impl crate::RangeAdapter> {
-        &self.inner
+    /// Checks every invariant of the map underneath
+    /// ([`crate::RangeActionMap::assert_valid`]).
+    ///
+    /// # Panics
+    ///
+    /// With a sentence naming the broken invariant; never through this API.
+    #[track_caller]
+    pub fn assert_valid(&self) {
+        self.inner.assert_valid();
     }
 }
 

@@ -86,10 +86,9 @@
 //!   the subtree's lowest start, highest end and largest inner hole, and the
 //!   owner of its nodes (through the adapter). All `unsafe` lives here: it
 //!   hands the map handles whose lifetimes are tied to the borrow of the
-//!   tree. Everywhere else unsafe code is denied, with two documented
-//!   exceptions: [`boxed`]'s value cell (the seed's callbacks take
-//!   `&mut self`) and [`MemorySet::activate`](memory_set::MemorySet::activate),
-//!   which switches the hardware.
+//!   tree, and the cell behind [`boxed`]'s values (the seed's callbacks take
+//!   `&mut self`). Everywhere else unsafe code is forbidden; switching the
+//!   CPU to a page table is the kernel's own unsafe call on its table type.
 //! - [`RangeActionMap`]: the safe map, generic over an
 //!   [`intrusive_collections::Adapter`]; the [`Segment`] trait; cursors;
 //!   [`Placement`] for aligned, windowed, top-down free-area search.

@@ -415,12 +415,10 @@ fn clear_unmaps_everything_and_drop_frees_the_tables() {
 }
 
 #[test]
-fn activate_forwards_to_the_page_table() {
+fn activating_the_page_table_makes_the_set_current() {
     let (_fa, set) = setup(4);
     assert!(!set.page_table().is_active());
-    // SAFETY: the software page table runs no code; activating it only
-    // records the activation.
-    unsafe { set.activate() };
+    set.page_table().activate();
     assert!(set.page_table().is_active());
     assert_eq!(set.page_table().activations(), 1);
 }

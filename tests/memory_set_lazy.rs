@@ -99,13 +99,6 @@ impl PageTable for Counted {
         self.inner.next_mapped(start, end)
     }
 
-    unsafe fn activate(&self) {
-        self.tick();
-        // SAFETY: the caller upholds `PageTable::activate`'s conditions,
-        // which this forwards unchanged.
-        unsafe { self.inner.activate() }
-    }
-
     fn destroy(&mut self, frames: &mut impl FrameAllocator) {
         self.tick();
         self.inner.destroy(frames);

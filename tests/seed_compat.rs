@@ -68,7 +68,7 @@ fn the_issue_example() {
             &Seg(0x5000, 0x7000)
         ]
     );
-    map.as_intrusive().assert_valid();
+    map.assert_valid();
 }
 
 /// A segment that logs what the seed's helpers did, with the map's args.

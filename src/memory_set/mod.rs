@@ -77,7 +77,6 @@
 //! assert_eq!(set.map_anywhere(0, 0x1000, 0x1000, rw, lazy)?, stack - (1 << 20) - 0x1000);
 //! # Ok::<(), range_action_map::memory_set::MemoryError>(())
 //! ```
-#![deny(unsafe_code)] // one exception: `activate`, which switches the hardware
 
 pub mod attr;
 pub mod page_table;
@@ -424,6 +423,12 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     }
 
     /// The page table.
+    ///
+    /// Switching the CPU to this address space (the seed's `activate`) is
+    /// a call on it: writing the table's root to `satp` or `CR3` is your
+    /// kernel's own unsafe code, whose conditions (the kernel's code, stack
+    /// and data mapped here; the set outliving its activation) only the
+    /// kernel can check.
     pub fn page_table(&self) -> &PT {
         &self.map.args().pt
     }
@@ -631,22 +636,6 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// the set is dropped). *O*(n + pages mapped + tables visited).
     pub fn clear(&mut self) {
         self.map.clear();
-    }
-
-    /// Makes this address space the one the CPU translates through.
-    ///
-    /// # Safety
-    ///
-    /// As [`PageTable::activate`]:
-    /// - the code, stack and data the kernel runs on must be mapped in this
-    ///   address space (for a kernel address space, built by
-    ///   [`new_kernel`](Self::new_kernel) from the real section addresses);
-    /// - the set must outlive its activation (not be dropped while active).
-    #[allow(unsafe_code)]
-    pub unsafe fn activate(&self) {
-        // SAFETY: the caller guarantees the conditions of
-        // `PageTable::activate`, which this forwards to unchanged.
-        unsafe { self.map.args().pt.activate() }
     }
 
     /// Checks `[start, end)` for [`push`](Self::push) and adds `area` over

@@ -206,14 +206,6 @@ pub trait PageTable {
     /// ```
     fn next_mapped(&self, start: usize, end: usize) -> Option<usize>;
 
-    /// Makes this the address space the CPU translates through.
-    ///
-    /// # Safety
-    ///
-    /// The kernel's code, stack and data must be mapped in it.
-    #[allow(unsafe_code)]
-    unsafe fn activate(&self);
-
     /// Gives every intermediate table frame back to `frames` (on address-space teardown); leaves no mapping.
     ///
     /// Frames that leaf entries still map are not freed: unmap them first.

@@ -59,6 +59,8 @@ pub(crate) mod handle;
 pub(crate) mod insert;
 pub(crate) mod link;
 pub(crate) mod navigate;
+#[cfg(feature = "alloc")]
+pub(crate) mod value;
 
 #[cfg(test)]
 mod tests;

@@ -213,7 +213,7 @@ pub fn run_boxed(scenario: SeedScenario) {
             }
             other => unreachable!("not a seed verb: {other:?}"),
         }
-        map.as_intrusive().assert_valid();
+        map.assert_valid();
         let got: Vec<_> = map
             .ranges()
             .map(|(r, v)| {

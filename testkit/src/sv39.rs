@@ -148,7 +148,7 @@ impl SoftPageTable {
         self.table_frames
     }
 
-    /// How many times [`activate`](PageTable::activate) was called on this table.
+    /// How many times [`activate`](SoftPageTable::activate) was called on this table.
     pub fn activations(&self) -> usize {
         self.activations.get()
     }
@@ -156,6 +156,15 @@ impl SoftPageTable {
     /// Whether this is the table most recently activated among those over its memory.
     pub fn is_active(&self) -> bool {
         self.memory.active_table() == Some(self.id)
+    }
+
+    /// Makes this the table the simulated CPU translates through: records
+    /// the activation (see [`activations`](Self::activations) and
+    /// [`is_active`](Self::is_active)). Safe, unlike a real table's: the
+    /// simulated CPU runs no code.
+    pub fn activate(&self) {
+        self.activations.set(self.activations.get() + 1);
+        self.memory.set_active_table(self.id);
     }
 
     /// Every mapped page as `(va, pa, attr)`, in increasing `va` order.
@@ -339,17 +348,6 @@ impl PageTable for SoftPageTable {
         let start = start.checked_next_multiple_of(PAGE_SIZE)?;
         let raw = self.first_leaf(self.root?, 2, 0, to_raw(start), to_raw(end))?;
         Some(sign_extend(raw))
-    }
-
-    /// Records the activation; see [`activations`](SoftPageTable::activations) and
-    /// [`is_active`](SoftPageTable::is_active).
-    ///
-    /// # Safety
-    ///
-    /// None beyond the trait's: the simulated CPU runs no code.
-    unsafe fn activate(&self) {
-        self.activations.set(self.activations.get() + 1);
-        self.memory.set_active_table(self.id);
     }
 
     fn destroy(&mut self, frames: &mut impl FrameAllocator) {
@@ -740,13 +738,10 @@ mod tests {
         let (fa, pt) = setup(1);
         let other = SoftPageTable::new(fa.memory());
         assert!(!pt.is_active() && !other.is_active());
-        // SAFETY: the simulated CPU runs no code, so no mapping needs to exist.
-        unsafe { pt.activate() };
+        pt.activate();
         assert!(pt.is_active() && !other.is_active());
-        // SAFETY: as above.
-        unsafe { other.activate() };
-        // SAFETY: as above.
-        unsafe { other.activate() };
+        other.activate();
+        other.activate();
         assert!(!pt.is_active() && other.is_active());
         assert_eq!((pt.activations(), other.activations()), (1, 2));
         assert!(std::format!("{pt:?}").contains("activations: 1"));
