@@ -6,7 +6,7 @@ use core::iter::FusedIterator;
 use core::ops::Range;
 
 use super::{RangeActionMap, RangeAdapter, SegmentOf};
-use crate::tree::handle::NodeRef;
+use crate::tree::handle::{NodeRef, Tree};
 
 /// In-order iterator over the segments of a map, from
 /// [`RangeActionMap::iter`]. Double-ended; each step is amortised *O*(1).
@@ -64,14 +64,12 @@ impl<A: RangeAdapter> RangeActionMap<A> {
             .tree
             .lower_bound(start)
             .filter(|n| start < end && n.start() < end);
-        // The last overlapping segment: the first one that ends at or after
-        // `end`, if it starts before `end`, else the one before it.
-        let back = front.and_then(|_| match self.tree.lower_bound(end - 1) {
-            Some(n) if n.start() < end => Some(n),
-            Some(n) => n.prev(),
-            None => self.tree.last(),
-        });
-        Overlapping { front, back }
+        Overlapping {
+            tree: &self.tree,
+            end,
+            front,
+            back: None,
+        }
     }
 
     /// The free gaps of `[start, end)`, in address order, from either end,
@@ -171,18 +169,24 @@ impl<A: RangeAdapter> fmt::Debug for Iter<'_, A> {
 /// The segments overlapping a range, from [`RangeActionMap::overlapping`].
 /// Double-ended; each step is amortised *O*(1).
 pub struct Overlapping<'a, A: RangeAdapter> {
-    /// The next segment from the front and from the back; both `None` once
-    /// they met.
+    tree: &'a Tree<A>,
+    /// The range's end.
+    end: usize,
+    /// The next segment from the front: the segments not yet yielded are
+    /// those from here that start before `end`, up to `back` once known.
+    /// `None` once all were yielded.
     front: Option<NodeRef<'a, A>>,
-    back: Option<NodeRef<'a, A>>,
+    /// The next segment from the back, found at the first `next_back` (a
+    /// walk from the front only never pays for that descent).
+    back: Option<Option<NodeRef<'a, A>>>,
 }
 
 impl<'a, A: RangeAdapter> Overlapping<'a, A> {
     /// The next overlapping node from the front.
     fn next_node(&mut self) -> Option<NodeRef<'a, A>> {
-        let node = self.front?;
-        if Some(node) == self.back {
-            (self.front, self.back) = (None, None);
+        let node = self.front.filter(|n| n.start() < self.end)?;
+        if self.back == Some(Some(node)) {
+            self.finish();
         } else {
             self.front = node.next();
         }
@@ -191,13 +195,36 @@ impl<'a, A: RangeAdapter> Overlapping<'a, A> {
 
     /// The next overlapping node from the back.
     fn next_back_node(&mut self) -> Option<NodeRef<'a, A>> {
-        let node = self.back?;
-        if Some(node) == self.front {
-            (self.front, self.back) = (None, None);
+        if self.back.is_none() {
+            self.back = Some(self.last_left());
+        }
+        let node = self.back.flatten()?;
+        if self.front == Some(node) {
+            self.finish();
         } else {
-            self.back = node.prev();
+            self.back = Some(node.prev());
         }
         Some(node)
+    }
+
+    /// The last segment not yet yielded from the front: the first one that
+    /// ends at or after `end`, if it starts before `end`, else the one
+    /// before it; `None` if the front is past it.
+    fn last_left(&self) -> Option<NodeRef<'a, A>> {
+        let front = self.front.filter(|n| n.start() < self.end)?;
+        let last = match self.tree.lower_bound(self.end - 1) {
+            Some(n) if n.start() < self.end => Some(n),
+            Some(n) => n.prev(),
+            None => self.tree.last(),
+        };
+        // The front overlaps, so the last overlapping segment is at or after it.
+        debug_assert!(last.is_some_and(|l| l.start() >= front.start()));
+        last
+    }
+
+    /// Both ends met: nothing is left.
+    fn finish(&mut self) {
+        (self.front, self.back) = (None, Some(None));
     }
 }
 
@@ -220,6 +247,8 @@ impl<A: RangeAdapter> FusedIterator for Overlapping<'_, A> {}
 impl<A: RangeAdapter> Clone for Overlapping<'_, A> {
     fn clone(&self) -> Self {
         Overlapping {
+            tree: self.tree,
+            end: self.end,
             front: self.front,
             back: self.back,
         }

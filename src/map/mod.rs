@@ -9,7 +9,7 @@ mod ops;
 mod placement;
 
 use crate::range::Window;
-use crate::tree::handle::{CursorMut as TreeCursorMut, Rest, Tree};
+use crate::tree::handle::{Rest, Tree};
 use crate::Segment;
 
 pub use crate::tree::handle::{ArgsOf, OwnedOf, RangeAdapter, SegmentOf};
@@ -196,28 +196,10 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     ///
     /// [`MapError::Overlap`](crate::MapError::Overlap) when one does.
     pub(crate) fn check_free(&self, start: usize, end: usize) -> crate::MapResult<()> {
-        match self.tree.lower_bound(start) {
-            Some(n) if n.start() < end => Err(crate::MapError::Overlap { start, end }),
-            _ => Ok(()),
+        if self.tree.is_free(start, end) {
+            Ok(())
+        } else {
+            Err(crate::MapError::Overlap { start, end })
         }
-    }
-}
-
-/// A mutable position where a segment for the free range `[start, end)` is
-/// linked: at the first segment above it, or the ghost. *O*(log n).
-///
-/// # Errors
-///
-/// [`MapError::Overlap`](crate::MapError::Overlap) when a segment overlaps
-/// the range.
-fn vacant<A: RangeAdapter>(
-    tree: &mut Tree<A>,
-    start: usize,
-    end: usize,
-) -> crate::MapResult<TreeCursorMut<'_, A>> {
-    let cursor = tree.lower_bound_mut(start);
-    match cursor.get() {
-        Some(n) if n.start() < end => Err(crate::MapError::Overlap { start, end }),
-        _ => Ok(cursor),
     }
 }

@@ -11,7 +11,7 @@
 //! before its `remove` runs (so a panic there drops it and leaves the rest
 //! mapped), and is resized only after its `shrink` returned.
 
-use super::{vacant, ArgsOf, FlagsOf, OwnedOf, RangeActionMap, RangeAdapter, SegmentOf};
+use super::{ArgsOf, FlagsOf, OwnedOf, RangeActionMap, RangeAdapter, SegmentOf};
 use crate::error::InsertError;
 use crate::tree::handle::{forget_linked, CursorMut, NodeRef, Pinned, Rest, Tree};
 use crate::{MapError, MapResult, Segment};
@@ -144,10 +144,9 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         // Phase 1: split at both bounds; the cursor ends at the first piece
         // inside.
         let mut cursor = self.tree.lower_bound_mut(start);
-        if cursor
-            .get()
-            .is_some_and(|n| n.start() < start && n.end() > start)
-        {
+        // The first segment that ends above `start` straddles it if it
+        // starts below.
+        if cursor.get().is_some_and(|n| n.start() < start) {
             cursor.split_off(start, args)?;
         }
         // Walk to the last piece (no descent: phase 2 walks as far), split
@@ -256,9 +255,9 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         if let Err(error) = self.window.check(start, end) {
             return Err(InsertError { error, node });
         }
-        let mut cursor = match vacant(&mut self.tree, start, end) {
-            Ok(cursor) => cursor,
-            Err(error) => return Err(InsertError { error, node }),
+        let Some(mut cursor) = self.tree.vacant_mut(start, end) else {
+            let error = MapError::Overlap { start, end };
+            return Err(InsertError { error, node });
         };
         let node = cursor.pin(node).map_err(|node| InsertError {
             error: MapError::AlreadyLinked,

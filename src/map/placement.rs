@@ -1,8 +1,8 @@
 //! Free-area search: `mmap_anywhere` and its general form.
 
 use super::ops::insert_and_merge;
-use super::{vacant, OwnedOf, RangeActionMap, RangeAdapter};
-use crate::range::{check_align, check_aligned, checked_end, Window};
+use super::{OwnedOf, RangeActionMap, RangeAdapter};
+use crate::range::{check_align, check_aligned, checked_end};
 use crate::tree::gap::{Direction, HoleQuery};
 use crate::tree::handle::forget_linked;
 use crate::{MapError, MapResult};
@@ -142,16 +142,12 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         placement: &Placement,
         f: impl FnOnce(usize) -> OwnedOf<A>,
     ) -> MapResult<usize> {
-        let plan = self.plan(placement)?;
+        let (at, query) = self.plan(placement)?;
         let len = placement.len;
-        let (start, mut cursor) = match plan {
-            // Free, as `plan` just checked.
-            Plan::At(start) => (start, vacant(&mut self.tree, start, start + len)?),
-            Plan::Search(query) => self
-                .tree
-                .find_hole_mut(&query)
-                .ok_or(MapError::NoSpace { len })?,
-        };
+        let (start, mut cursor) = self
+            .tree
+            .place_mut(at, &query)
+            .ok_or(MapError::NoSpace { len })?;
         let node = cursor.pin(f(start)).map_err(forget_linked)?;
         insert_and_merge(cursor, node, start, start + len, &mut self.args);
         Ok(start)
@@ -167,17 +163,16 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// [`MapError::BadWindow`] (the window misses the map's window),
     /// [`MapError::NoSpace`].
     pub fn find_free_area(&self, placement: &Placement) -> MapResult<usize> {
-        match self.plan(placement)? {
-            Plan::At(start) => Ok(start),
-            Plan::Search(query) => self
-                .tree
-                .find_hole(&query)
-                .ok_or(MapError::NoSpace { len: placement.len }),
-        }
+        let (at, query) = self.plan(placement)?;
+        self.tree
+            .place(at, &query)
+            .ok_or(MapError::NoSpace { len: placement.len })
     }
 
-    /// Where `placement` goes: a free hint, or the search to make.
-    fn plan(&self, placement: &Placement) -> MapResult<Plan> {
+    /// What `placement` asks of the tree: an address to take if it is free
+    /// (a Linux hint that is aligned and in the window), and the search to
+    /// make otherwise.
+    fn plan(&self, placement: &Placement) -> MapResult<(Option<usize>, HoleQuery)> {
         let &Placement {
             len,
             align,
@@ -191,6 +186,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         }
         check_align(align)?;
         let mut window = self.window.intersect(low, high)?;
+        let mut at = None;
         match hint {
             Hint::None => {}
             Hint::AtOrAbove(floor) => {
@@ -199,34 +195,19 @@ impl<A: RangeAdapter> RangeActionMap<A> {
                     .map_err(|_| MapError::NoSpace { len })?;
             }
             Hint::IfFree(addr) => {
-                if self.is_free_at(addr, len, align, window) {
-                    return Ok(Plan::At(addr));
-                }
+                let fits = checked_end(addr, len).is_ok_and(|end| {
+                    check_aligned(addr, align).is_ok() && window.check(addr, end).is_ok()
+                });
+                at = fits.then_some(addr);
             }
         }
-        Ok(Plan::Search(HoleQuery {
+        let query = HoleQuery {
             len,
             align,
             low: window.low(),
             high: window.high(),
             direction,
-        }))
+        };
+        Ok((at, query))
     }
-
-    /// Whether `[addr, addr + len)` is aligned, inside `window` and free.
-    fn is_free_at(&self, addr: usize, len: usize, align: usize, window: Window) -> bool {
-        checked_end(addr, len).is_ok_and(|end| {
-            check_aligned(addr, align).is_ok()
-                && window.check(addr, end).is_ok()
-                && self.check_free(addr, end).is_ok()
-        })
-    }
-}
-
-/// Where a placement goes, decided before the map is borrowed mutably.
-enum Plan {
-    /// At this free address (a hint that was taken).
-    At(usize),
-    /// Wherever this search finds a hole.
-    Search(HoleQuery),
 }

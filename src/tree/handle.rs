@@ -137,10 +137,32 @@ impl<A: RangeAdapter> Tree<A> {
         self.raw.lower_bound(addr).map(|n| self.handle(n))
     }
 
-    /// The placement of `query`, if a hole fits ([`RawTree::find_hole`]).
+    /// Where a node of `query.len` bytes goes: at `at` if that range is
+    /// free, else where `query` finds a hole ([`RawTree::find_hole`]); and
+    /// the node that follows it. `at + query.len` must not overflow.
+    fn place_raw(&self, at: Option<usize>, query: &HoleQuery) -> Option<(usize, Option<Node<'_>>)> {
+        let free_at = at.and_then(|at| Some((at, self.after_free(at, at + query.len)?)));
+        free_at.or_else(|| self.raw.find_hole(query))
+    }
+
+    /// `Some` of the node after `[start, end)` (`None` after the last) if no
+    /// node overlaps the range, in *O*(log n).
+    fn after_free(&self, start: usize, end: usize) -> Option<Option<Node<'_>>> {
+        let next = self.raw.lower_bound(start);
+        next.is_none_or(|n| n.start() >= end).then_some(next)
+    }
+
+    /// Whether no node overlaps `[start, end)`, in *O*(log n).
     #[inline]
-    pub(crate) fn find_hole(&self, query: &HoleQuery) -> Option<usize> {
-        self.raw.find_hole(query).map(|(start, _)| start)
+    pub(crate) fn is_free(&self, start: usize, end: usize) -> bool {
+        self.after_free(start, end).is_some()
+    }
+
+    /// Where a node of `query.len` bytes goes: at `at` if that range is
+    /// free, else where `query` finds a hole. *O*(log n).
+    #[inline]
+    pub(crate) fn place(&self, at: Option<usize>, query: &HoleQuery) -> Option<usize> {
+        self.place_raw(at, query).map(|(start, _)| start)
     }
 
     /// The link embedded in `segment`, which may be in this tree, in another
@@ -194,10 +216,21 @@ impl<A: RangeAdapter> Tree<A> {
         Some(self.cursor_mut(Some(node)))
     }
 
-    /// The placement of `query`, and a mutable cursor at the node after its
-    /// hole (the ghost after the last node), where the new node goes.
-    pub(crate) fn find_hole_mut(&mut self, query: &HoleQuery) -> Option<(usize, CursorMut<'_, A>)> {
-        let (start, next) = self.raw.find_hole(query)?;
+    /// A mutable cursor where a node for `[start, end)` is linked (at the
+    /// node after it, or the ghost), if no node overlaps the range.
+    pub(crate) fn vacant_mut(&mut self, start: usize, end: usize) -> Option<CursorMut<'_, A>> {
+        let next = self.after_free(start, end)?.map(Node::ptr);
+        Some(self.cursor_mut(next))
+    }
+
+    /// [`place`](Self::place), and a mutable cursor at the node after the
+    /// place (the ghost after the last node), where the new node goes.
+    pub(crate) fn place_mut(
+        &mut self,
+        at: Option<usize>,
+        query: &HoleQuery,
+    ) -> Option<(usize, CursorMut<'_, A>)> {
+        let (start, next) = self.place_raw(at, query)?;
         let next = next.map(Node::ptr);
         Some((start, self.cursor_mut(next)))
     }
