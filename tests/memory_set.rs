@@ -453,7 +453,7 @@ fn model_random_operations_keep_page_table_and_frames_exact() {
     let (runs, bytes) = if cfg!(miri) { (1, 160) } else { (96, 1200) };
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for run in 0..runs {
-        let data: Vec<u8> = (0..bytes).map(|_| rng.next() as u8).collect();
+        let data: Vec<u8> = rng.bytes(bytes).collect();
         eprintln!("run {run}: flags {:#04x}", data[0]);
         set_model::run_memory_set(decode(&data));
     }

@@ -4,8 +4,9 @@
 //!
 //! The random sequences are the `ops` fuzz target's (the test kit's
 //! [`Scenario`], random bytes decoded, run by the same runner), drawn from
-//! a seeded generator and shrunk with quickcheck's shrinker. A failure
-//! prints its seed; `MODEL_SEED=<seed> cargo test --test model` replays it.
+//! a seeded generator and shrunk by dropping operations
+//! ([`Scenario::shrink`]). A failure prints its seed;
+//! `MODEL_SEED=<seed> cargo test --test model` replays it.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -35,7 +36,7 @@ fn scenario(seed: u64) -> Scenario {
     let mut rng = Rng(seed);
     let max = if cfg!(miri) { 60 } else { 600 };
     let len = rng.below(max + 1);
-    let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+    let bytes: Vec<u8> = rng.bytes(len).collect();
     decode(&bytes)
 }
 

@@ -4,7 +4,7 @@
 //!
 //! The input (a `CrashScenario`, decoded by the test kit's `op`) and the
 //! runner (its `fuzz`) are shared with the stable corpus replay test and,
-//! for the map's operations, with the quickcheck model test.
+//! for the map's operations, with the model test (`tests/model.rs`).
 #![no_main]
 
 use range_action_map_testkit::fuzz;

@@ -1,10 +1,11 @@
 //! The operations of a random sequence, and the one generator that makes
-//! them for the model tests (quickcheck), the fuzz targets and the benches.
+//! them for the model tests, the fuzz targets and the benches.
 //!
 //! The generator is a decoder: any byte string is a [`Scenario`] (through
 //! [`arbitrary::Arbitrary`], which is what `cargo fuzz` feeds its targets),
-//! and quickcheck and the benches draw random bytes and decode them the same
-//! way. Integers come off the input through `arbitrary`'s `Unstructured`
+//! and the model tests and the benches draw seeded random bytes
+//! ([`Rng::bytes`](crate::Rng::bytes)) and decode them the same way.
+//! Integers come off the input through `arbitrary`'s `Unstructured`
 //! (little-endian, zeros once the input runs out, so every byte string
 //! decodes and libFuzzer never wastes an input), and the decoder turns them
 //! into addresses on a grid, edge values and operations, weighted towards
@@ -330,7 +331,7 @@ impl<'u, 'a> Decoder<'u, 'a> {
 // === scenarios ===
 
 /// A random sequence for the intrusive map: the `ops` fuzz target, the
-/// model test's quickcheck scenarios, the benches' mixed workload.
+/// model test's scenarios, the benches' mixed workload.
 #[derive(Clone, Debug)]
 pub struct Scenario {
     /// Whether adjacent segments of equal protection merge.
@@ -347,6 +348,24 @@ impl<'a> Arbitrary<'a> for Scenario {
         let (d, merge, window) = Decoder::new(u);
         let ops = d.ops(Decoder::op);
         Ok(Scenario { merge, window, ops })
+    }
+}
+
+impl Scenario {
+    /// Smaller scenarios to try when this one fails: the first half of the
+    /// operations, then every operation left out in turn, last first.
+    pub fn shrink(&self) -> impl Iterator<Item = Scenario> {
+        let (merge, window, ops) = (self.merge, self.window, self.ops.clone());
+        let half = ops[..ops.len() / 2].to_vec();
+        let singles = (0..ops.len()).rev().map(move |i| {
+            let mut fewer = ops.clone();
+            fewer.remove(i);
+            fewer
+        });
+        iter::once(half)
+            .filter(|h| !h.is_empty())
+            .chain(singles)
+            .map(move |ops| Scenario { merge, window, ops })
     }
 }
 
@@ -419,33 +438,4 @@ impl<'a> Arbitrary<'a> for Op {
 /// (`arbitrary_take_rest`). Every byte string decodes.
 pub fn decode<T: for<'a> Arbitrary<'a>>(data: &[u8]) -> T {
     T::arbitrary_take_rest(Unstructured::new(data)).expect("every input decodes")
-}
-
-impl quickcheck::Arbitrary for Scenario {
-    /// Random bytes, decoded: the fuzz targets' generator. Up to five bytes
-    /// per unit of size, about one operation each.
-    fn arbitrary(g: &mut quickcheck::Gen) -> Self {
-        let len = <usize as quickcheck::Arbitrary>::arbitrary(g) % (5 * g.size() + 1);
-        let bytes: Vec<u8> = (0..len)
-            .map(|_| <u8 as quickcheck::Arbitrary>::arbitrary(g))
-            .collect();
-        decode(&bytes)
-    }
-
-    /// Drops the second half, then single operations, last first.
-    fn shrink(&self) -> Box<dyn Iterator<Item = Self>> {
-        let (merge, window, ops) = (self.merge, self.window, self.ops.clone());
-        let half = ops[..ops.len() / 2].to_vec();
-        let singles = (0..ops.len()).rev().map(move |i| {
-            let mut fewer = ops.clone();
-            fewer.remove(i);
-            fewer
-        });
-        Box::new(
-            iter::once(half)
-                .filter(|h| !h.is_empty())
-                .chain(singles)
-                .map(move |ops| Scenario { merge, window, ops }),
-        )
-    }
 }

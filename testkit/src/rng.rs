@@ -18,6 +18,13 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
+    /// `len` random bytes, the low byte of each of the next `len` outputs:
+    /// inputs for the decoders of [`op`](crate::op) and
+    /// [`set_model`](crate::set_model).
+    pub fn bytes(&mut self, len: usize) -> impl Iterator<Item = u8> + '_ {
+        (0..len).map(|_| self.next() as u8)
+    }
+
     /// A number in `0..n`, uniform enough for tests (`n > 0`).
     pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize

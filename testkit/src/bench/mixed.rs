@@ -14,6 +14,7 @@
 //! the hint's address, or the window's low end when there is no hint.
 
 use std::hint::black_box;
+use std::iter;
 
 use range_action_map::Hint;
 
@@ -41,10 +42,7 @@ impl Mixed {
         let mut rng = Rng(seed);
         let mut ops = Vec::with_capacity(len);
         while ops.len() < len {
-            let bytes: Vec<u8> = [0]
-                .into_iter()
-                .chain((0..1024).map(|_| rng.next() as u8))
-                .collect();
+            let bytes: Vec<u8> = iter::once(0).chain(rng.bytes(1024)).collect();
             let scenario: Scenario = decode(&bytes);
             ops.extend(scenario.ops.into_iter().filter(runs_everywhere));
         }
