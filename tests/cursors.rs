@@ -5,108 +5,67 @@
 //! `remove_current` at both ends and on one-element maps, and `iter`,
 //! `overlapping` and `gaps` consumed from the front, the back, and both in
 //! turn.
+//!
+//! The maps and their models are the test kit's (the logging segment and
+//! the sorted-`Vec` model, built side by side by its harness).
 
-use std::cell::Cell;
 use std::ops::Range;
 
-use range_action_map::{range_adapter, RangeActionMap, RangeLink, Segment, Window};
+use range_action_map::{Cursor, Window};
+use range_action_map_testkit::harness::Harness;
+use range_action_map_testkit::logging::{Map, Seg, SegAdapter};
+use range_action_map_testkit::model::Model;
+use range_action_map_testkit::op::Op;
 use range_action_map_testkit::Rng;
 
 const PAGE: usize = 0x1000;
 
-struct Seg {
-    link: RangeLink,
-    id: Cell<usize>,
-}
-
-range_adapter!(SegAdapter = Box<Seg>: Seg { link });
-
-impl Segment for Seg {
-    type Args = ();
-    type Flags = ();
-    type Pointer = Box<Seg>;
-
-    fn remove(&self, _: &mut ()) {}
-
-    fn shrink(&self, _: usize, _: usize, _: &mut ()) {}
-
-    fn split(&self, _: usize, _: &mut ()) -> Box<Seg> {
-        seg(self.id.get())
-    }
-
-    fn modify(&self, _: (), _: &mut ()) {}
-}
-
-fn seg(id: usize) -> Box<Seg> {
-    Box::new(Seg {
-        link: RangeLink::new(),
-        id: Cell::new(id),
-    })
-}
-
-type Map = RangeActionMap<SegAdapter>;
-
-/// The model: `(start, end, id)` in address order.
-type Model = Vec<(usize, usize, usize)>;
-
 /// A random map of up to `n` segments with random holes, in a window of
-/// 64 pages, and its model.
-fn random_map(rng: &mut Rng, n: usize) -> (Map, Model) {
-    let mut map = Map::with_window(Window::new(PAGE, 65 * PAGE).unwrap(), ());
-    let mut model = Model::new();
+/// 64 pages, and its model; segment `i` from the left has identity `i`.
+fn random_map(rng: &mut Rng, n: usize) -> Harness {
+    let mut h = Harness::new(Window::new(PAGE, 65 * PAGE).unwrap(), false);
     let mut at = PAGE;
-    for id in 0..n {
+    for _ in 0..n {
         let start = at + rng.below(3) * PAGE;
         let end = start + (1 + rng.below(3)) * PAGE;
         if end > 65 * PAGE {
             break;
         }
-        map.mmap_fixed(start, end, || seg(id)).unwrap();
-        model.push((start, end, id));
+        h.step(Op::MmapFixed(start, end, 0));
         at = end;
     }
-    (map, model)
+    h
 }
 
-fn id(s: &Seg) -> usize {
-    s.id.get()
+fn id(s: &Seg) -> u32 {
+    s.id
 }
 
 /// Runs `check` on random maps (fewer under Miri, which is slow) of up to
 /// `max_len` segments, with the generator for further choices.
-fn for_random_maps(seed: u64, max_len: usize, mut check: impl FnMut(&mut Rng, Map, Model)) {
+fn for_random_maps(seed: u64, max_len: usize, mut check: impl FnMut(&mut Rng, Harness)) {
     let rounds = if cfg!(miri) { 6 } else { 200 };
     let mut rng = Rng(seed);
     for _ in 0..rounds {
         let n = rng.below(max_len + 1);
-        let (map, model) = random_map(&mut rng, n);
-        check(&mut rng, map, model);
+        let h = random_map(&mut rng, n);
+        check(&mut rng, h);
     }
 }
 
 /// The model's answer to `overlapping(start, end)`.
-fn model_overlapping(model: &Model, start: usize, end: usize) -> Vec<usize> {
-    model
-        .iter()
-        .filter(|&&(s, e, _)| s < end && e > start)
-        .map(|&(_, _, id)| id)
+fn model_overlapping(model: &Model, start: usize, end: usize) -> Vec<u32> {
+    (model.segs.iter())
+        .filter(|m| m.start < end && m.end > start)
+        .map(|m| m.id)
         .collect()
 }
 
-/// The model's answer to `gaps(start, end)`.
+/// The model's answer to `gaps(start, end)`, as ranges.
 fn model_gaps(model: &Model, start: usize, end: usize) -> Vec<Range<usize>> {
-    let mut gaps = Vec::new();
-    let mut low = start;
-    for &(s, e, _) in model {
-        if s > low && low < end {
-            gaps.push(low..s.min(end));
-        }
-        low = low.max(e);
-    }
-    if low < end {
-        gaps.push(low..end);
-    }
-    gaps
+    (model.gaps(start, end).into_iter())
+        .map(|(a, b)| a..b)
+        .collect()
 }
 
 /// Takes everything from `iter`, choosing the end by `pattern` (bit i: the
@@ -136,8 +95,8 @@ fn both_ends<T, I: DoubleEndedIterator<Item = T>>(mut iter: I, mut pattern: u64)
 
 #[test]
 fn iterators_from_both_ends_match_the_model() {
-    for_random_maps(0x5eed_c0de, 12, |rng, map, model| {
-        let all: Vec<usize> = model.iter().map(|&(_, _, id)| id).collect();
+    for_random_maps(0x5eed_c0de, 12, |rng, Harness { map, model }| {
+        let all: Vec<u32> = model.segs.iter().map(|m| m.id).collect();
         let pattern = rng.next();
         assert_eq!(both_ends(map.iter().map(id), pattern), all);
         assert_eq!(map.iter().rev().map(id).collect::<Vec<_>>(), {
@@ -171,20 +130,20 @@ fn iterators_from_both_ends_match_the_model() {
 }
 
 /// Where a cursor is, as the model says: `None` for the ghost.
-fn at(cursor: Option<&Seg>) -> Option<usize> {
+fn at(cursor: Option<&Seg>) -> Option<u32> {
     cursor.map(id)
 }
 
 #[test]
 fn cursors_walk_like_the_model() {
-    for_random_maps(0xc0_5507, 8, |rng, map, model| {
-        let ids: Vec<usize> = model.iter().map(|&(_, _, id)| id).collect();
+    for_random_maps(0xc0_5507, 8, |rng, Harness { map, model }| {
+        let ids: Vec<u32> = model.segs.iter().map(|m| m.id).collect();
         // Position k in 0..=len, where len is the ghost.
         let len = ids.len();
         let id_at = |k: usize| ids.get(k).copied();
-        let check = |c: &range_action_map::Cursor<'_, SegAdapter>, k: usize| {
+        let check = |c: &Cursor<'_, SegAdapter>, k: usize| {
             assert_eq!(at(c.get()), id_at(k));
-            assert_eq!(c.range(), model.get(k).map(|&(s, e, _)| s..e));
+            assert_eq!(c.range(), model.segs.get(k).map(|m| m.start..m.end));
             assert_eq!(at(c.peek_next()), id_at(if k == len { 0 } else { k + 1 }));
             let prev = if k == 0 { len } else { k - 1 };
             assert_eq!(at(c.peek_prev()), id_at(prev));
@@ -204,28 +163,29 @@ fn cursors_walk_like_the_model() {
             }
         }
         check(&map.cursor_back(), len.saturating_sub(1));
-        for (k, &(s, e, _)) in model.iter().enumerate() {
-            check(&map.lower_bound(s), k);
-            check(&map.lower_bound(e - 1), k);
-            let seg = map.find(s).unwrap();
+        for (k, m) in model.segs.iter().enumerate() {
+            check(&map.lower_bound(m.start), k);
+            check(&map.lower_bound(m.end - 1), k);
+            let seg = map.find(m.start).unwrap();
             check(&map.cursor_from(seg).unwrap(), k);
         }
-        if let Some(&(_, e, _)) = model.last() {
-            check(&map.lower_bound(e), len);
+        if let Some(m) = model.segs.last() {
+            check(&map.lower_bound(m.end), len);
         }
     });
 }
 
 #[test]
 fn cursor_mut_removes_at_both_ends_and_in_one_element_maps() {
-    for_random_maps(0xdead_5eed, 6, |rng, mut map, mut model| {
+    for_random_maps(0xdead_5eed, 6, |rng, Harness { mut map, model }| {
+        let mut model = model.segs;
         while !model.is_empty() {
             let k = match rng.below(3) {
                 0 => 0,
                 1 => model.len() - 1,
                 _ => rng.below(model.len()),
             };
-            let (s, _, want) = model[k];
+            let (s, want) = (model[k].start, model[k].id);
             let mut c = if rng.below(2) == 0 {
                 map.lower_bound_mut(s)
             } else {
@@ -233,22 +193,22 @@ fn cursor_mut_removes_at_both_ends_and_in_one_element_maps() {
             };
             assert_eq!(c.get().map(id), Some(want));
             assert_eq!(c.as_cursor().get().map(id), Some(want));
-            assert_eq!(c.peek_prev().map(id), k.checked_sub(1).map(|p| model[p].2));
-            assert_eq!(c.peek_next().map(id), model.get(k + 1).map(|m| m.2));
+            assert_eq!(c.peek_prev().map(id), k.checked_sub(1).map(|p| model[p].id));
+            assert_eq!(c.peek_next().map(id), model.get(k + 1).map(|m| m.id));
             let removed = c.remove_current().map(|s| id(&s));
             assert_eq!(removed, Some(want));
             model.remove(k);
             // The cursor moved to the next segment (or the ghost).
-            assert_eq!(c.get().map(id), model.get(k).map(|m| m.2));
+            assert_eq!(c.get().map(id), model.get(k).map(|m| m.id));
             if rng.below(2) == 0 {
                 c.move_prev();
                 // From the first segment, the ghost; from the ghost, the last.
-                assert_eq!(c.get().map(id), k.checked_sub(1).map(|p| model[p].2));
+                assert_eq!(c.get().map(id), k.checked_sub(1).map(|p| model[p].id));
             }
             map.assert_valid();
             assert_eq!(
                 map.iter().map(id).collect::<Vec<_>>(),
-                model.iter().map(|m| m.2).collect::<Vec<_>>()
+                model.iter().map(|m| m.id).collect::<Vec<_>>()
             );
         }
         assert!(map.lower_bound_mut(0).remove_current().is_none());
@@ -258,9 +218,9 @@ fn cursor_mut_removes_at_both_ends_and_in_one_element_maps() {
 
 #[test]
 fn debug_shows_positions_and_ranges() {
-    let mut map = Map::new(());
-    map.mmap_fixed(0x2000, 0x3000, || seg(0)).unwrap();
-    map.mmap_fixed(0x5000, 0x6000, || seg(1)).unwrap();
+    let mut map = Map::new(Default::default());
+    map.mmap_fixed(0x2000, 0x3000, || Seg::boxed(0)).unwrap();
+    map.mmap_fixed(0x5000, 0x6000, || Seg::boxed(0)).unwrap();
     assert_eq!(
         format!("{:?}", map.lower_bound(0x2800)),
         "Cursor(Some(8192..12288))"
