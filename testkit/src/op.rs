@@ -422,18 +422,6 @@ impl<'a> Arbitrary<'a> for SeedScenario {
     }
 }
 
-impl<'a> Arbitrary<'a> for Op {
-    /// One operation on the low page grid: what a scenario with flags byte
-    /// 0 decodes its operations from.
-    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        let grid = Grid {
-            high: false,
-            unit: PAGE,
-        };
-        Ok(Decoder { r: Reader(u), grid }.op())
-    }
-}
-
 /// Decodes `data` as `cargo fuzz` does for a target taking a `T`
 /// (`arbitrary_take_rest`). Every byte string decodes.
 pub fn decode<T: for<'a> Arbitrary<'a>>(data: &[u8]) -> T {
