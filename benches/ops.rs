@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use range_action_map_testkit::bench::alloc::{Counting, Snapshot};
-use range_action_map_testkit::bench::mixed::Mixed;
+use range_action_map_testkit::bench::mixed::{Mixed, Outcome};
 use range_action_map_testkit::bench::ours::{Boxed, Pooled};
 use range_action_map_testkit::bench::peers::{Baseline, MemSet, Ours, Vm};
 use range_action_map_testkit::bench::workload::{
@@ -102,8 +102,7 @@ fn assert_pool_allocation_free(s: &mut dyn Subject, w: &Workload) {
 /// segments it ends with.
 fn mixed(c: &mut Criterion) {
     let mixed = Mixed::new(MIXED_SEED, MIXED_OPS);
-    let (map, sum) = mixed.run::<Ours<Boxed>>();
-    let reference = (map.spans(), sum);
+    let reference = mixed.outcome::<Ours<Boxed>>();
     let mut group = c.benchmark_group("mixed/small");
     group.throughput(Throughput::Elements(mixed.len() as u64));
     bench_mixed::<Ours<Boxed>>(&mut group, &mixed, &reference);
@@ -118,11 +117,10 @@ fn mixed(c: &mut Criterion) {
 fn bench_mixed<P: Vm>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     mixed: &Mixed,
-    reference: &(Vec<(usize, usize, u32)>, usize),
+    reference: &Outcome,
 ) {
-    let (map, sum) = mixed.run::<P>();
     assert!(
-        (map.spans(), sum) == *reference,
+        mixed.outcome::<P>() == *reference,
         "{} disagrees with {} on the mixed workload",
         P::NAME,
         PEERS[0]

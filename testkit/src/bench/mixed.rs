@@ -69,7 +69,17 @@ impl Mixed {
         });
         (map, sum)
     }
+
+    /// What a run of `P` comes to, for comparing peers: the segments it
+    /// ends with and the result sum.
+    pub fn outcome<P: Vm>(&self) -> Outcome {
+        let (map, sum) = self.run::<P>();
+        (map.spans(), sum)
+    }
 }
+
+/// The final segments `(start, end, prot)` and the result sum of a run.
+pub type Outcome = (Vec<(usize, usize, u32)>, usize);
 
 /// Whether `[start, end)` is a range every peer takes.
 fn good_range(start: usize, end: usize) -> bool {
@@ -148,18 +158,12 @@ mod tests {
     use crate::bench::ours::{Boxed, Pooled};
     use crate::bench::peers::{Baseline, MemSet, Ours};
 
-    /// The segments and the result sum of `P` on `mixed`.
-    fn outcome<P: Vm>(mixed: &Mixed) -> (Vec<(usize, usize, u32)>, usize) {
-        let (map, sum) = mixed.run::<P>();
-        (map.spans(), sum)
-    }
-
     #[test]
     fn every_peer_agrees_on_the_mixed_workload() {
         let mixed = Mixed::new(7, if cfg!(miri) { 50 } else { 1000 });
-        let reference = outcome::<Ours<Boxed>>(&mixed);
-        assert_eq!(outcome::<Ours<Pooled>>(&mixed), reference);
-        assert_eq!(outcome::<MemSet>(&mixed), reference);
-        assert_eq!(outcome::<Baseline>(&mixed), reference);
+        let reference = mixed.outcome::<Ours<Boxed>>();
+        assert_eq!(mixed.outcome::<Ours<Pooled>>(), reference);
+        assert_eq!(mixed.outcome::<MemSet>(), reference);
+        assert_eq!(mixed.outcome::<Baseline>(), reference);
     }
 }
