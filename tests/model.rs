@@ -5,14 +5,13 @@
 //! The random sequences are the `ops` fuzz target's (the test kit's
 //! [`Scenario`], random bytes decoded, run by the same runner), drawn from
 //! a seeded generator and shrunk by dropping operations
-//! ([`Scenario::shrink`]). A failure prints its seed;
+//! ([`Scenario::shrink`]). Every random test prints its seed on failure;
 //! `MODEL_SEED=<seed> cargo test --test model` replays it.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use quickcheck::{Arbitrary, Gen};
 use range_action_map::Window;
 use range_action_map_testkit::fuzz::run_differential;
 use range_action_map_testkit::harness::Harness;
@@ -28,6 +27,27 @@ fn tests() -> u64 {
     } else {
         600
     }
+}
+
+/// `count` seeds: a new base every run, so that runs cover new ground (from
+/// the std hasher's random keys, which Miri provides too), or the one in
+/// `MODEL_SEED` to replay a failure.
+fn seeds(count: u64) -> Vec<u64> {
+    match std::env::var("MODEL_SEED") {
+        Ok(seed) => {
+            let seed = seed.trim_start_matches("0x");
+            vec![u64::from_str_radix(seed, 16).expect("MODEL_SEED is a hex seed")]
+        }
+        Err(_) => {
+            let mut rng = Rng(RandomState::new().hash_one(0_u64));
+            (0..count).map(|_| rng.next()).collect()
+        }
+    }
+}
+
+/// How to replay `seed`, for a failure message.
+fn replay(seed: u64) -> String {
+    format!("seed {seed:#x} (replay: MODEL_SEED={seed:#x} cargo test --test model)")
 }
 
 /// The scenario of one seed: up to 600 random bytes (about 120 operations;
@@ -56,27 +76,11 @@ fn shrink(mut failing: Scenario) -> Scenario {
 
 #[test]
 fn random_sequences_match_the_model() {
-    let seeds: Vec<u64> = match std::env::var("MODEL_SEED") {
-        Ok(seed) => {
-            let seed = seed.trim_start_matches("0x");
-            vec![u64::from_str_radix(seed, 16).expect("MODEL_SEED is a hex seed")]
-        }
-        Err(_) => {
-            // A new base every run, so that runs cover new ground (from
-            // the std hasher's random keys, which Miri provides too).
-            let base = RandomState::new().hash_one(0_u64);
-            let mut rng = Rng(base);
-            (0..tests()).map(|_| rng.next()).collect()
-        }
-    };
-    for seed in seeds {
+    for seed in seeds(tests()) {
         let scenario = scenario(seed);
         if !passes(&scenario) {
             let smallest = shrink(scenario);
-            panic!(
-                "seed {seed:#x} fails (replay: MODEL_SEED={seed:#x} cargo test --test model); \
-                 shrunk to {smallest:?}"
-            );
+            panic!("{} fails; shrunk to {smallest:?}", replay(seed));
         }
     }
 }
@@ -94,19 +98,24 @@ fn thousands_of_segments_match_the_model() {
             (i % 4) as u8,
         ));
     }
-    let mut g = Gen::new(64);
     let span = 2 * n * PAGE;
-    for _ in 0..if cfg!(miri) { 20 } else { 600 } {
-        let a = PAGE + usize::arbitrary(&mut g) % span;
-        let len = PAGE * (1 + usize::arbitrary(&mut g) % 40);
-        let step = match u8::arbitrary(&mut g) % 5 {
-            0 => Op::Unmap(a, a + len),
-            1 => Op::Mprotect(a, a + len, u8::arbitrary(&mut g) % 4),
-            2 => Op::MmapFixed(a, a + len, 1),
-            3 => Op::MmapAnywhere(a, len, 2),
-            _ => Op::Find(a),
-        };
-        h.step(step);
+    for seed in seeds(1) {
+        let mut rng = Rng(seed);
+        let churn = catch_unwind(AssertUnwindSafe(|| {
+            for _ in 0..if cfg!(miri) { 20 } else { 600 } {
+                let a = PAGE + rng.below(span);
+                let len = PAGE * (1 + rng.below(40));
+                let step = match rng.below(5) {
+                    0 => Op::Unmap(a, a + len),
+                    1 => Op::Mprotect(a, a + len, rng.below(4) as u8),
+                    2 => Op::MmapFixed(a, a + len, 1),
+                    3 => Op::MmapAnywhere(a, len, 2),
+                    _ => Op::Find(a),
+                };
+                h.step(step);
+            }
+        }));
+        assert!(churn.is_ok(), "{} fails", replay(seed));
     }
 }
 
