@@ -14,7 +14,7 @@ use std::error::Error;
 
 use range_action_map::linux::{GrowsDown, LinuxLayout, StackRlimit};
 use range_action_map::memory_set::{
-    Access, KernelLayout, MemoryAttr, MemoryError, MemoryHandler, MemorySet, PageTable, PAGE_SIZE,
+    Access, ByFrame, KernelLayout, Lazy, MemoryAttr, MemoryError, MemorySet, PageTable, PAGE_SIZE,
 };
 use range_action_map::Window;
 use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
@@ -99,22 +99,12 @@ fn spawn_init(frames: &CountingFrameAllocator) -> Result<Process, Box<dyn Error>
         0x1_0000,
         0x1_4000,
         user.set_readonly().set_execute(),
-        MemoryHandler::ByFrame,
+        ByFrame::new(),
     )?;
-    space.push(
-        0x1_4000,
-        0x1_6000,
-        user.set_readonly(),
-        MemoryHandler::ByFrame,
-    )?;
-    space.push(0x1_6000, 0x1_8000, user, MemoryHandler::ByFrame)?;
+    space.push(0x1_4000, 0x1_6000, user.set_readonly(), ByFrame::new())?;
+    space.push(0x1_6000, 0x1_8000, user, ByFrame::new())?;
     let stack_top = USER_HIGH - PAGE_SIZE;
-    space.push_grows_down(
-        stack_top - 16 * PAGE_SIZE,
-        stack_top,
-        user,
-        MemoryHandler::Lazy,
-    )?;
+    space.push_grows_down(stack_top - 16 * PAGE_SIZE, stack_top, user, Lazy::new())?;
     Ok(Process { pid: 1, space })
 }
 
@@ -163,7 +153,7 @@ fn serve(
             grows_down,
         } => {
             let (space, attr) = (&mut process.space, attr.set_user());
-            let lazy = MemoryHandler::Lazy;
+            let lazy = Lazy::new();
             let (addr, flags) = if grows_down {
                 let addr = space.map_anywhere_grows_down(hint, len, PAGE_SIZE, attr, lazy)?;
                 (addr, "MAP_PRIVATE|MAP_ANONYMOUS|MAP_GROWSDOWN")

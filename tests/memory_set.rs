@@ -9,12 +9,13 @@
 use std::collections::BTreeSet;
 
 use range_action_map::memory_set::{
-    Access, FaultError, KernelLayout, MemoryAttr, MemoryError, MemoryHandler, MemorySet, PageTable,
-    PagingError, PAGE_SIZE,
+    Access, ByFrame, Device, FaultError, FrameAllocator, KernelLayout, Lazy, Linear, MemoryAttr,
+    MemoryError, MemorySet, PageTable, PagingError, Shared, PAGE_SIZE,
 };
 use range_action_map::MapError;
 use range_action_map_testkit::op::decode;
-use range_action_map_testkit::{set_model, CountingFrameAllocator, Rng, SoftPageTable};
+use range_action_map_testkit::set_model::Backing;
+use range_action_map_testkit::{mmu, set_model, CountingFrameAllocator, Rng, SoftPageTable};
 
 type Set = MemorySet<SoftPageTable, CountingFrameAllocator>;
 
@@ -60,7 +61,7 @@ fn linear_maps_va_to_va_minus_offset() {
         start,
         start + 4 * PAGE_SIZE,
         MemoryAttr::new(),
-        MemoryHandler::Linear { offset },
+        Linear::new(offset),
     )
     .unwrap();
     for i in 0..4 {
@@ -75,12 +76,7 @@ fn linear_maps_va_to_va_minus_offset() {
 #[test]
 fn linear_below_its_offset_is_refused() {
     let (fa, mut set) = setup(16);
-    let err = set.push(
-        0x1000,
-        0x3000,
-        rw(),
-        MemoryHandler::Linear { offset: 0x2000 },
-    );
+    let err = set.push(0x1000, 0x3000, rw(), Linear::new(0x2000));
     assert!(matches!(
         err,
         Err(MemoryError::Paging(PagingError::OutOfRange { .. }))
@@ -94,8 +90,7 @@ fn linear_below_its_offset_is_refused() {
 #[test]
 fn by_frame_gives_distinct_zeroed_frames_freed_on_unmap() {
     let (fa, mut set) = setup(32);
-    set.push(0x10000, 0x18000, rw(), MemoryHandler::ByFrame)
-        .unwrap();
+    set.push(0x10000, 0x18000, rw(), ByFrame::new()).unwrap();
     let frames: BTreeSet<usize> = (0..8)
         .map(|i| pa_of(&set, 0x10000 + i * PAGE_SIZE))
         .collect();
@@ -139,7 +134,7 @@ fn kernel_layout_has_five_sections_with_their_permissions() {
         for va in range.clone().step_by(PAGE_SIZE) {
             let area = kernel.find(va).unwrap();
             assert_eq!(area.attr(), want_attr, "{name} at {va:#x}");
-            assert_eq!(area.handler(), MemoryHandler::Linear { offset });
+            assert_eq!(Backing::of(area.handler()), Backing::Linear(offset));
             assert_eq!(
                 kernel.page_table().translate(va),
                 Some((va - offset, want_attr))
@@ -177,8 +172,7 @@ fn kernel_layout_skips_empty_sections_and_refuses_misaligned_ones() {
 #[test]
 fn protect_toggling_does_not_fragment() {
     let (fa, mut set) = setup(32);
-    set.push(0x10000, 0x20000, rw(), MemoryHandler::ByFrame)
-        .unwrap();
+    set.push(0x10000, 0x20000, rw(), ByFrame::new()).unwrap();
     let frames: Vec<usize> = (0x10000..0x20000)
         .step_by(PAGE_SIZE)
         .map(|va| pa_of(&set, va))
@@ -206,12 +200,9 @@ fn protect_toggling_does_not_fragment() {
 #[test]
 fn protect_leaves_areas_with_the_same_permissions_whole() {
     let (_fa, mut set) = setup(32);
-    set.push(0x10000, 0x14000, rw(), MemoryHandler::ByFrame)
-        .unwrap();
-    set.push(0x14000, 0x18000, ro(), MemoryHandler::ByFrame)
-        .unwrap();
-    set.push(0x18000, 0x1c000, rw(), MemoryHandler::ByFrame)
-        .unwrap();
+    set.push(0x10000, 0x14000, rw(), ByFrame::new()).unwrap();
+    set.push(0x14000, 0x18000, ro(), ByFrame::new()).unwrap();
+    set.push(0x18000, 0x1c000, rw(), ByFrame::new()).unwrap();
     assert_eq!(set.len(), 3);
     // Inside the first area, same permissions: no split.
     set.protect(0x11000, 0x12000, rw()).unwrap();
@@ -225,7 +216,7 @@ fn protect_leaves_areas_with_the_same_permissions_whole() {
 #[test]
 fn misaligned_empty_overlapping_and_out_of_window_ranges_are_errors() {
     let (fa, mut set) = setup(16);
-    let h = MemoryHandler::ByFrame;
+    let h = ByFrame::new();
     assert!(matches!(
         set.push(0x10800, 0x12000, rw(), h),
         Err(MemoryError::Map(MapError::Misaligned {
@@ -278,7 +269,7 @@ fn misaligned_empty_overlapping_and_out_of_window_ranges_are_errors() {
 #[test]
 fn map_anywhere_takes_the_lowest_aligned_hole_at_or_above_the_hint() {
     let (_fa, mut set) = setup(64);
-    let h = MemoryHandler::Lazy;
+    let h = Lazy::new();
     set.push(0x10000, 0x11000, rw(), h).unwrap();
     assert_eq!(
         set.map_anywhere(0x10000, 0x2000, 0x1000, ro(), h),
@@ -298,7 +289,7 @@ fn map_anywhere_takes_the_lowest_aligned_hole_at_or_above_the_hint() {
 fn out_of_frames_rolls_back_every_page() {
     // 3 table frames + 4 pages fit; 8 pages do not.
     let (fa, mut set) = setup(7);
-    let err = set.push(0x10000, 0x18000, rw(), MemoryHandler::ByFrame);
+    let err = set.push(0x10000, 0x18000, rw(), ByFrame::new());
     assert!(matches!(
         err,
         Err(MemoryError::Paging(PagingError::OutOfFrames))
@@ -306,8 +297,7 @@ fn out_of_frames_rolls_back_every_page() {
     assert!(set.is_empty());
     assert_eq!(set.page_table().mapped_pages().count(), 0);
     assert_eq!(fa.live(), set.page_table().table_frames());
-    set.push(0x10000, 0x14000, rw(), MemoryHandler::ByFrame)
-        .unwrap();
+    set.push(0x10000, 0x14000, rw(), ByFrame::new()).unwrap();
     // A full allocator: the fork fails and tears its partial child down.
     let before = fa.live();
     let err = set.clone_for_fork(SoftPageTable::new(fa.memory()));
@@ -321,8 +311,7 @@ fn out_of_frames_rolls_back_every_page() {
 #[test]
 fn lazy_pages_are_mapped_on_first_fault_with_typed_errors() {
     let (fa, mut set) = setup(16);
-    set.push(0x10000, 0x14000, ro(), MemoryHandler::Lazy)
-        .unwrap();
+    set.push(0x10000, 0x14000, ro(), Lazy::new()).unwrap();
     assert_eq!(set.page_table().mapped_pages().count(), 0);
     assert_eq!(
         set.handle_page_fault(0x9000, Access::Read),
@@ -357,58 +346,154 @@ fn lazy_pages_are_mapped_on_first_fault_with_typed_errors() {
     assert_eq!(fa.live(), set.page_table().table_frames());
 }
 
-#[test]
-fn fork_copies_contents_then_parent_and_child_diverge() {
-    let (mut fa, mut set) = setup(64);
-    set.push(0x10000, 0x12000, rw(), MemoryHandler::ByFrame)
-        .unwrap();
-    set.push(0x20000, 0x24000, rw(), MemoryHandler::Lazy)
-        .unwrap();
-    set.push(0x30000, 0x31000, ro(), MemoryHandler::Linear { offset: 0 })
-        .unwrap();
-    set.handle_page_fault(0x21000, Access::Write).unwrap();
-    fa.write(pa_of(&set, 0x10000), 0, b"parent");
-    fa.write(pa_of(&set, 0x21000), 0, b"lazy");
-
-    let child = set.clone_for_fork(SoftPageTable::new(fa.memory())).unwrap();
-    assert_eq!(set.to_string(), child.to_string());
+fn read(set: &mut Set, va: usize) -> [u8; 6] {
     let mut buf = [0; 6];
-    fa.read(pa_of(&child, 0x10000), 0, &mut buf);
-    assert_eq!(&buf, b"parent");
-    fa.read(pa_of(&child, 0x21000), 0, &mut buf[..4]);
-    assert_eq!(&buf[..4], b"lazy");
-    assert_ne!(pa_of(&child, 0x10000), pa_of(&set, 0x10000));
+    mmu::load(set, va, &mut buf).unwrap();
+    buf
+}
+
+#[test]
+fn fork_shares_frames_copy_on_write_then_parent_and_child_diverge() {
+    let (fa, mut set) = setup(64);
+    set.push(0x10000, 0x12000, rw(), ByFrame::new()).unwrap();
+    set.push(0x20000, 0x24000, rw(), Lazy::new()).unwrap();
+    set.push(0x30000, 0x31000, ro(), Linear::new(0)).unwrap();
+    mmu::store(&mut set, 0x10000, b"parent").unwrap();
+    mmu::store(&mut set, 0x21000, b"lazy!!").unwrap();
+    let owned_before = fa.live() - set.page_table().table_frames();
+
+    let mut child = set.clone_for_fork(SoftPageTable::new(fa.memory())).unwrap();
+    assert_eq!(set.to_string(), child.to_string());
+    // No page is copied: both sides map the same frames, read-only.
+    for va in [0x10000, 0x11000, 0x21000] {
+        let (pa, attr) = set.page_table().translate(va).unwrap();
+        assert_eq!(child.page_table().translate(va), Some((pa, attr)));
+        assert_eq!((fa.ref_count(pa), attr), (2, rw().set_readonly()));
+    }
     assert!(child.page_table().translate(0x20000).is_none());
     assert_eq!(pa_of(&child, 0x30000), 0x30000);
-
-    fa.write(pa_of(&set, 0x10000), 0, b"PARENT");
-    fa.write(pa_of(&child, 0x10000), 0, b"child!");
-    let (mut p, mut c) = ([0; 6], [0; 6]);
-    fa.read(pa_of(&set, 0x10000), 0, &mut p);
-    fa.read(pa_of(&child, 0x10000), 0, &mut c);
-    assert_eq!((&p, &c), (b"PARENT", b"child!"));
-
     let tables = set.page_table().table_frames() + child.page_table().table_frames();
-    assert_eq!(fa.live(), 2 * (2 + 1) + tables);
+    assert_eq!(fa.live(), owned_before + tables);
+    assert_eq!(read(&mut child, 0x10000), *b"parent");
+
+    // The first write on each side copies; the last holder writes in place.
+    mmu::store(&mut set, 0x10000, b"PARENT").unwrap();
+    assert_eq!(fa.copies(), 1);
+    mmu::store(&mut child, 0x10000, b"child!").unwrap();
+    assert_eq!(fa.copies(), 1, "the child held the last reference");
+    assert_eq!(read(&mut set, 0x10000), *b"PARENT");
+    assert_eq!(read(&mut child, 0x10000), *b"child!");
+    assert_eq!(read(&mut child, 0x21000), *b"lazy!!");
+    assert_ne!(pa_of(&set, 0x10000), pa_of(&child, 0x10000));
+
     drop(set);
-    assert_eq!(fa.live(), 3 + child.page_table().table_frames());
+    assert_eq!(fa.live(), owned_before + child.page_table().table_frames());
+    // The child is the last holder of every frame now: writes copy nothing.
+    mmu::store(&mut child, 0x11000, b"mine").unwrap();
+    mmu::store(&mut child, 0x21000, b"mine").unwrap();
+    assert_eq!(fa.copies(), 1);
     drop(child);
     assert_eq!(fa.live(), 0);
 }
 
 #[test]
+fn shared_memory_is_seen_by_both_sides_of_a_fork() {
+    let (fa, mut set) = setup(64);
+    set.push(0x10000, 0x13000, rw(), Shared::new()).unwrap();
+    let mut child = set.clone_for_fork(SoftPageTable::new(fa.memory())).unwrap();
+    mmu::store(&mut child, 0x11000, b"hello!").unwrap();
+    assert_eq!(read(&mut set, 0x11000), *b"hello!");
+    mmu::store(&mut set, 0x12000, b"reply!").unwrap();
+    assert_eq!(read(&mut child, 0x12000), *b"reply!");
+    assert_eq!(fa.copies(), 0);
+    assert!(set.to_string().contains("rw-s 00000000 00:00 0 [shared]"));
+    drop(set);
+    assert_eq!(read(&mut child, 0x11000), *b"hello!");
+    drop(child);
+    assert_eq!(fa.live(), 0);
+}
+
+#[test]
+fn device_memory_maps_its_registers_uncached_and_a_fork_maps_the_same() {
+    let (fa, mut set) = setup(16);
+    let (va, pa) = (0x4000_0000, 0x1000_0000);
+    set.push(
+        va,
+        va + 2 * PAGE_SIZE,
+        MemoryAttr::new(),
+        Device::at(va, pa),
+    )
+    .unwrap();
+    let device = MemoryAttr::new().set_device();
+    assert_eq!(set.page_table().translate(va + 8), Some((pa + 8, device)));
+    set.protect(va, va + PAGE_SIZE, ro()).unwrap();
+    assert_eq!(
+        set.page_table().translate(va),
+        Some((pa, ro().set_device()))
+    );
+    let child = set.clone_for_fork(SoftPageTable::new(fa.memory())).unwrap();
+    assert_eq!(
+        child.page_table().translate(va + PAGE_SIZE),
+        Some((pa + PAGE_SIZE, device))
+    );
+    assert_eq!(
+        fa.live(),
+        set.page_table().table_frames() + child.page_table().table_frames()
+    );
+    assert!(set.to_string().contains("r--s 10000000 00:00 0 [device]"));
+}
+
+#[test]
+fn a_fork_that_runs_out_of_frames_leaves_the_parent_as_it_was() {
+    let (fa, mut set) = setup(64);
+    set.push(0x10000, 0x14000, rw(), ByFrame::new()).unwrap();
+    set.push(0x4000_0000, 0x4000_2000, rw(), Lazy::new())
+        .unwrap();
+    mmu::store(&mut set, 0x4000_1000, b"far").unwrap();
+    let pages: Vec<_> = set.page_table().mapped_pages().collect();
+    let counts = fa.ref_counts();
+    // The child needs a root, two middle and two leaf tables: give it fewer.
+    for budget in 0..5 {
+        fa.set_budget(Some(budget));
+        let got = set.clone_for_fork(SoftPageTable::new(fa.memory()));
+        assert_eq!(
+            got.err(),
+            Some(MemoryError::Paging(PagingError::OutOfFrames))
+        );
+        assert_eq!(set.page_table().mapped_pages().collect::<Vec<_>>(), pages);
+        assert_eq!(fa.ref_counts(), counts, "budget {budget}");
+    }
+    fa.set_budget(Some(5));
+    assert!(set.clone_for_fork(SoftPageTable::new(fa.memory())).is_ok());
+}
+
+#[test]
+fn a_copy_on_write_break_without_a_frame_changes_nothing() {
+    let (fa, mut set) = setup(64);
+    set.push(0x10000, 0x11000, rw(), ByFrame::new()).unwrap();
+    mmu::store(&mut set, 0x10000, b"before").unwrap();
+    let mut child = set.clone_for_fork(SoftPageTable::new(fa.memory())).unwrap();
+    fa.set_budget(Some(0));
+    let got = mmu::store(&mut child, 0x10000, b"after!");
+    assert_eq!(got, Err(FaultError::Paging(PagingError::OutOfFrames)));
+    let (pa, attr) = set.page_table().translate(0x10000).unwrap();
+    assert_eq!(child.page_table().translate(0x10000), Some((pa, attr)));
+    assert_eq!(fa.ref_count(pa), 2);
+    fa.set_budget(None);
+    mmu::store(&mut child, 0x10000, b"after!").unwrap();
+    assert_eq!(read(&mut set, 0x10000), *b"before");
+}
+
+#[test]
 fn clear_unmaps_everything_and_drop_frees_the_tables() {
     let (fa, mut set) = setup(32);
-    set.push(0x10000, 0x14000, rw(), MemoryHandler::ByFrame)
-        .unwrap();
-    set.push(0x14000, 0x15000, rx(), MemoryHandler::Linear { offset: 0 })
-        .unwrap();
+    set.push(0x10000, 0x14000, rw(), ByFrame::new()).unwrap();
+    set.push(0x14000, 0x15000, rx(), Linear::new(0)).unwrap();
     set.clear();
     assert!(set.is_empty());
     assert_eq!(set.page_table().mapped_pages().count(), 0);
     assert_eq!(fa.live(), set.page_table().table_frames());
-    set.push(0x10000, 0x11000, rw(), MemoryHandler::ByFrame)
-        .unwrap();
+    set.push(0x10000, 0x11000, rw(), ByFrame::new()).unwrap();
     drop(set);
     assert_eq!(fa.live(), 0);
     assert_eq!(fa.allocated(), fa.freed());
@@ -426,17 +511,10 @@ fn activating_the_page_table_makes_the_set_current() {
 #[test]
 fn display_is_proc_maps_style() {
     let (_fa, mut set) = setup(16);
-    set.push(
-        0x10000,
-        0x12000,
-        rx(),
-        MemoryHandler::Linear { offset: 0x8000 },
-    )
-    .unwrap();
-    set.push(0x20000, 0x21000, rw(), MemoryHandler::ByFrame)
+    set.push(0x10000, 0x12000, rx(), Linear::new(0x8000))
         .unwrap();
-    set.push(0x30000, 0x31000, ro(), MemoryHandler::Lazy)
-        .unwrap();
+    set.push(0x20000, 0x21000, rw(), ByFrame::new()).unwrap();
+    set.push(0x30000, 0x31000, ro(), Lazy::new()).unwrap();
     assert_eq!(
         set.to_string(),
         "00010000-00012000 r-xp 00008000 00:00 0 [linear]\n\

@@ -9,11 +9,11 @@ use std::cell::Cell;
 use intrusive_collections::intrusive_adapter;
 use range_action_map::linux::{GrowsDown, LinuxLayout, StackRlimit};
 use range_action_map::memory_set::{
-    Access, FirstFit, MemoryAttr, MemoryError, MemoryHandler, MemorySet, PageTable,
-    PlacementPolicy, PAGE_SIZE,
+    Access, FirstFit, MemoryAttr, MemoryError, MemorySet, PageTable, PlacementPolicy, PAGE_SIZE,
 };
 use range_action_map::{MapError, MapResult, RangeActionMap, RangeAdapter, RangeLink, Segment};
 use range_action_map::{SegmentOf, Window};
+use range_action_map_testkit::set_model::Backing;
 use range_action_map_testkit::{CountingFrameAllocator, Rng, SoftPageTable};
 
 // === the equivalent map: plain VMAs with the same bits ===
@@ -23,13 +23,13 @@ use range_action_map_testkit::{CountingFrameAllocator, Rng, SoftPageTable};
 struct Vma {
     link: RangeLink,
     attr: Cell<MemoryAttr>,
-    handler: MemoryHandler,
+    handler: Backing,
     grows_down: bool,
 }
 
 intrusive_adapter!(VmaAdapter = Box<Vma>: Vma { link: RangeLink });
 
-fn vma(attr: MemoryAttr, handler: MemoryHandler, grows_down: bool) -> Box<Vma> {
+fn vma(attr: MemoryAttr, handler: Backing, grows_down: bool) -> Box<Vma> {
     Box::new(Vma {
         link: RangeLink::new(),
         attr: Cell::new(attr),
@@ -72,7 +72,7 @@ type Reference = RangeActionMap<VmaAdapter>;
 type Set<P = LinuxLayout> = MemorySet<SoftPageTable, CountingFrameAllocator, P>;
 
 /// One area as both sides show it: range, permissions, handler, grows down.
-type AreaView = (usize, usize, MemoryAttr, MemoryHandler, bool);
+type AreaView = (usize, usize, MemoryAttr, Backing, bool);
 
 const MIB: usize = 1 << 20;
 const HUGE: usize = 2 * MIB;
@@ -107,7 +107,13 @@ fn views(set: &Set, reference: &Reference) -> (Vec<AreaView>, Vec<AreaView>) {
         .iter()
         .map(|a| {
             let r = a.range();
-            (r.start, r.end, a.attr(), a.handler(), a.grows_down())
+            (
+                r.start,
+                r.end,
+                a.attr(),
+                Backing::of(a.handler()),
+                a.grows_down(),
+            )
         })
         .collect();
     let of_reference = reference
@@ -132,7 +138,7 @@ fn check(fa: &CountingFrameAllocator, set: &Set, reference: &Reference, faulted:
     let mut expected: Vec<(usize, MemoryAttr)> = Vec::new();
     for &(start, end, attr, handler, _) in &of_set {
         for va in (start..end).step_by(PAGE_SIZE) {
-            if handler == MemoryHandler::ByFrame || faulted.contains(&va) {
+            if handler == Backing::ByFrame || faulted.contains(&va) {
                 expected.push((va, attr));
             }
         }
@@ -154,14 +160,14 @@ fn map_both(
     reference: &mut Reference,
     hint: usize,
     len: usize,
-    handler: MemoryHandler,
+    handler: Backing,
     grows_down: bool,
 ) -> MapResult<usize> {
     let expected = set.policy().get_unmapped_area(reference, hint, len);
     let got = if grows_down {
-        set.map_anywhere_grows_down(hint, len, PAGE_SIZE, rw(), handler)
+        set.map_anywhere_grows_down(hint, len, PAGE_SIZE, rw(), handler.boxed())
     } else {
-        set.map_anywhere(hint, len, PAGE_SIZE, rw(), handler)
+        set.map_anywhere(hint, len, PAGE_SIZE, rw(), handler.boxed())
     };
     assert_eq!(
         got,
@@ -184,7 +190,7 @@ fn top_down_hint_and_huge_page_rules() {
     let base = layout.mmap_base();
     assert_eq!(base, TASK - 128 * MIB);
     let (fa, mut set, mut reference) = setup(layout, 256);
-    let by_frame = MemoryHandler::ByFrame;
+    let by_frame = Backing::ByFrame;
 
     // Top-down from mmap_base.
     let a = map_both(&mut set, &mut reference, 0, 0x3000, by_frame, false);
@@ -213,7 +219,7 @@ fn top_down_hint_and_huge_page_rules() {
     let d = map_both(&mut set, &mut reference, 0x1000, 0x1000, by_frame, false);
     assert_eq!(d, Ok(layout.mmap_min_addr()));
     // A 2 MiB multiple without a hint is 2 MiB aligned (lazy: no frames).
-    let lazy = MemoryHandler::Lazy;
+    let lazy = Backing::Lazy;
     let e = map_both(&mut set, &mut reference, 0, 2 * HUGE, lazy, false);
     assert_eq!(e, Ok((base - 0x4000 - 2 * HUGE) & !(HUGE - 1)));
     // With a hint it is not.
@@ -239,11 +245,12 @@ fn top_down_hint_and_huge_page_rules() {
 fn guard_gap_below_a_grows_down_stack() {
     let layout = sv39();
     let (fa, mut set, mut reference) = setup(layout, 256);
-    let lazy = MemoryHandler::Lazy;
+    let lazy = Backing::Lazy;
     // The main stack, as exec sets it up: at the top of user space.
     let stack_top = TASK - 0x1000;
     let stack = stack_top - 0x20000;
-    set.push_grows_down(stack, stack_top, rw(), lazy).unwrap();
+    set.push_grows_down(stack, stack_top, rw(), lazy.boxed())
+        .unwrap();
     reference
         .mmap_fixed_noreplace(stack, stack_top, vma(rw(), lazy, true))
         .unwrap();
@@ -276,20 +283,20 @@ fn guard_gap_below_a_grows_down_stack() {
     assert_eq!(refused, Ok(start_gap - 0x3000));
     // The same layout without the bit would have used the guard gap.
     let (_fa, mut flat, _) = setup(layout, 16);
-    flat.map_anywhere(0, 0x10000, PAGE_SIZE, rw(), lazy)
+    flat.map_anywhere(0, 0x10000, PAGE_SIZE, rw(), lazy.boxed())
         .unwrap();
     assert_eq!(
-        flat.map_anywhere(0, 0x1000, PAGE_SIZE, rw(), lazy),
+        flat.map_anywhere(0, 0x1000, PAGE_SIZE, rw(), lazy.boxed()),
         Ok(base - 0x11000)
     );
 
     // A grows-down area does not merge with an adjacent ordinary one...
-    set.push(base, base + 0x1000, rw(), lazy).unwrap();
+    set.push(base, base + 0x1000, rw(), lazy.boxed()).unwrap();
     reference
         .mmap_fixed_noreplace(base, base + 0x1000, vma(rw(), lazy, false))
         .unwrap();
     // ...but does with a grows-down one.
-    set.push_grows_down(stack - 0x1000, stack, rw(), lazy)
+    set.push_grows_down(stack - 0x1000, stack, rw(), lazy.boxed())
         .unwrap();
     reference
         .mmap_fixed_noreplace(stack - 0x1000, stack, vma(rw(), lazy, true))
@@ -326,22 +333,15 @@ fn bottom_up_fallback_when_the_top_down_range_is_full() {
     let layout = LinuxLayout::for_task_size(TASK, StackRlimit::Unlimited);
     assert!(layout.mmap_base() < layout.unmapped_base());
     let (fa, mut set, mut reference) = setup(layout, 64);
-    let lazy = MemoryHandler::Lazy;
+    let lazy = Backing::Lazy;
     // Fill [mmap_min_addr, mmap_base) but for one page (lazy: no frames).
     let (low, base) = (layout.mmap_min_addr(), layout.mmap_base());
-    set.push(low, base - 0x1000, rw(), lazy).unwrap();
+    set.push(low, base - 0x1000, rw(), lazy.boxed()).unwrap();
     reference
         .mmap_fixed_noreplace(low, base - 0x1000, vma(rw(), lazy, false))
         .unwrap();
     // Two pages do not fit below mmap_base: bottom-up from unmapped_base.
-    let up = map_both(
-        &mut set,
-        &mut reference,
-        0,
-        0x2000,
-        MemoryHandler::ByFrame,
-        false,
-    );
+    let up = map_both(&mut set, &mut reference, 0, 0x2000, Backing::ByFrame, false);
     assert_eq!(up, Ok(layout.unmapped_base()));
     // One page still goes top-down.
     assert_eq!(
@@ -362,9 +362,14 @@ fn bottom_up_fallback_when_the_top_down_range_is_full() {
 fn alignment_above_a_page_is_linux_align_mask() {
     let layout = sv39();
     let (fa, mut set, mut reference) = setup(layout, 64);
-    let lazy = MemoryHandler::Lazy;
-    set.push(layout.mmap_base() - 0x3000, layout.mmap_base(), rw(), lazy)
-        .unwrap();
+    let lazy = Backing::Lazy;
+    set.push(
+        layout.mmap_base() - 0x3000,
+        layout.mmap_base(),
+        rw(),
+        lazy.boxed(),
+    )
+    .unwrap();
     reference
         .mmap_fixed_noreplace(
             layout.mmap_base() - 0x3000,
@@ -379,7 +384,7 @@ fn alignment_above_a_page_is_linux_align_mask() {
         (0x4001_0000, 0x1000, 0x10000),
     ] {
         let expected = layout.get_unmapped_area_aligned(&reference, hint, len, align);
-        let got = set.map_anywhere(hint, len, align, rw(), lazy);
+        let got = set.map_anywhere(hint, len, align, rw(), lazy.boxed());
         assert_eq!(got, expected.map_err(MemoryError::Map));
         let start = expected.unwrap();
         assert_eq!(start % align, 0, "{start:#x} is {align:#x}-aligned");
@@ -409,7 +414,7 @@ fn alignment_above_a_page_is_linux_align_mask() {
         (0x1000, 0, MapError::BadAlignment { align: 0 }),
     ] {
         assert_eq!(
-            set.map_anywhere(0, len, align, rw(), lazy),
+            set.map_anywhere(0, len, align, rw(), lazy.boxed()),
             Err(MemoryError::Map(error))
         );
     }
@@ -421,14 +426,14 @@ fn fork_keeps_the_policy_and_the_bits() {
     let layout = sv39();
     let (fa, mut set, _) = setup(layout, 64);
     let base = layout.mmap_base();
-    set.map_anywhere_grows_down(0, 0x4000, PAGE_SIZE, rw(), MemoryHandler::ByFrame)
+    set.map_anywhere_grows_down(0, 0x4000, PAGE_SIZE, rw(), Backing::ByFrame.boxed())
         .unwrap();
     let child = set.clone_for_fork(SoftPageTable::new(fa.memory())).unwrap();
     assert_eq!(child.policy(), &layout);
     assert!(child.find(base - 0x4000).unwrap().grows_down());
     let mut child = child;
     assert_eq!(
-        child.map_anywhere(0, 0x1000, PAGE_SIZE, rw(), MemoryHandler::Lazy),
+        child.map_anywhere(0, 0x1000, PAGE_SIZE, rw(), Backing::Lazy.boxed()),
         Ok(base - 0x4000 - layout.guard_gap() - 0x1000)
     );
     drop(child);
@@ -492,11 +497,11 @@ fn a_wrong_policy_answer_maps_nothing() {
             SoftPageTable::new(fa.memory()),
             fa.clone(),
         );
-        set.push(0x10000, 0x11000, rw(), MemoryHandler::ByFrame)
+        set.push(0x10000, 0x11000, rw(), Backing::ByFrame.boxed())
             .unwrap();
         let live = fa.live();
         assert_eq!(
-            set.map_anywhere(0, 0x2000, PAGE_SIZE, rw(), MemoryHandler::ByFrame),
+            set.map_anywhere(0, 0x2000, PAGE_SIZE, rw(), Backing::ByFrame.boxed()),
             Err(MemoryError::Map(error))
         );
         assert_eq!((set.len(), fa.live()), (1, live));
@@ -510,10 +515,10 @@ fn first_fit_is_still_the_default() {
     let mut set: Set<FirstFit> = MemorySet::new(SoftPageTable::new(fa.memory()), fa.clone());
     assert_eq!(set.policy(), &FirstFit);
     // A grows-down area gets no guard gap from FirstFit.
-    set.push_grows_down(0x20000, 0x30000, rw(), MemoryHandler::Lazy)
+    set.push_grows_down(0x20000, 0x30000, rw(), Backing::Lazy.boxed())
         .unwrap();
     assert_eq!(
-        set.map_anywhere(0x1f000, 0x1000, PAGE_SIZE, rw(), MemoryHandler::Lazy),
+        set.map_anywhere(0x1f000, 0x1000, PAGE_SIZE, rw(), Backing::Lazy.boxed()),
         Ok(0x1f000)
     );
 }
@@ -551,10 +556,10 @@ fn random_sequences_place_as_get_unmapped_area() {
                         }),
                     };
                     let (len, handler) = match rng.below(4) {
-                        0 => ((1 + rng.below(4)) * PAGE_SIZE, MemoryHandler::ByFrame),
-                        1 => ((1 + rng.below(2)) * HUGE, MemoryHandler::Lazy),
-                        2 => ((1 + rng.below(4096)) * PAGE_SIZE, MemoryHandler::Lazy),
-                        _ => ((1 + rng.below(64)) * PAGE_SIZE, MemoryHandler::Lazy),
+                        0 => ((1 + rng.below(4)) * PAGE_SIZE, Backing::ByFrame),
+                        1 => ((1 + rng.below(2)) * HUGE, Backing::Lazy),
+                        2 => ((1 + rng.below(4096)) * PAGE_SIZE, Backing::Lazy),
+                        _ => ((1 + rng.below(64)) * PAGE_SIZE, Backing::Lazy),
                     };
                     let grows_down = rng.below(4) == 0;
                     let unguarded = layout.get_unmapped_area_with(&reference, hint, len, |_| false);
@@ -585,7 +590,7 @@ fn random_sequences_place_as_get_unmapped_area() {
                 _ => {
                     let nth = set.iter().nth(rng.below(set.len().max(1)));
                     if let Some((r, lazy)) =
-                        nth.map(|a| (a.range(), a.handler() == MemoryHandler::Lazy))
+                        nth.map(|a| (a.range(), Backing::of(a.handler()) == Backing::Lazy))
                     {
                         let va = r.start + rng.below((r.end - r.start) / PAGE_SIZE) * PAGE_SIZE;
                         set.handle_page_fault(va, Access::Read).unwrap();

@@ -4,7 +4,7 @@
 
 use range_action_map::linux::{GrowsDown, LinuxLayout, StackRlimit};
 use range_action_map::memory_set::{
-    MemoryAttr, MemoryError, MemoryHandler, MemorySet, PageTable, PAGE_SIZE,
+    ByFrame, Lazy, MemoryAttr, MemoryError, MemorySet, PageTable, PAGE_SIZE,
 };
 use range_action_map::{MapError, Window};
 use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
@@ -27,17 +27,17 @@ fn linux_policy_keeps_the_guard_gap_through_splits_and_merges() {
     );
 
     let stack = set
-        .map_anywhere_grows_down(0, 4 * PAGE_SIZE, PAGE_SIZE, rw, MemoryHandler::ByFrame)
+        .map_anywhere_grows_down(0, 4 * PAGE_SIZE, PAGE_SIZE, rw, ByFrame::new())
         .unwrap();
     assert_eq!(stack, base - 4 * PAGE_SIZE);
-    let below = set.map_anywhere(0, PAGE_SIZE, PAGE_SIZE, rw, MemoryHandler::Lazy);
+    let below = set.map_anywhere(0, PAGE_SIZE, PAGE_SIZE, rw, Lazy::new());
     assert_eq!(below, Ok(stack - guard - PAGE_SIZE));
 
     // An ordinary neighbour does not merge with the stack; a grows-down
     // one does.
-    set.push(base, base + PAGE_SIZE, rw, MemoryHandler::ByFrame)
+    set.push(base, base + PAGE_SIZE, rw, ByFrame::new())
         .unwrap();
-    set.push_grows_down(stack - PAGE_SIZE, stack, rw, MemoryHandler::ByFrame)
+    set.push_grows_down(stack - PAGE_SIZE, stack, rw, ByFrame::new())
         .unwrap();
     assert_eq!(set.len(), 3);
     assert_eq!(set.find(stack).unwrap().range(), stack - PAGE_SIZE..base);
@@ -64,7 +64,7 @@ fn first_fit_aligns_and_refuses_overflow() {
     let fa = CountingFrameAllocator::new(8);
     let mut set = MemorySet::new(SoftPageTable::new(fa.memory()), fa.clone());
     let rw = MemoryAttr::new().set_user();
-    let lazy = MemoryHandler::Lazy;
+    let lazy = Lazy::new();
     assert_eq!(
         set.map_anywhere(0x1000, 0x1000, 0x10000, rw, lazy),
         Ok(0x10000)

@@ -5,7 +5,7 @@ use core::fmt;
 use core::iter::FusedIterator;
 use core::ops::Range;
 
-use super::{RangeActionMap, RangeAdapter, SegmentOf};
+use super::{ArgsOf, RangeActionMap, RangeAdapter, SegmentOf};
 use crate::tree::handle::{NodeRef, Tree};
 
 /// In-order iterator over the segments of a map, from
@@ -33,11 +33,14 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// ```
     #[must_use]
     pub fn iter(&self) -> Iter<'_, A> {
-        Iter {
-            front: self.tree.first(),
-            back: self.tree.last(),
-            remaining: self.len(),
-        }
+        Iter::new(&self.tree)
+    }
+
+    /// The segments in address order, and beside them the value handed to every callback,
+    /// mutably: for code that acts on each segment's resources through that value (a fork
+    /// write-protecting each area's pages in the page table).
+    pub fn iter_with_args_mut(&mut self) -> (Iter<'_, A>, &mut ArgsOf<A>) {
+        (Iter::new(&self.tree), &mut self.args)
     }
 
     /// The segments that overlap `[start, end)`, in address order, from
@@ -123,6 +126,15 @@ impl<A: RangeAdapter> DoubleEndedIterator for Iter<'_, A> {
 }
 
 impl<'a, A: RangeAdapter> Iter<'a, A> {
+    /// An iterator over every segment of `tree`.
+    fn new(tree: &'a Tree<A>) -> Self {
+        Iter {
+            front: tree.first(),
+            back: tree.last(),
+            remaining: tree.len(),
+        }
+    }
+
     /// The next node from the front.
     fn next_node(&mut self) -> Option<NodeRef<'a, A>> {
         if self.remaining == 0 {

@@ -128,6 +128,14 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         self.tree.find(addr).map(|n| n.segment())
     }
 
+    /// [`find`](Self::find), and beside its answer the value handed to every callback,
+    /// mutably: for code that acts on the segment's resources through that value (a page-fault
+    /// handler mapping a page of the area it found).
+    #[inline]
+    pub fn find_with_args_mut(&mut self, addr: usize) -> (Option<&SegmentOf<A>>, &mut ArgsOf<A>) {
+        (self.tree.find(addr).map(|n| n.segment()), &mut self.args)
+    }
+
     /// The range of a segment of this map, for code generic over the
     /// segment type (which does not know the name of its link field). In
     /// *O*(1): it reads the segment's own link, so for a segment in no map,
@@ -195,6 +203,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     /// # Errors
     ///
     /// [`MapError::Overlap`](crate::MapError::Overlap) when one does.
+    #[cfg(feature = "alloc")]
     pub(crate) fn check_free(&self, start: usize, end: usize) -> crate::MapResult<()> {
         if self.tree.is_free(start, end) {
             Ok(())

@@ -1,14 +1,17 @@
 //! Access permissions of a memory area, and how they are written into page-table entries.
 //!
-//! [`MemoryAttr`] is the tutorial's permission triple (user / readonly / execute). Areas keep one,
-//! apply it to every leaf entry they map ([`MemoryAttr::apply`]), and `mprotect` carries it as a
-//! plain `usize` flags value whose bit layout is fixed here:
+//! [`MemoryAttr`] is the tutorial's permission triple (user / readonly / execute) plus the two
+//! bits a kernel needs for device memory and for its own mappings (device / global). Areas keep
+//! one, apply it to every leaf entry they map ([`MemoryAttr::apply`]), and `mprotect` carries it
+//! as a plain `usize` flags value whose bit layout is fixed here:
 //!
-//! | bit | constant                    | meaning when set                   |
-//! |-----|-----------------------------|------------------------------------|
-//! | 0   | [`MemoryAttr::FLAG_USER`]     | accessible from user mode          |
-//! | 1   | [`MemoryAttr::FLAG_READONLY`] | not writable                       |
-//! | 2   | [`MemoryAttr::FLAG_EXECUTE`]  | executable                         |
+//! | bit | constant                    | meaning when set                                   |
+//! |-----|-----------------------------|----------------------------------------------------|
+//! | 0   | [`MemoryAttr::FLAG_USER`]     | accessible from user mode                          |
+//! | 1   | [`MemoryAttr::FLAG_READONLY`] | not writable                                       |
+//! | 2   | [`MemoryAttr::FLAG_EXECUTE`]  | executable                                         |
+//! | 3   | [`MemoryAttr::FLAG_DEVICE`]   | device memory: uncached, strongly ordered (MMIO)   |
+//! | 4   | [`MemoryAttr::FLAG_GLOBAL`]   | present in every address space (kernel mappings)   |
 //!
 //! Every other bit is reserved: converting a value with a reserved bit set fails with
 //! [`InvalidAttrBits`].
@@ -17,11 +20,12 @@ use core::fmt;
 
 use super::page_table::PageEntry;
 
-/// Access permissions of a memory area: user-accessible, read-only, executable.
+/// Access permissions and memory type of an area: user-accessible, read-only, executable,
+/// device, global.
 ///
 /// Pages are always readable. [`MemoryAttr::new`] (equal to [`Default`]) is kernel-only,
-/// writable and not executable; the builder methods only ever add a property, as in the
-/// tutorial:
+/// writable, not executable, cached and not global; the builder methods only ever add a
+/// property, as in the tutorial:
 ///
 /// ```
 /// # use range_action_map::memory_set::MemoryAttr;
@@ -29,12 +33,13 @@ use super::page_table::PageEntry;
 /// assert!(text.is_readonly() && text.is_execute() && !text.is_user());
 /// assert_eq!(text.to_string(), "r-xp");
 /// assert_eq!(usize::from(text), MemoryAttr::FLAG_READONLY | MemoryAttr::FLAG_EXECUTE);
+/// let uart = MemoryAttr::new().set_device().set_global();
+/// assert!(uart.is_device() && uart.is_global());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct MemoryAttr {
-    user: bool,
-    readonly: bool,
-    execute: bool,
+    /// The flags value, only bits of [`MemoryAttr::FLAGS_MASK`].
+    flags: usize,
 }
 
 impl MemoryAttr {
@@ -44,101 +49,136 @@ impl MemoryAttr {
     pub const FLAG_READONLY: usize = 1 << 1;
     /// Flags bit 2: the pages are executable.
     pub const FLAG_EXECUTE: usize = 1 << 2;
+    /// Flags bit 3: the pages are device memory (uncached, strongly ordered).
+    pub const FLAG_DEVICE: usize = 1 << 3;
+    /// Flags bit 4: the pages are global (their translations survive an address-space switch).
+    pub const FLAG_GLOBAL: usize = 1 << 4;
     /// Every flags bit that has a meaning; the others must be clear.
-    pub const FLAGS_MASK: usize = Self::FLAG_USER | Self::FLAG_READONLY | Self::FLAG_EXECUTE;
+    pub const FLAGS_MASK: usize = Self::FLAG_USER
+        | Self::FLAG_READONLY
+        | Self::FLAG_EXECUTE
+        | Self::FLAG_DEVICE
+        | Self::FLAG_GLOBAL;
 
-    /// Kernel-only, writable, not executable permissions.
+    /// Kernel-only, writable, not executable, cached, not global.
     pub const fn new() -> Self {
+        MemoryAttr { flags: 0 }
+    }
+
+    const fn with(self, flag: usize) -> Self {
         MemoryAttr {
-            user: false,
-            readonly: false,
-            execute: false,
+            flags: self.flags | flag,
         }
+    }
+
+    const fn has(self, flag: usize) -> bool {
+        self.flags & flag != 0
     }
 
     /// Makes the pages accessible from user mode.
     #[must_use]
-    pub const fn set_user(mut self) -> Self {
-        self.user = true;
-        self
+    pub const fn set_user(self) -> Self {
+        self.with(Self::FLAG_USER)
     }
 
     /// Makes the pages read-only.
     #[must_use]
-    pub const fn set_readonly(mut self) -> Self {
-        self.readonly = true;
-        self
+    pub const fn set_readonly(self) -> Self {
+        self.with(Self::FLAG_READONLY)
     }
 
     /// Makes the pages executable.
     #[must_use]
-    pub const fn set_execute(mut self) -> Self {
-        self.execute = true;
-        self
+    pub const fn set_execute(self) -> Self {
+        self.with(Self::FLAG_EXECUTE)
+    }
+
+    /// Makes the pages device memory: uncached and strongly ordered, for MMIO registers.
+    #[must_use]
+    pub const fn set_device(self) -> Self {
+        self.with(Self::FLAG_DEVICE)
+    }
+
+    /// Makes the pages global: a kernel mapping present in every address space, whose
+    /// translations need not be flushed when the CPU switches address spaces.
+    #[must_use]
+    pub const fn set_global(self) -> Self {
+        self.with(Self::FLAG_GLOBAL)
     }
 
     /// Whether the pages are accessible from user mode.
     pub const fn is_user(&self) -> bool {
-        self.user
+        self.has(Self::FLAG_USER)
     }
 
     /// Whether the pages are read-only.
     pub const fn is_readonly(&self) -> bool {
-        self.readonly
+        self.has(Self::FLAG_READONLY)
     }
 
     /// Whether the pages are executable.
     pub const fn is_execute(&self) -> bool {
-        self.execute
+        self.has(Self::FLAG_EXECUTE)
+    }
+
+    /// Whether the pages are device memory.
+    pub const fn is_device(&self) -> bool {
+        self.has(Self::FLAG_DEVICE)
+    }
+
+    /// Whether the pages are global.
+    pub const fn is_global(&self) -> bool {
+        self.has(Self::FLAG_GLOBAL)
     }
 
     /// Writes these permissions into a leaf entry and marks it present.
     ///
     /// The entry becomes present, user-accessible iff [`is_user`](Self::is_user), writable iff
-    /// not [`is_readonly`](Self::is_readonly) and executable iff
-    /// [`is_execute`](Self::is_execute); its frame is left as it was. This is what turns the
+    /// not [`is_readonly`](Self::is_readonly), executable iff [`is_execute`](Self::is_execute),
+    /// device memory iff [`is_device`](Self::is_device) and global iff
+    /// [`is_global`](Self::is_global); its frame is left as it was. This is what turns the
     /// R|W|X kernel-only entry returned by [`PageTable::map`](super::page_table::PageTable::map)
     /// into the area's entry: `attr.apply(pt.map(va, pa, frames)?)`.
     pub fn apply(&self, entry: &mut impl PageEntry) {
         entry.set_present(true);
-        entry.set_user(self.user);
-        entry.set_writable(!self.readonly);
-        entry.set_execute(self.execute);
+        entry.set_user(self.is_user());
+        entry.set_writable(!self.is_readonly());
+        entry.set_execute(self.is_execute());
+        entry.set_device(self.is_device());
+        entry.set_global(self.is_global());
     }
 
     /// Reads the permissions of an entry back; the inverse of [`apply`](Self::apply).
     ///
     /// Whether the entry is present is not part of the result.
     pub fn from_entry(entry: &impl PageEntry) -> MemoryAttr {
-        MemoryAttr {
-            user: entry.is_user(),
-            readonly: !entry.is_writable(),
-            execute: entry.is_execute(),
+        let mut attr = MemoryAttr::new();
+        for (is_set, flag) in [
+            (entry.is_user(), Self::FLAG_USER),
+            (!entry.is_writable(), Self::FLAG_READONLY),
+            (entry.is_execute(), Self::FLAG_EXECUTE),
+            (entry.is_device(), Self::FLAG_DEVICE),
+            (entry.is_global(), Self::FLAG_GLOBAL),
+        ] {
+            if is_set {
+                attr = attr.with(flag);
+            }
         }
+        attr
     }
 }
 
 impl From<MemoryAttr> for usize {
-    /// Encodes the permissions as flags (bit 0 user, bit 1 readonly, bit 2 execute).
+    /// Encodes the attributes as flags (see the [module docs](self) for the bits).
     fn from(attr: MemoryAttr) -> usize {
-        let mut flags = 0;
-        if attr.user {
-            flags |= MemoryAttr::FLAG_USER;
-        }
-        if attr.readonly {
-            flags |= MemoryAttr::FLAG_READONLY;
-        }
-        if attr.execute {
-            flags |= MemoryAttr::FLAG_EXECUTE;
-        }
-        flags
+        attr.flags
     }
 }
 
 impl TryFrom<usize> for MemoryAttr {
     type Error = InvalidAttrBits;
 
-    /// Decodes flags (bit 0 user, bit 1 readonly, bit 2 execute).
+    /// Decodes flags (see the [module docs](self) for the bits).
     ///
     /// # Errors
     ///
@@ -148,22 +188,27 @@ impl TryFrom<usize> for MemoryAttr {
         if flags & !MemoryAttr::FLAGS_MASK != 0 {
             return Err(InvalidAttrBits(flags));
         }
-        Ok(MemoryAttr {
-            user: flags & MemoryAttr::FLAG_USER != 0,
-            readonly: flags & MemoryAttr::FLAG_READONLY != 0,
-            execute: flags & MemoryAttr::FLAG_EXECUTE != 0,
-        })
+        Ok(MemoryAttr { flags })
     }
 }
 
 impl fmt::Display for MemoryAttr {
     /// Formats the permissions as `/proc/<pid>/maps` does: `rwxp`, with `-` for a missing right.
     ///
-    /// Pages are always readable and private; the user bit is not shown.
+    /// Pages are always readable; the user, device and global bits are not shown, and whether
+    /// the area is shared is its handler's to say, so this shows `p`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let w = if self.readonly { '-' } else { 'w' };
-        let x = if self.execute { 'x' } else { '-' };
-        write!(f, "r{w}{x}p")
+        self.fmt_maps(f, false)
+    }
+}
+
+impl MemoryAttr {
+    /// Writes the `rwxp` / `rwxs` permissions column of `/proc/<pid>/maps`.
+    pub(super) fn fmt_maps(&self, f: &mut fmt::Formatter<'_>, shared: bool) -> fmt::Result {
+        let w = if self.is_readonly() { '-' } else { 'w' };
+        let x = if self.is_execute() { 'x' } else { '-' };
+        let s = if shared { 's' } else { 'p' };
+        write!(f, "r{w}{x}{s}")
     }
 }
 
@@ -194,13 +239,16 @@ mod tests {
 
     use super::*;
 
-    /// A page-table entry made of four plain flags, so these tests need no page table.
+    /// A page-table entry made of plain flags, so these tests need no page table.
     #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
     struct FlagEntry {
         present: bool,
         user: bool,
         writable: bool,
         execute: bool,
+        device: bool,
+        global: bool,
+        frame: usize,
     }
 
     impl PageEntry for FlagEntry {
@@ -228,22 +276,39 @@ mod tests {
         fn is_execute(&self) -> bool {
             self.execute
         }
+        fn set_device(&mut self, value: bool) {
+            self.device = value;
+        }
+        fn is_device(&self) -> bool {
+            self.device
+        }
+        fn set_global(&mut self, value: bool) {
+            self.global = value;
+        }
+        fn is_global(&self) -> bool {
+            self.global
+        }
+        fn frame(&self) -> usize {
+            self.frame
+        }
+        fn set_frame(&mut self, pa: usize) {
+            self.frame = pa;
+        }
     }
 
-    /// All eight attributes, indexed by their flags value.
+    /// All 32 attributes, indexed by their flags value, built with the builders.
     fn all_attrs() -> impl Iterator<Item = MemoryAttr> {
-        (0..8usize).map(|flags| {
-            let mut attr = MemoryAttr::new();
-            if flags & 1 != 0 {
-                attr = attr.set_user();
-            }
-            if flags & 2 != 0 {
-                attr = attr.set_readonly();
-            }
-            if flags & 4 != 0 {
-                attr = attr.set_execute();
-            }
-            attr
+        let builders: [fn(MemoryAttr) -> MemoryAttr; 5] = [
+            MemoryAttr::set_user,
+            MemoryAttr::set_readonly,
+            MemoryAttr::set_execute,
+            MemoryAttr::set_device,
+            MemoryAttr::set_global,
+        ];
+        (0..32usize).map(move |flags| {
+            (0..5)
+                .filter(|bit| flags & 1 << bit != 0)
+                .fold(MemoryAttr::new(), |attr, bit| builders[bit](attr))
         })
     }
 
@@ -282,6 +347,9 @@ mod tests {
                 user: !attr.is_user(),
                 writable: attr.is_readonly(),
                 execute: !attr.is_execute(),
+                device: !attr.is_device(),
+                global: !attr.is_global(),
+                frame: 0x5000,
             };
             attr.apply(&mut entry);
             assert_eq!(
@@ -291,6 +359,9 @@ mod tests {
                     user: attr.is_user(),
                     writable: !attr.is_readonly(),
                     execute: attr.is_execute(),
+                    device: attr.is_device(),
+                    global: attr.is_global(),
+                    frame: 0x5000,
                 },
                 "{attr:?}"
             );
@@ -308,9 +379,9 @@ mod tests {
         }
         let rwx_kernel = FlagEntry {
             present: true,
-            user: false,
             writable: true,
             execute: true,
+            ..FlagEntry::default()
         };
         assert_eq!(
             MemoryAttr::from_entry(&rwx_kernel),
@@ -324,7 +395,9 @@ mod tests {
         assert_eq!(usize::from(MemoryAttr::new().set_user()), 0b001);
         assert_eq!(usize::from(MemoryAttr::new().set_readonly()), 0b010);
         assert_eq!(usize::from(MemoryAttr::new().set_execute()), 0b100);
-        assert_eq!(MemoryAttr::FLAGS_MASK, 0b111);
+        assert_eq!(usize::from(MemoryAttr::new().set_device()), 0b1000);
+        assert_eq!(usize::from(MemoryAttr::new().set_global()), 0b1_0000);
+        assert_eq!(MemoryAttr::FLAGS_MASK, 0b1_1111);
     }
 
     #[test]
@@ -337,12 +410,12 @@ mod tests {
 
     #[test]
     fn reserved_bits_are_rejected_with_the_whole_value() {
-        for flags in [0b1000, 0b1111, 1 << 3 | 1, 1 << 63, usize::MAX] {
+        for flags in [0b10_0000, 0b11_1111, 1 << 5 | 1, 1 << 63, usize::MAX] {
             assert_eq!(MemoryAttr::try_from(flags), Err(InvalidAttrBits(flags)));
         }
         assert_eq!(
-            InvalidAttrBits(0b1101).to_string(),
-            "invalid memory attribute flags 0xd: reserved bits 0x8 are set"
+            InvalidAttrBits(0b10_1101).to_string(),
+            "invalid memory attribute flags 0x2d: reserved bits 0x20 are set"
         );
     }
 
@@ -378,6 +451,6 @@ mod tests {
         let b = MemoryAttr::new().set_readonly().set_user();
         assert_eq!(hash(a), hash(b));
         let distinct: std::collections::HashSet<MemoryAttr> = all_attrs().collect();
-        assert_eq!(distinct.len(), 8);
+        assert_eq!(distinct.len(), 32);
     }
 }

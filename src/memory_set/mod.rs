@@ -2,12 +2,16 @@
 //!
 //! This is the tutorial's `MemorySet` / `MemoryArea` / `MemoryHandler` /
 //! `MemoryAttr`, with the hardware behind two traits the kernel implements,
-//! [`PageTable`] and [`FrameAllocator`]. A [`MemorySet`] owns one page table
-//! and one allocator handle, keeps its [`MemoryArea`]s in a
-//! [`RangeActionMap`], and keeps the page table exactly in step with them:
+//! [`PageTable`] and [`FrameAllocator`] (whose frames carry reference
+//! counts). A [`MemorySet`] owns one page table and one allocator handle,
+//! keeps its [`MemoryArea`]s in a [`RangeActionMap`], and keeps the page
+//! table exactly in step with them. How each area's pages get their frames
+//! is its [`MemoryHandler`], an open trait: the crate provides [`Linear`],
+//! [`Device`], [`ByFrame`], [`Lazy`] and [`Shared`], and a kernel adds its
+//! own.
 //!
 //! - [`push`](MemorySet::push) and [`map_anywhere`](MemorySet::map_anywhere)
-//!   map every page of a `Linear` or `ByFrame` area (none of a `Lazy` one);
+//!   map what the handler maps up front (every page but a [`Lazy`] area's);
 //!   where `map_anywhere` puts an area is the set's [`PlacementPolicy`],
 //!   chosen when the set is built: the seed's [`FirstFit`] (the default), or
 //!   Linux's [`LinuxLayout`], which also keeps a guard gap below the areas
@@ -16,15 +20,17 @@
 //!   frees exactly the frames the areas own;
 //! - [`protect`](MemorySet::protect) rewrites the flags of exactly the
 //!   mapped pages whose permissions change, and leaves other areas whole;
-//! - [`handle_page_fault`](MemorySet::handle_page_fault) maps lazy pages;
-//! - [`clone_for_fork`](MemorySet::clone_for_fork) copies every area and the
-//!   contents of every owned frame into a new address space;
+//! - [`handle_page_fault`](MemorySet::handle_page_fault) maps lazy pages
+//!   and breaks copy-on-write sharing;
+//! - [`clone_for_fork`](MemorySet::clone_for_fork) makes the child's address
+//!   space: private memory shared copy-on-write, shared memory shared, no
+//!   page copied;
 //! - [`clear`](MemorySet::clear) and `Drop` unmap everything (`Drop` also
 //!   gives the page table's own frames back).
 //!
 //! Every operation costs *O*(log n + pages touched). The pages touched are
-//! all those of a `Linear` or `ByFrame` area, but only the mapped ones of a
-//! `Lazy` area, found through [`PageTable::next_mapped`], which skips absent
+//! all those of an area mapped up front, but only the mapped ones of a
+//! [`Lazy`] area, found through [`PageTable::next_mapped`], which skips absent
 //! tables whole: a 1 TiB lazy reservation costs what is mapped in it, not its
 //! size. All addresses and lengths are multiples of [`PAGE_SIZE`].
 //!
@@ -34,14 +40,14 @@
 //! a dev-dependency):
 //!
 //! ```
-//! use range_action_map::memory_set::{Access, MemoryAttr, MemoryHandler, MemorySet, PageTable};
+//! use range_action_map::memory_set::{Access, MemoryAttr, ByFrame, Lazy, Linear, MemorySet, PageTable};
 //! use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
 //!
 //! let frames = CountingFrameAllocator::new(64);
 //! let mut set = MemorySet::new(SoftPageTable::new(frames.memory()), frames.clone());
 //! let rw = MemoryAttr::new().set_user();
-//! set.push(0x10000, 0x14000, rw, MemoryHandler::ByFrame)?;
-//! let heap = set.map_anywhere(0x20000, 0x2000, 0x1000, rw, MemoryHandler::Lazy)?;
+//! set.push(0x10000, 0x14000, rw, ByFrame::new())?;
+//! let heap = set.map_anywhere(0x20000, 0x2000, 0x1000, rw, Lazy::new())?;
 //! assert_eq!(heap, 0x20000);
 //! assert!(set.page_table().translate(heap).is_none()); // not faulted in yet
 //! set.handle_page_fault(heap + 8, Access::Write)?;
@@ -61,7 +67,7 @@
 //!
 //! ```
 //! use range_action_map::linux::LinuxLayout;
-//! use range_action_map::memory_set::{MemoryAttr, MemoryHandler, MemorySet};
+//! use range_action_map::memory_set::{MemoryAttr, ByFrame, Lazy, Linear, MemorySet};
 //! use range_action_map::Window;
 //! use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
 //!
@@ -70,7 +76,7 @@
 //! let window = Window::new(layout.mmap_min_addr(), layout.task_size())?;
 //! let mut set =
 //!     MemorySet::with_policy(layout, window, SoftPageTable::new(frames.memory()), frames.clone());
-//! let (rw, lazy) = (MemoryAttr::new().set_user(), MemoryHandler::Lazy);
+//! let (rw, lazy) = (MemoryAttr::new().set_user(), Lazy::new());
 //! // A stack right below mmap_base, then a mapping below its 1 MiB guard gap.
 //! let stack = set.map_anywhere_grows_down(0, 0x10000, 0x1000, rw, lazy)?;
 //! assert_eq!(stack, layout.mmap_base() - 0x10000);
@@ -82,6 +88,8 @@ pub mod attr;
 pub mod page_table;
 
 mod area;
+mod context;
+mod fault;
 mod handler;
 mod policy;
 
@@ -94,9 +102,11 @@ use crate::{Coverage, MapError, MapResult, RangeActionMap, Window};
 
 use area::AreaAdapter;
 
-pub use area::{MemoryArea, PageContext};
+pub use area::MemoryArea;
 pub use attr::{InvalidAttrBits, MemoryAttr};
-pub use handler::MemoryHandler;
+pub use context::PageContext;
+pub use fault::{Access, FaultError};
+pub use handler::{Anonymous, ByFrame, Device, Lazy, Linear, MemoryHandler, Shared};
 pub use page_table::{FrameAllocator, PageEntry, PageTable, PagingError, PAGE_SIZE};
 pub use policy::{FirstFit, PlacementPolicy};
 
@@ -140,67 +150,6 @@ impl fmt::Display for MemoryError {
 }
 
 impl core::error::Error for MemoryError {}
-
-/// The kind of access that faulted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Access {
-    /// A load.
-    Read,
-    /// A store.
-    Write,
-    /// An instruction fetch.
-    Execute,
-}
-
-impl Access {
-    /// Whether an area with permissions `attr` allows this access (pages are
-    /// always readable).
-    pub const fn is_allowed_by(self, attr: MemoryAttr) -> bool {
-        match self {
-            Access::Read => true,
-            Access::Write => !attr.is_readonly(),
-            Access::Execute => attr.is_execute(),
-        }
-    }
-}
-
-/// Why [`MemorySet::handle_page_fault`] could not resolve a fault: the
-/// kernel then signals the process (`SIGSEGV`) or panics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FaultError {
-    /// No area contains the address.
-    Unmapped {
-        /// The faulting address.
-        addr: usize,
-    },
-    /// The area containing the address forbids the access.
-    AccessViolation {
-        /// The faulting address.
-        addr: usize,
-        /// What was attempted.
-        access: Access,
-        /// The area's permissions.
-        attr: MemoryAttr,
-    },
-    /// The page could not be mapped (frames ran out, or the page table
-    /// refused the address).
-    Paging(PagingError),
-}
-
-impl fmt::Display for FaultError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FaultError::Unmapped { addr } => write!(f, "no area contains {addr:#x}"),
-            FaultError::AccessViolation { addr, access, attr } => {
-                write!(f, "{access:?} access to {addr:#x} in a {attr} area")
-            }
-            FaultError::Paging(error) => write!(f, "cannot map the faulting page: {error}"),
-        }
-    }
-}
-
-impl core::error::Error for FaultError {}
 
 // === impl KernelLayout ===
 
@@ -316,10 +265,13 @@ impl KernelLayout {
 ///
 /// # Invariants
 ///
-/// The page table maps exactly: every page of every `Linear` and `ByFrame`
-/// area, the faulted-in pages of `Lazy` areas, and nothing else; a
-/// `Linear` page maps `va - offset`, every other mapped page a frame of
-/// `FA` that no other page maps, with the area's attributes.
+/// The page table maps exactly what the areas' handlers mapped (with the
+/// provided handlers: every page of a [`Linear`], [`Device`], [`ByFrame`] or
+/// [`Shared`] area, the faulted-in pages of a [`Lazy`] area) and nothing
+/// else, with the area's attributes, except that a private page whose frame
+/// is shared stays read-only until its first write. A frame of `FA` holds
+/// one reference per page-table entry that maps it, across every address
+/// space of a fork tree.
 pub struct MemorySet<PT: PageTable, FA: FrameAllocator, P = FirstFit> {
     map: RangeActionMap<AreaAdapter<PT, FA>>,
     policy: P,
@@ -352,9 +304,7 @@ impl<PT: PageTable, FA: FrameAllocator> MemorySet<PT, FA> {
     /// mapped is then unmapped and the page table destroyed.
     pub fn new_kernel(layout: &KernelLayout, pt: PT, fa: FA) -> MemoryResult<Self> {
         let mut set = Self::new(pt, fa);
-        let handler = MemoryHandler::Linear {
-            offset: layout.offset(),
-        };
+        let handler = Linear::new(layout.offset());
         for (_, range, attr) in layout.sections() {
             if !range.is_empty() {
                 set.push(range.start, range.end, attr, handler)?;
@@ -375,7 +325,7 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     ///
     /// ```
     /// use range_action_map::linux::{LinuxLayout, StackRlimit};
-    /// use range_action_map::memory_set::{MemoryAttr, MemoryHandler, MemorySet};
+    /// use range_action_map::memory_set::{MemoryAttr, ByFrame, Lazy, Linear, MemorySet};
     /// use range_action_map::Window;
     /// use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
     ///
@@ -386,7 +336,7 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// let mut set =
     ///     MemorySet::with_policy(layout, window, SoftPageTable::new(frames.memory()), frames.clone());
     /// let rw = MemoryAttr::new().set_user();
-    /// let at = set.map_anywhere(0, 0x3000, 0x1000, rw, MemoryHandler::ByFrame)?;
+    /// let at = set.map_anywhere(0, 0x3000, 0x1000, rw, ByFrame::new())?;
     /// assert_eq!(at, layout.mmap_base() - 0x3000);
     /// # Ok::<(), range_action_map::memory_set::MemoryError>(())
     /// ```
@@ -438,10 +388,14 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
         &self.map.args().fa
     }
 
-    /// Adds an area `[start, end)` and maps its pages (all of them, except
-    /// for a [`MemoryHandler::Lazy`] area). It merges with an adjacent area
-    /// of equal attributes and handler. *O*(log n + pages mapped): a lazy
-    /// area costs *O*(log n), however large.
+    /// Adds an area `[start, end)` with `handler` and maps what the handler
+    /// maps up front ([`MemoryHandler::map`]: every page, except for a
+    /// [`Lazy`] area). It merges with an adjacent area of equal attributes
+    /// whose handler [agrees](MemoryHandler::can_merge). *O*(log n + pages
+    /// mapped): a lazy area costs *O*(log n), however large.
+    ///
+    /// A handler chosen at run time is passed boxed
+    /// (`Box<dyn MemoryHandler<PT, FA>>`), and kept as it is.
     ///
     /// # Errors
     ///
@@ -456,9 +410,13 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
         start: usize,
         end: usize,
         attr: MemoryAttr,
-        handler: MemoryHandler,
+        handler: impl MemoryHandler<PT, FA>,
     ) -> MemoryResult<()> {
-        self.push_area(start, end, MemoryArea::new(handler, attr, false))
+        self.push_area(
+            start,
+            end,
+            MemoryArea::new(handler.into_boxed(), attr, false),
+        )
     }
 
     /// Adds an area `[start, end)` that grows down, as a stack does (Linux's
@@ -477,9 +435,13 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
         start: usize,
         end: usize,
         attr: MemoryAttr,
-        handler: MemoryHandler,
+        handler: impl MemoryHandler<PT, FA>,
     ) -> MemoryResult<()> {
-        self.push_area(start, end, MemoryArea::new(handler, attr, true))
+        self.push_area(
+            start,
+            end,
+            MemoryArea::new(handler.into_boxed(), attr, true),
+        )
     }
 
     /// Adds a `len`-byte area at a free address that is a multiple of
@@ -510,12 +472,17 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
         len: usize,
         align: usize,
         attr: MemoryAttr,
-        handler: MemoryHandler,
+        handler: impl MemoryHandler<PT, FA>,
     ) -> MemoryResult<usize>
     where
         P: PlacementPolicy,
     {
-        self.map_area(hint, len, align, MemoryArea::new(handler, attr, false))
+        self.map_area(
+            hint,
+            len,
+            align,
+            MemoryArea::new(handler.into_boxed(), attr, false),
+        )
     }
 
     /// [`map_anywhere`](Self::map_anywhere) for an area that grows down, as
@@ -531,12 +498,17 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
         len: usize,
         align: usize,
         attr: MemoryAttr,
-        handler: MemoryHandler,
+        handler: impl MemoryHandler<PT, FA>,
     ) -> MemoryResult<usize>
     where
         P: PlacementPolicy,
     {
-        self.map_area(hint, len, align, MemoryArea::new(handler, attr, true))
+        self.map_area(
+            hint,
+            len,
+            align,
+            MemoryArea::new(handler.into_boxed(), attr, true),
+        )
     }
 
     /// Unmaps `[start, end)`: areas inside go, areas across a bound are cut;
@@ -601,13 +573,16 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
         Some(first.start.max(from)..last_end.min(end))
     }
 
-    /// Resolves a page fault at `addr`: maps the page of a
-    /// [`MemoryHandler::Lazy`] area on its first access, with a fresh zeroed
-    /// frame. *O*(log n).
+    /// Resolves a page fault at `addr` by an `access` the area allows,
+    /// through the area's handler ([`MemoryHandler::handle_fault`]): the
+    /// first access to a [`Lazy`] page maps a fresh zeroed frame; the first
+    /// write to a private page shared by a fork copies it, or makes it
+    /// writable if this address space holds the frame's last reference.
+    /// *O*(log n).
     ///
-    /// A fault on a page that is already mapped, with an access the area
-    /// allows, is spurious (another CPU resolved it first, or the TLB was
-    /// stale) and returns `Ok(())` with nothing changed.
+    /// A fault on a page whose entry already allows the access is spurious
+    /// (another CPU resolved it first, or the TLB was stale) and returns
+    /// `Ok(())` with nothing changed.
     ///
     /// # Errors
     ///
@@ -615,20 +590,25 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// - [`FaultError::AccessViolation`] when the area forbids `access`
     ///   (a write to a read-only area, an instruction fetch from a
     ///   non-executable one);
-    /// - [`FaultError::Paging`] when no frame is left for the page.
+    /// - [`FaultError::Paging`] when no frame is left for the page (or its
+    ///   copy); nothing is then changed.
     pub fn handle_page_fault(&mut self, addr: usize, access: Access) -> Result<(), FaultError> {
-        let area = self.map.find(addr).ok_or(FaultError::Unmapped { addr })?;
-        let (attr, handler) = (area.attr(), area.handler());
+        let (area, cx) = self.map.find_with_args_mut(addr);
+        let area = area.ok_or(FaultError::Unmapped { addr })?;
+        let attr = area.attr();
         if !access.is_allowed_by(attr) {
             return Err(FaultError::AccessViolation { addr, access, attr });
         }
         let va = addr & !(PAGE_SIZE - 1);
-        let cx = self.map.args_mut();
-        if cx.pt.translate(va).is_some() {
+        if cx
+            .pt
+            .translate(va)
+            .is_some_and(|(_, now)| access.is_allowed_by(now))
+        {
             return Ok(());
         }
-        handler
-            .map_page(cx, va, attr, None)
+        area.handler()
+            .handle_fault(cx, va, access, attr)
             .map_err(FaultError::Paging)
     }
 
@@ -674,12 +654,10 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
         Ok(start)
     }
 
-    /// Maps the pages of `[start, end)` (free, checked) and adds `area` over
-    /// it. With `parent`, the address space being forked: owned frames are
-    /// fresh copies of the parent's, and a lazy page is mapped iff the
-    /// parent's is. *O*(log n + pages) for an eager area; a lazy one costs
-    /// what the parent's [`PageTable::next_mapped`] walk does (nothing
-    /// without a parent), however large it is.
+    /// Maps the pages of `[start, end)` (free, checked) and adds `area` over it: what its
+    /// handler maps when an area is added ([`MemoryHandler::map`]) or, with `parent`, the
+    /// address space being forked, what it maps in a fork's child ([`MemoryHandler::fork`]).
+    /// If that fails, the handler unmaps the range again. *O*(log n + pages mapped).
     fn insert(
         &mut self,
         start: usize,
@@ -689,26 +667,20 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     ) -> MemoryResult<()> {
         let (attr, handler) = (area.attr(), area.handler());
         let cx = self.map.args_mut();
-        let mut from = start;
-        // Loop invariant: the pages of `[start, from)` the area must map are
-        // mapped: all of an eager area's, the ones the parent maps of a
-        // lazy area's.
-        while let Some(va) = handler.next_page(parent, from, end) {
-            // Only owned frames have contents to copy: a `Linear` page maps
-            // the same frame in both address spaces.
-            let source = parent
-                .filter(|_| handler.owns_frames())
-                .and_then(|p| p.translate(va))
-                .map(|(pa, _)| pa);
-            if let Err(error) = handler.map_page(cx, va, attr, source) {
-                handler.unmap_pages(cx, start, va);
-                return Err(error.into());
-            }
-            from = va + PAGE_SIZE;
+        let mapped = match parent {
+            None => handler.map(cx, start..end, attr),
+            Some(parent) => handler.fork(parent, cx, start..end, attr),
+        };
+        if let Err(error) = mapped {
+            handler.unmap(cx, start..end);
+            return Err(error.into());
         }
         if let Err(refused) = self.map.mmap_fixed_noreplace(start, end, Box::new(area)) {
             debug_assert!(false, "inconsistent state: checked range refused");
-            handler.unmap_pages(self.map.args_mut(), start, end);
+            refused
+                .node
+                .handler()
+                .unmap(self.map.args_mut(), start..end);
             return Err(refused.error.into());
         }
         Ok(())
@@ -724,20 +696,21 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
 }
 
 impl<PT: PageTable, FA: FrameAllocator + Clone, P: Clone> MemorySet<PT, FA, P> {
-    /// A copy of this address space for a forked process, over the empty
-    /// page table `child_pt`, with clones of the frame allocator and the
-    /// placement policy: every area with its range, attributes, handler and
-    /// grows-down bit; each owned frame copied into a fresh one
-    /// (`FrameAllocator::copy_frame`), lazy pages mapped in the child iff
-    /// they are in the parent, and `Linear` areas mapping the same physical
-    /// range. *O*(n log n + pages mapped + tables visited).
+    /// The address space of a forked process, over the empty page table `child_pt`, with
+    /// clones of the frame allocator and the placement policy: every area with its range,
+    /// attributes, handler and grows-down bit, and in the child's table what each handler's
+    /// [`fork`](MemoryHandler::fork) maps. For the provided handlers: private memory
+    /// ([`ByFrame`], [`Lazy`]) is shared copy-on-write (both sides map the same frames
+    /// read-only, and the first write on either side copies the page, or makes it writable
+    /// if that side holds the last reference), [`Shared`] memory is shared writable, and
+    /// [`Linear`] and [`Device`] areas map the same physical range. No page is copied.
+    /// *O*(n log n + pages mapped + tables visited).
     ///
     /// # Errors
     ///
-    /// [`PagingError::OutOfFrames`] (or another page-table error); the
-    /// partial child is then torn down, its frames freed, and the parent is
-    /// unchanged.
-    pub fn clone_for_fork(&self, child_pt: PT) -> MemoryResult<Self> {
+    /// [`PagingError::OutOfFrames`] (or another page-table error); the partial child is then
+    /// torn down, every reference it took dropped, and the parent is unchanged.
+    pub fn clone_for_fork(&mut self, child_pt: PT) -> MemoryResult<Self> {
         let mut child = Self::with_policy(
             self.policy.clone(),
             self.map.window(),
@@ -752,6 +725,11 @@ impl<PT: PageTable, FA: FrameAllocator + Clone, P: Clone> MemorySet<PT, FA, P> {
                 area.duplicate(),
                 Some(&self.map.args().pt),
             )?;
+        }
+        // Only now that the child exists: what became shared turns read-only here too.
+        let (areas, cx) = self.map.iter_with_args_mut();
+        for area in areas {
+            area.handler().protect(cx, area.range(), area.attr());
         }
         Ok(child)
     }

@@ -20,8 +20,9 @@ pub const PAGE_SIZE: usize = 4096;
 
 /// One page-table entry, as the kernel's hardware defines it.
 ///
-/// Only the bits `MemorySet` manages are exposed; the frame number and any other
-/// architecture bits belong to the [`PageTable`] that hands the entry out.
+/// Only the bits `MemorySet` manages are exposed: validity, the five attribute bits of
+/// [`MemoryAttr`], and the frame (which a copy-on-write fault replaces). Any other architecture
+/// bits belong to the [`PageTable`] that hands the entry out.
 pub trait PageEntry {
     /// Marks the entry valid (`true`) or invalid (`false`).
     fn set_present(&mut self, value: bool);
@@ -39,6 +40,20 @@ pub trait PageEntry {
     fn is_writable(&self) -> bool;
     /// Whether instructions may be fetched from the page.
     fn is_execute(&self) -> bool;
+    /// Makes the page device memory (`true`: uncached, strongly ordered; RISC-V Svpbmt's `IO`,
+    /// x86's `PCD`/`PWT`) or normal cached memory (`false`).
+    fn set_device(&mut self, value: bool);
+    /// Whether the page is device memory.
+    fn is_device(&self) -> bool;
+    /// Marks the translation global (`true`: kept across address-space switches) or not.
+    fn set_global(&mut self, value: bool);
+    /// Whether the translation is global.
+    fn is_global(&self) -> bool;
+    /// The physical address of the frame the entry maps.
+    fn frame(&self) -> usize;
+    /// Points the entry at another frame (page aligned, and expressible by the table, as
+    /// [`PageTable::map`] checked for the first one), keeping every other bit.
+    fn set_frame(&mut self, pa: usize);
 }
 
 /// Errors of page-table operations.
@@ -91,13 +106,30 @@ impl fmt::Display for PagingError {
 
 impl core::error::Error for PagingError {}
 
-/// Physical frames, 4 KiB each, identified by their physical address.
-pub trait FrameAllocator {
-    /// A fresh zero-filled frame, or `None` when memory is exhausted.
+/// Physical frames, 4 KiB each, identified by their physical address, with reference counts.
+///
+/// A frame mapped by several page-table entries (shared after a copy-on-write fork, a shared
+/// mapping, a page-cache page) holds one reference per entry, plus whatever the kernel's own
+/// structures hold (a page cache keeps one for each cached page). It is freed exactly when the
+/// last reference goes: Linux's `get_page` / `put_page`. The reference count is also what a
+/// copy-on-write fault reads: a page whose frame has one reference left is made writable in
+/// place, any other one is copied.
+///
+/// Clones of an allocator given to the address spaces of a fork must share frames and counts.
+/// An allocator borrows nothing (`'static`): address spaces hold it, or a handle to it, for
+/// as long as they live.
+pub trait FrameAllocator: 'static {
+    /// A fresh zero-filled frame with one reference, or `None` when memory is exhausted.
     fn alloc(&mut self) -> Option<usize>;
-    /// Gives a frame back. Freeing a frame that is not allocated is a bug the implementation may report by panicking.
+    /// Drops one reference to an allocated frame, and frees the frame with its last one.
+    /// Releasing a frame that is not allocated is a bug the implementation may report by
+    /// panicking.
     fn dealloc(&mut self, pa: usize);
-    /// Copies the 4 KiB contents of frame `src` into frame `dst` (fork).
+    /// Adds a reference to an allocated frame (it is now mapped once more, or held by a cache).
+    fn add_ref(&mut self, pa: usize);
+    /// The number of references to the allocated frame `pa`.
+    fn ref_count(&self, pa: usize) -> usize;
+    /// Copies the 4 KiB contents of frame `src` into frame `dst` (a copy-on-write fault).
     fn copy_frame(&mut self, src: usize, dst: usize);
 }
 
@@ -116,7 +148,7 @@ pub trait FrameAllocator {
 ///
 /// [`next_mapped`](Self::next_mapped) must skip what is absent a whole table at a time, as
 /// Linux's page-table walkers skip an empty upper-level entry. `MemorySet` finds the pages
-/// of a [`Lazy`](super::MemoryHandler::Lazy) area only through it, when it forks,
+/// of a [`Lazy`](super::Lazy::new()) area only through it, when it forks,
 /// re-protects or unmaps the area, and a lazy area may span terabytes (a runtime's address
 /// reservation, an `mmap(PROT_NONE)` guard). The obvious implementation is the wrong one:
 ///
@@ -129,7 +161,11 @@ pub trait FrameAllocator {
 ///
 /// It is correct and a denial of service: it makes every operation on a lazy area cost
 /// *O*(its size) instead of *O*(pages mapped + tables visited).
-pub trait PageTable {
+///
+/// A page table borrows nothing (`'static`; a table over a kernel's window onto physical
+/// memory borrows it for `'static`, as `x86_64`'s `OffsetPageTable<'static>` does), because
+/// its address space hands it to [`MemoryHandler`](super::MemoryHandler) trait objects.
+pub trait PageTable: 'static {
     /// The leaf entry type, through which permissions are applied.
     type Entry: PageEntry;
 

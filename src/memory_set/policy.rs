@@ -32,7 +32,7 @@ use crate::{Hint, MapError, MapResult, Placement, RangeActionMap, RangeAdapter, 
 ///
 /// ```
 /// use range_action_map::linux::GrowsDown;
-/// use range_action_map::memory_set::{MemoryAttr, MemoryHandler, MemorySet, PlacementPolicy};
+/// use range_action_map::memory_set::{MemoryAttr, ByFrame, Lazy, Linear, MemorySet, PlacementPolicy};
 /// use range_action_map::{MapResult, Placement, RangeActionMap, RangeAdapter, SegmentOf, Window};
 /// use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
 ///
@@ -56,7 +56,7 @@ use crate::{Hint, MapError, MapResult, Placement, RangeActionMap, RangeAdapter, 
 ///     frames.clone(),
 /// );
 /// let rw = MemoryAttr::new().set_user();
-/// assert_eq!(set.map_anywhere(0, 0x2000, 0x1000, rw, MemoryHandler::Lazy), Ok(0xf_e000));
+/// assert_eq!(set.map_anywhere(0, 0x2000, 0x1000, rw, Lazy::new()), Ok(0xf_e000));
 /// ```
 pub trait PlacementPolicy {
     /// Where a `len`-byte area whose start is a multiple of `align` goes in
@@ -100,16 +100,16 @@ pub trait PlacementPolicy {
 /// # Examples
 ///
 /// ```
-/// use range_action_map::memory_set::{MemoryAttr, MemoryHandler, MemorySet};
+/// use range_action_map::memory_set::{MemoryAttr, ByFrame, Lazy, Linear, MemorySet};
 /// use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
 ///
 /// let frames = CountingFrameAllocator::new(16);
 /// // `new` and `with_window` build sets with `FirstFit`.
 /// let mut set = MemorySet::new(SoftPageTable::new(frames.memory()), frames.clone());
 /// let rw = MemoryAttr::new().set_user();
-/// set.push(0x10000, 0x12000, rw, MemoryHandler::Lazy)?;
-/// assert_eq!(set.map_anywhere(0x10000, 0x1000, 0x1000, rw, MemoryHandler::Lazy)?, 0x12000);
-/// assert_eq!(set.map_anywhere(0x10000, 0x1000, 0x4000, rw, MemoryHandler::Lazy)?, 0x14000);
+/// set.push(0x10000, 0x12000, rw, Lazy::new())?;
+/// assert_eq!(set.map_anywhere(0x10000, 0x1000, 0x1000, rw, Lazy::new())?, 0x12000);
+/// assert_eq!(set.map_anywhere(0x10000, 0x1000, 0x4000, rw, Lazy::new())?, 0x14000);
 /// # Ok::<(), range_action_map::memory_set::MemoryError>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -153,6 +153,7 @@ impl<A: RangeAdapter> Tree<A> {
     }
 
     /// Whether no node overlaps `[start, end)`, in *O*(log n).
+    #[cfg(feature = "alloc")]
     #[inline]
     pub(crate) fn is_free(&self, start: usize, end: usize) -> bool {
         self.after_free(start, end).is_some()

@@ -1,5 +1,5 @@
-//! A frame allocator over simulated memory that counts every allocation and
-//! catches double frees.
+//! A frame allocator over simulated memory that counts every allocation, copy and reference,
+//! and catches double frees.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -13,7 +13,8 @@ use crate::memory::PhysMemory;
 /// A [`FrameAllocator`] over a [`PhysMemory`] that counts and checks every allocation.
 ///
 /// It hands out the lowest free frame, zero-filled, and fails with `None` once all its frames
-/// are live. Freed frames are filled with [`CountingFrameAllocator::POISON`] so that a stale
+/// are live, or once the [allocation budget](Self::set_budget) is spent. Each live frame
+/// carries a reference count; a frame is freed when its last reference is dropped. Freed frames are filled with [`CountingFrameAllocator::POISON`] so that a stale
 /// page-table walk or a read of a freed page shows garbage instead of old data.
 ///
 /// Clones share the same frames and counters: give one to each address space of a fork and
@@ -32,12 +33,16 @@ struct AllocState {
     free: BTreeSet<usize>,
     allocated: usize,
     freed: usize,
+    copies: usize,
+    /// How many more frames `alloc` may hand out; `None` for no limit.
+    budget: Option<usize>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum FrameState {
     NeverAllocated,
-    Live,
+    /// Allocated, with this many references (at least one).
+    Live(usize),
     Freed,
 }
 
@@ -58,6 +63,8 @@ impl CountingFrameAllocator {
                 free: (0..frames).collect(),
                 allocated: 0,
                 freed: 0,
+                copies: 0,
+                budget: None,
             })),
         }
     }
@@ -82,6 +89,28 @@ impl CountingFrameAllocator {
         self.state.borrow().freed
     }
 
+    /// How many frame copies ([`FrameAllocator::copy_frame`]: copy-on-write breaks) were made.
+    pub fn copies(&self) -> usize {
+        self.state.borrow().copies
+    }
+
+    /// Lets `alloc` hand out only `frames` more frames (then it fails as if memory were
+    /// exhausted), or any number with `None`: frames running out at a chosen point.
+    pub fn set_budget(&self, frames: Option<usize>) {
+        self.state.borrow_mut().budget = frames;
+    }
+
+    /// The reference count of every live frame, in address order.
+    pub fn ref_counts(&self) -> Vec<(usize, usize)> {
+        let state = self.state.borrow();
+        (0..state.frames.len())
+            .filter_map(|index| match state.frames[index] {
+                FrameState::Live(count) => Some((PhysMemory::BASE + index * PAGE_SIZE, count)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// How many frames are allocated and not freed.
     pub fn live(&self) -> usize {
         let state = self.state.borrow();
@@ -92,14 +121,14 @@ impl CountingFrameAllocator {
     pub fn is_live(&self, pa: usize) -> bool {
         self.memory
             .frame_index(pa)
-            .is_some_and(|index| self.state.borrow().frames[index] == FrameState::Live)
+            .is_some_and(|index| matches!(self.state.borrow().frames[index], FrameState::Live(_)))
     }
 
     /// The live frames, in address order.
     pub fn live_frames(&self) -> Vec<usize> {
         let state = self.state.borrow();
         (0..state.frames.len())
-            .filter(|&index| state.frames[index] == FrameState::Live)
+            .filter(|&index| matches!(state.frames[index], FrameState::Live(_)))
             .map(|index| PhysMemory::BASE + index * PAGE_SIZE)
             .collect()
     }
@@ -124,6 +153,26 @@ impl CountingFrameAllocator {
         self.memory.write(pa, offset, data);
     }
 
+    /// The index of frame `pa`, which must be live.
+    ///
+    /// # Panics
+    ///
+    /// Naming `what` was done to it: on a frame freed (a double free), never allocated, or not
+    /// of this allocator.
+    #[track_caller]
+    fn live_index(&self, pa: usize, what: &str) -> usize {
+        let Some(index) = self.memory.frame_index(pa) else {
+            panic!("{what} {pa:#x}, which is not a frame of this allocator");
+        };
+        match self.state.borrow().frames[index] {
+            FrameState::Live(_) => index,
+            FrameState::Freed => panic!("{what} frame {pa:#x}, which is freed (double free)"),
+            FrameState::NeverAllocated => {
+                panic!("{what} frame {pa:#x}, which was never allocated")
+            }
+        }
+    }
+
     #[track_caller]
     fn expect_live(&self, pa: usize, what: &str) {
         assert!(self.is_live(pa), "{what} frame {pa:#x}, which is not live");
@@ -131,12 +180,17 @@ impl CountingFrameAllocator {
 }
 
 impl FrameAllocator for CountingFrameAllocator {
-    /// The lowest free frame, zero-filled, or `None` when every frame is live.
+    /// The lowest free frame, zero-filled, with one reference, or `None` when every frame is
+    /// live or the budget is spent.
     fn alloc(&mut self) -> Option<usize> {
         let pa = {
             let mut state = self.state.borrow_mut();
+            if state.budget == Some(0) {
+                return None;
+            }
             let index = state.free.pop_first()?;
-            state.frames[index] = FrameState::Live;
+            state.budget = state.budget.map(|budget| budget - 1);
+            state.frames[index] = FrameState::Live(1);
             state.allocated += 1;
             PhysMemory::BASE + index * PAGE_SIZE
         };
@@ -144,30 +198,55 @@ impl FrameAllocator for CountingFrameAllocator {
         Some(pa)
     }
 
-    /// Frees a live frame and poisons its contents.
+    /// Drops a reference to a live frame; with the last one, frees the frame and poisons its
+    /// contents.
     ///
     /// # Panics
     ///
     /// On a double free, on freeing a frame that was never allocated, and on an address that
     /// is not a frame of this allocator.
     fn dealloc(&mut self, pa: usize) {
-        let Some(index) = self.memory.frame_index(pa) else {
-            panic!("dealloc of {pa:#x}, which is not a frame of this allocator");
-        };
+        let index = self.live_index(pa, "dealloc of");
         {
             let mut state = self.state.borrow_mut();
-            match state.frames[index] {
-                FrameState::Live => {}
-                FrameState::Freed => panic!("double free of frame {pa:#x}"),
-                FrameState::NeverAllocated => {
-                    panic!("dealloc of frame {pa:#x}, which was never allocated")
-                }
+            let FrameState::Live(count) = state.frames[index] else {
+                unreachable!("live_index checked it")
+            };
+            if count > 1 {
+                state.frames[index] = FrameState::Live(count - 1);
+                return;
             }
             state.frames[index] = FrameState::Freed;
             state.free.insert(index);
             state.freed += 1;
         }
         self.memory.fill(pa, Self::POISON);
+    }
+
+    /// Adds a reference to a live frame.
+    ///
+    /// # Panics
+    ///
+    /// If `pa` is not live.
+    fn add_ref(&mut self, pa: usize) {
+        let index = self.live_index(pa, "add_ref of");
+        let mut state = self.state.borrow_mut();
+        if let FrameState::Live(count) = &mut state.frames[index] {
+            *count += 1;
+        }
+    }
+
+    /// The reference count of a live frame.
+    ///
+    /// # Panics
+    ///
+    /// If `pa` is not live.
+    fn ref_count(&self, pa: usize) -> usize {
+        let index = self.live_index(pa, "ref_count of");
+        match self.state.borrow().frames[index] {
+            FrameState::Live(count) => count,
+            _ => unreachable!("live_index checked it"),
+        }
     }
 
     /// Copies the contents of live frame `src` into live frame `dst`.
@@ -179,6 +258,7 @@ impl FrameAllocator for CountingFrameAllocator {
         self.expect_live(src, "copy_frame from");
         self.expect_live(dst, "copy_frame to");
         self.memory.copy(src, dst);
+        self.state.borrow_mut().copies += 1;
     }
 }
 
@@ -299,7 +379,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "double free of frame 0x80000000")]
+    #[should_panic(expected = "dealloc of frame 0x80000000, which is freed (double free)")]
     fn double_free_panics() {
         let mut fa = CountingFrameAllocator::new(1);
         let pa = fa.alloc().expect("a frame");

@@ -12,6 +12,8 @@
 //!   [`bench`](mod@bench): the peers, workloads and replay the benches measure.
 //! - [`Rng`]: the seeded generator every randomized test draws from.
 //! - [`doc`]: the segment type the crate's documentation examples use.
+//! - [`mmu`]: a user program's loads and stores through a set's page table, faulting as an
+//!   MMU does.
 //!
 //! Software doubles of the hardware traits of
 //! [`memory_set`](range_action_map::memory_set):
@@ -19,7 +21,7 @@
 //! - [`PhysMemory`]: simulated physical memory, a run of 4 KiB frames starting at
 //!   [`PhysMemory::BASE`];
 //! - [`CountingFrameAllocator`]: a [`FrameAllocator`] over that memory that counts, tracks live
-//!   frames and panics on double free;
+//!   frames and their reference counts, runs out on command and panics on double free;
 //! - [`SoftPageTable`]: a real three-level RISC-V Sv39 radix table whose table frames come from
 //!   the allocator and live in the simulated memory, with [`Sv39Entry`] as its entry.
 //!
@@ -61,6 +63,7 @@ pub mod fuzz;
 pub mod harness;
 pub mod logging;
 pub mod memory;
+pub mod mmu;
 pub mod model;
 pub mod op;
 pub mod rng;

@@ -27,6 +27,8 @@ pub struct Model {
     pub window: Window,
     /// Whether adjacent segments of equal protection merge.
     pub merge: bool,
+    /// The protections whose segments never merge, even when `merge` is set.
+    pub never_merges: fn(u8) -> bool,
     /// The identity the next node gets, as [`fresh_id`](crate::logging::fresh_id) counts.
     pub next_id: u32,
     /// The callbacks the map must have made.
@@ -40,6 +42,7 @@ impl Model {
             segs: Vec::new(),
             window,
             merge,
+            never_merges: |_| false,
             next_id: 0,
             events: Vec::new(),
         }
@@ -156,7 +159,7 @@ impl Model {
             return i;
         }
         let (p, s) = (self.segs[i - 1], self.segs[i]);
-        if self.merge && p.end == s.start && p.prot == s.prot {
+        if self.merge && p.end == s.start && p.prot == s.prot && !(self.never_merges)(p.prot) {
             self.events.push(Event::Merge {
                 id: p.id,
                 next: s.id,

@@ -22,8 +22,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::any::Any;
+
 use range_action_map::memory_set::{
-    Access, FaultError, MemoryAttr, MemoryError, MemoryHandler, MemorySet, PagingError, PAGE_SIZE,
+    Access, ByFrame, Device, FaultError, FrameAllocator, Lazy, Linear, MemoryAttr, MemoryError,
+    MemoryHandler, MemorySet, PagingError, Shared, PAGE_SIZE,
 };
 use range_action_map::{Direction, Hint, MapError, Window};
 
@@ -61,32 +64,113 @@ pub fn attrs() -> [MemoryAttr; 4] {
     ]
 }
 
+/// The crate's handlers, as a value the model can compare and number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backing {
+    /// [`Linear::new`] with this offset.
+    Linear(usize),
+    /// [`Device::new`] with this offset.
+    Device(usize),
+    /// [`ByFrame`].
+    ByFrame,
+    /// [`Lazy`].
+    Lazy,
+    /// [`Shared`].
+    Shared,
+}
+
+impl Backing {
+    /// The handler.
+    pub fn boxed(self) -> Box<dyn MemoryHandler<SoftPageTable, CountingFrameAllocator>> {
+        match self {
+            Backing::Linear(offset) => Box::new(Linear::new(offset)),
+            Backing::Device(offset) => Box::new(Device::new(offset)),
+            Backing::ByFrame => Box::new(ByFrame::new()),
+            Backing::Lazy => Box::new(Lazy::new()),
+            Backing::Shared => Box::new(Shared::new()),
+        }
+    }
+
+    /// Which of the crate's handlers `handler` is.
+    ///
+    /// # Panics
+    ///
+    /// On a handler of another type.
+    pub fn of(handler: &dyn MemoryHandler<SoftPageTable, CountingFrameAllocator>) -> Backing {
+        let handler: &dyn Any = handler;
+        if let Some(linear) = handler.downcast_ref::<Linear>() {
+            Backing::Linear(linear.offset())
+        } else if let Some(device) = handler.downcast_ref::<Device>() {
+            Backing::Device(device.offset())
+        } else if handler.is::<ByFrame>() {
+            Backing::ByFrame
+        } else if handler.is::<Lazy>() {
+            Backing::Lazy
+        } else if handler.is::<Shared>() {
+            Backing::Shared
+        } else {
+            panic!("a handler the test kit does not know")
+        }
+    }
+
+    /// Whether every page is mapped as soon as the area is (not `Lazy`).
+    pub fn is_eager(self) -> bool {
+        self != Backing::Lazy
+    }
+
+    /// Whether the pages map frames of the allocator (which they hold references to).
+    pub fn owns_frames(self) -> bool {
+        matches!(self, Backing::ByFrame | Backing::Lazy | Backing::Shared)
+    }
+
+    /// Whether the pages are private: shared copy-on-write by a fork.
+    pub fn is_private(self) -> bool {
+        matches!(self, Backing::ByFrame | Backing::Lazy)
+    }
+
+    /// The linear offset of a `Linear` or `Device` handler.
+    pub fn offset(self) -> Option<usize> {
+        match self {
+            Backing::Linear(offset) | Backing::Device(offset) => Some(offset),
+            _ => None,
+        }
+    }
+
+    /// The attributes the area's pages get for the area's `attr`, before copy-on-write.
+    pub fn page_attr(self, attr: MemoryAttr) -> MemoryAttr {
+        match self {
+            Backing::Device(_) => attr.set_device(),
+            _ => attr,
+        }
+    }
+}
+
 /// The handlers an area may have: linear maps that work, one with a
 /// misaligned offset and one whose offset is above the low region's pages
-/// (both refused page by page), and the two frame-owning handlers.
-pub const HANDLERS: [MemoryHandler; 6] = [
-    MemoryHandler::Linear { offset: 0 },
-    MemoryHandler::Linear { offset: PAGE_SIZE },
-    MemoryHandler::Linear { offset: 0x800 },
-    MemoryHandler::Linear {
-        offset: BASE + 16 * PAGE_SIZE,
-    },
-    MemoryHandler::ByFrame,
-    MemoryHandler::Lazy,
+/// (both refused page by page), device memory, and the three frame-owning handlers.
+pub const HANDLERS: [Backing; 8] = [
+    Backing::Linear(0),
+    Backing::Linear(PAGE_SIZE),
+    Backing::Linear(0x800),
+    Backing::Linear(BASE + 16 * PAGE_SIZE),
+    Backing::Device(2 * PAGE_SIZE),
+    Backing::ByFrame,
+    Backing::Lazy,
+    Backing::Shared,
 ];
 
 /// Area kinds, numbered as the model's `prot`: permissions × handlers.
-pub fn kinds() -> impl Iterator<Item = (MemoryAttr, MemoryHandler)> {
+pub fn kinds() -> impl Iterator<Item = (MemoryAttr, Backing)> {
     attrs()
         .into_iter()
         .flat_map(|attr| HANDLERS.into_iter().map(move |h| (attr, h)))
 }
 
-fn kind(prot: u8) -> (MemoryAttr, MemoryHandler) {
+fn kind(prot: u8) -> (MemoryAttr, Backing) {
     kinds().nth(prot.into()).expect("a kind number")
 }
 
-fn kind_number(attr: MemoryAttr, handler: MemoryHandler) -> u8 {
+fn kind_number(attr: MemoryAttr, handler: Backing) -> u8 {
     let n = kinds().position(|k| k == (attr, handler));
     n.and_then(|n| u8::try_from(n).ok()).expect("a known kind")
 }
@@ -130,33 +214,31 @@ fn is_canonical(va: usize) -> bool {
 }
 
 /// Why the page table refuses page `va` of an area with `handler`, whatever
-/// the frames: the checks of `MemoryHandler::map_page` and the Sv39 table,
-/// in their order.
-fn page_error(handler: MemoryHandler, va: usize) -> Option<PagingError> {
+/// the frames: the checks of the Sv39 table, in their order.
+fn page_error(handler: Backing, va: usize) -> Option<PagingError> {
     let out_of_range = |addr| Some(PagingError::OutOfRange { addr });
-    match handler {
-        MemoryHandler::Linear { offset } => match va.checked_sub(offset) {
-            None => out_of_range(va),
-            Some(_) if !is_canonical(va) => out_of_range(va),
-            Some(pa) if pa % PAGE_SIZE != 0 => Some(PagingError::Misaligned { addr: pa }),
-            Some(pa) if pa >= PA_END => out_of_range(pa),
-            Some(_) => None,
-        },
-        _ => (!is_canonical(va)).then_some(PagingError::OutOfRange { addr: va }),
+    if !is_canonical(va) {
+        return out_of_range(va);
+    }
+    let pa = va.wrapping_sub(handler.offset()?);
+    if pa % PAGE_SIZE != 0 {
+        Some(PagingError::Misaligned { addr: pa })
+    } else if pa >= PA_END {
+        out_of_range(pa)
+    } else {
+        None
     }
 }
 
 /// The first page of `[start, end)` the page table refuses, with why. Each
-/// reason holds on an interval of pages, so the first refused page is the
-/// start or where a reason begins.
-fn first_page_error(handler: MemoryHandler, start: usize, end: usize) -> Option<PagingError> {
-    let offset = match handler {
-        MemoryHandler::Linear { offset } => offset,
-        _ => 0,
-    };
+/// reason holds on an interval of pages (a linear map's physical addresses
+/// wrap around), so the first refused page is the start or where a reason
+/// begins.
+fn first_page_error(handler: Backing, start: usize, end: usize) -> Option<PagingError> {
+    let offset = handler.offset().unwrap_or(0);
     let pa_too_wide = offset
-        .checked_add(PA_END)
-        .and_then(|va| va.checked_next_multiple_of(PAGE_SIZE));
+        .wrapping_add(PA_END)
+        .checked_next_multiple_of(PAGE_SIZE);
     [Some(start), Some(LOW_END), pa_too_wide]
         .into_iter()
         .flatten()
@@ -206,7 +288,10 @@ impl SetHarness {
             fa,
             space: Space {
                 set,
-                areas: Model::new(window, true),
+                areas: Model {
+                    never_merges: |prot| kind(prot).1 == Backing::Shared,
+                    ..Model::new(window, true)
+                },
                 faulted: BTreeSet::new(),
                 frames: BTreeMap::new(),
             },
@@ -259,7 +344,7 @@ impl SetHarness {
     fn push(&mut self, start: usize, end: usize, kind_no: u8) {
         let (attr, handler) = kind(kind_no);
         let free = self.free_frames();
-        let got = self.space.set.push(start, end, attr, handler);
+        let got = self.space.set.push(start, end, attr, handler.boxed());
         let before = self.space.areas.clone();
         let want = page_range(start, end)
             .and_then(|()| self.space.areas.mmap_fixed_noreplace(start, end, kind_no));
@@ -278,7 +363,7 @@ impl SetHarness {
         got: Result<(), MemoryError>,
         start: usize,
         end: usize,
-        handler: MemoryHandler,
+        handler: Backing,
         free: usize,
         before: Model,
     ) {
@@ -314,7 +399,7 @@ impl SetHarness {
     fn map_anywhere(&mut self, hint: usize, len: usize, align: usize, kind_no: u8) {
         let (attr, handler) = kind(kind_no);
         let free = self.free_frames();
-        let got = self.space.set.map_anywhere(hint, len, align, attr, handler);
+        let got = (self.space.set).map_anywhere(hint, len, align, attr, handler.boxed());
         let before = self.space.areas.clone();
         let want = self.place(hint, len, align).and_then(|start| {
             let end = start + len;
@@ -414,16 +499,15 @@ impl SetHarness {
         }
     }
 
-    /// Forks; the child must equal the model with frames of its own, with
-    /// the parent's contents; then writes to the child's frames leave the
-    /// parent's alone, and one of the two lives on.
+    /// Forks; the child must equal the model and map the parent's frames
+    /// (no page copied); then one of the two lives on.
     fn fork(&mut self, keep_child: bool) {
         let free = self.free_frames();
         let pt = SoftPageTable::new(self.fa.memory());
         let child = match self.space.set.clone_for_fork(pt) {
             Ok(child) => child,
             Err(MemoryError::Paging(PagingError::OutOfFrames)) => {
-                let need = self.space.frames.len() + self.space.set.page_table().table_frames();
+                let need = self.space.set.page_table().table_frames();
                 return assert!(free < need, "{}: fork out of frames", self.context);
             }
             Err(error) => panic!("{}: fork failed: {error}", self.context),
@@ -432,24 +516,29 @@ impl SetHarness {
             set: child,
             areas: self.space.areas.clone(),
             faulted: self.space.faulted.clone(),
-            frames: BTreeMap::new(),
+            frames: self.space.frames.clone(),
         };
-        for (va, pa, _) in child.set.page_table().mapped_pages() {
-            if let Some(&(parent_pa, tag)) = self.space.frames.get(&va) {
-                let ctx = &self.context;
-                assert_ne!(pa, parent_pa, "{ctx}: {va:#x} shares its frame");
-                assert_eq!(read_tag(&self.fa, pa), tag, "{ctx}: {va:#x} not copied");
-            }
-        }
+        let parent: Vec<_> = self.space.set.page_table().mapped_pages().collect();
+        let copied: Vec<_> = child.set.page_table().mapped_pages().collect();
+        assert_eq!(
+            copied.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(),
+            parent.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(),
+            "{}: the child maps the parent's frames",
+            self.context
+        );
+        assert_eq!(
+            self.fa.copies(),
+            0,
+            "{}: a fork copies no page",
+            self.context
+        );
         let before = self.tag;
         check(&mut child, &mut self.fa, &mut self.tag, &self.context);
-        for va in child.frames.keys() {
-            let (parent_pa, parent_tag) = self.space.frames[va];
-            // `check` tagged the child's copy; the parent kept its tag.
-            let ctx = &self.context;
-            assert_eq!(read_tag(&self.fa, parent_pa), parent_tag, "{ctx}: {va:#x}");
-        }
-        assert_eq!(self.tag - before, child.frames.len() as u64);
+        assert_eq!(
+            self.tag, before,
+            "{}: the child's frames are known",
+            self.context
+        );
         self.check_books(&[&self.space, &child]);
         if keep_child {
             self.space = child;
@@ -458,9 +547,13 @@ impl SetHarness {
 
     /// Every live frame is a page table's or a page's that a model knows.
     fn check_books(&self, spaces: &[&Space]) {
-        let expected: usize = (spaces.iter())
-            .map(|s| s.frames.len() + s.set.page_table().table_frames())
+        let frames: BTreeSet<usize> = (spaces.iter())
+            .flat_map(|s| s.frames.values().map(|&(pa, _)| pa))
+            .collect();
+        let tables: usize = (spaces.iter())
+            .map(|s| s.set.page_table().table_frames())
             .sum();
+        let expected = frames.len() + tables;
         assert_eq!(self.fa.live(), expected, "{}: frame books", self.context);
     }
 
@@ -500,7 +593,7 @@ fn check(space: &mut Space, fa: &mut CountingFrameAllocator, next_tag: &mut u64,
             (
                 a.range().start,
                 a.range().end,
-                kind_number(a.attr(), a.handler()),
+                kind_number(a.attr(), Backing::of(a.handler())),
             )
         })
         .collect();
@@ -521,10 +614,16 @@ fn check(space: &mut Space, fa: &mut CountingFrameAllocator, next_tag: &mut u64,
             handler.is_eager() || space.faulted.contains(&va),
             "{ctx}: lazy page {va:#x} mapped unasked"
         );
-        assert_eq!(attr, area_attr, "{ctx}: flags of {va:#x}");
-        if let MemoryHandler::Linear { .. } = handler {
-            assert_eq!(Some(pa), handler.frame_of(va), "{ctx}: frame of {va:#x}");
+        let want = handler.page_attr(area_attr);
+        // A private page stays read-only from a fork until its first write.
+        let write_protected = handler.is_private() && attr == want.set_readonly();
+        assert!(attr == want || write_protected, "{ctx}: flags of {va:#x}");
+        if let Some(offset) = handler.offset() {
+            assert_eq!(pa, va.wrapping_sub(offset), "{ctx}: frame of {va:#x}");
             continue;
+        }
+        if handler.is_private() && fa.ref_count(pa) > 1 {
+            assert!(attr.is_readonly(), "{ctx}: {va:#x} shares {pa:#x} writable");
         }
         assert!(fa.is_live(pa), "{ctx}: {va:#x} maps a dead frame {pa:#x}");
         match space.frames.get(&va) {

@@ -19,9 +19,10 @@ use crate::memory::PhysMemory;
 /// Every setter writes straight through to memory and every getter reads from it, so
 /// `attr.apply(pt.map(va, pa, frames)?)` changes the table itself. The PTE layout is Sv39's:
 /// [`VALID`](Self::VALID), [`READ`](Self::READ), [`WRITE`](Self::WRITE),
-/// [`EXECUTE`](Self::EXECUTE), [`USER`](Self::USER) in bits 0–4 and the physical page number
-/// from bit [`PPN_SHIFT`](Self::PPN_SHIFT). `present` is `VALID`; the table sets `READ` on
-/// every leaf and nothing here clears it, as pages are always readable.
+/// [`EXECUTE`](Self::EXECUTE), [`USER`](Self::USER), [`GLOBAL`](Self::GLOBAL) in bits 0–5, the
+/// physical page number from bit [`PPN_SHIFT`](Self::PPN_SHIFT), and Svpbmt's memory type in
+/// bits 61–62 ([`PBMT_IO`](Self::PBMT_IO) for device memory). `present` is `VALID`; the table
+/// sets `READ` on every leaf and nothing here clears it, as pages are always readable.
 pub struct Sv39Entry {
     memory: PhysMemory,
     /// The physical address of the PTE.
@@ -39,6 +40,11 @@ impl Sv39Entry {
     pub const EXECUTE: u64 = 1 << 3;
     /// PTE bit 4: the page is accessible from user mode.
     pub const USER: u64 = 1 << 4;
+    /// PTE bit 5: the translation is global (in every address space).
+    pub const GLOBAL: u64 = 1 << 5;
+    /// PTE bits 61–62 (Svpbmt's `PBMT`) set to `IO`: non-cacheable, strongly ordered device
+    /// memory.
+    pub const PBMT_IO: u64 = 2 << 61;
     /// The physical page number starts at this bit.
     pub const PPN_SHIFT: u32 = 10;
 
@@ -79,6 +85,25 @@ impl PageEntry for Sv39Entry {
     fn is_execute(&self) -> bool {
         self.bits() & Self::EXECUTE != 0
     }
+    fn set_device(&mut self, value: bool) {
+        self.set_bit(Self::PBMT_IO, value);
+    }
+    fn is_device(&self) -> bool {
+        self.bits() & Self::PBMT_IO != 0
+    }
+    fn set_global(&mut self, value: bool) {
+        self.set_bit(Self::GLOBAL, value);
+    }
+    fn is_global(&self) -> bool {
+        self.bits() & Self::GLOBAL != 0
+    }
+    fn frame(&self) -> usize {
+        frame_of(self.bits())
+    }
+    fn set_frame(&mut self, pa: usize) {
+        let bits = self.bits() & !PPN_MASK;
+        self.memory.write_u64(self.pte, bits | ppn_bits(pa));
+    }
 }
 
 impl fmt::Debug for Sv39Entry {
@@ -98,6 +123,8 @@ const ENTRIES: usize = PAGE_SIZE / 8;
 const VA_BITS: u32 = 39;
 /// Bits of physical address a PTE's 44-bit PPN can express.
 const PA_BITS: u32 = 56;
+/// The PPN field of a PTE.
+const PPN_MASK: u64 = ((1 << (PA_BITS - 12)) - 1) << Sv39Entry::PPN_SHIFT;
 
 /// A software RISC-V Sv39 page table: three levels of 512-entry tables in simulated memory.
 ///
@@ -426,8 +453,7 @@ fn next_table(pte: u64) -> Option<usize> {
 
 /// The physical address a PTE's PPN names.
 fn frame_of(pte: u64) -> usize {
-    let ppn = (pte >> Sv39Entry::PPN_SHIFT) & ((1 << (PA_BITS - 12)) - 1);
-    ppn as usize * PAGE_SIZE
+    ((pte & PPN_MASK) >> Sv39Entry::PPN_SHIFT) as usize * PAGE_SIZE
 }
 
 /// The PPN field for frame `pa`.

@@ -1,0 +1,178 @@
+//! [`PageContext`]: the page table and frame allocator of one address space, and the page-level
+//! steps every [`MemoryHandler`](super::MemoryHandler) is made of.
+
+use core::ops::Range;
+
+use super::attr::MemoryAttr;
+use super::page_table::{FrameAllocator, PageEntry, PageTable, PagingError, PAGE_SIZE};
+
+/// The page table and frame allocator of one address space: the `Args` the map hands to every
+/// [`MemoryArea`](super::MemoryArea) callback, and what a
+/// [`MemoryHandler`](super::MemoryHandler) works on.
+///
+/// Its methods are the steps handlers are made of, each keeping the frame books: a page maps a
+/// frame and, if the frame is the allocator's, holds one reference to it.
+pub struct PageContext<PT, FA> {
+    /// The address space's page table.
+    pub pt: PT,
+    /// The frame allocator, shared (by cloning) with the address space's forks.
+    pub fa: FA,
+}
+
+impl<PT: PageTable, FA: FrameAllocator> PageContext<PT, FA> {
+    /// Maps page `va` to the frame `pa` with `attr`. Who holds the frame's references is the
+    /// caller's business.
+    ///
+    /// # Errors
+    ///
+    /// The page table's (see [`PageTable::map`]); nothing is then mapped.
+    pub fn map_frame(&mut self, va: usize, pa: usize, attr: MemoryAttr) -> Result<(), PagingError> {
+        attr.apply(self.pt.map(va, pa, &mut self.fa)?);
+        Ok(())
+    }
+
+    /// Maps page `va` to a fresh frame with `attr`, zeroed or, with `copy_from`, a copy of that
+    /// frame; the mapping holds the frame's one reference. Returns the frame.
+    ///
+    /// # Errors
+    ///
+    /// [`PagingError::OutOfFrames`] when no frame is left, or the page table's error; no frame
+    /// is then kept and nothing is mapped.
+    pub fn map_new_frame(
+        &mut self,
+        va: usize,
+        attr: MemoryAttr,
+        copy_from: Option<usize>,
+    ) -> Result<usize, PagingError> {
+        let pa = self.fa.alloc().ok_or(PagingError::OutOfFrames)?;
+        if let Some(src) = copy_from {
+            self.fa.copy_frame(src, pa);
+        }
+        match self.map_frame(va, pa, attr) {
+            Ok(()) => Ok(pa),
+            Err(error) => {
+                self.fa.dealloc(pa);
+                Err(error)
+            }
+        }
+    }
+
+    /// Maps every page of `range` to a fresh zeroed frame with `attr`.
+    ///
+    /// # Errors
+    ///
+    /// As [`map_new_frame`](Self::map_new_frame); the pages mapped before the failure stay
+    /// mapped, for the caller to unmap.
+    pub fn map_new_frames(
+        &mut self,
+        range: Range<usize>,
+        attr: MemoryAttr,
+    ) -> Result<(), PagingError> {
+        range
+            .step_by(PAGE_SIZE)
+            .try_for_each(|va| self.map_new_frame(va, attr, None).map(drop))
+    }
+
+    /// Calls `f(self, va)` on each mapped page `va` of `range`, in address order. Pages are
+    /// found through [`PageTable::next_mapped`], so absent tables are skipped whole:
+    /// *O*(pages mapped + tables visited), however large the range.
+    pub fn for_each_mapped(&mut self, range: Range<usize>, mut f: impl FnMut(&mut Self, usize)) {
+        let mut from = range.start;
+        // Loop invariant: `f` has seen every mapped page of `[range.start, from)`.
+        while let Some(va) = next_mapped(&self.pt, from, range.end) {
+            f(self, va);
+            from = va + PAGE_SIZE;
+        }
+    }
+
+    /// Unmaps every mapped page of `range`; with `release`, drops the reference each of them
+    /// held on its frame.
+    pub fn unmap_pages(&mut self, range: Range<usize>, release: bool) {
+        self.for_each_mapped(range, |cx, va| {
+            let unmapped = cx.pt.unmap(va);
+            debug_assert!(unmapped.is_ok(), "inconsistent state: {unmapped:?}");
+            if let (Ok(pa), true) = (unmapped, release) {
+                cx.fa.dealloc(pa);
+            }
+        });
+    }
+
+    /// Writes `attr` into every mapped page of `range`. With `copy_on_write`, a page whose
+    /// frame has other references (a fork's other side, a page cache) stays read-only, so that
+    /// its first write faults and copies it.
+    pub fn protect_pages(&mut self, range: Range<usize>, attr: MemoryAttr, copy_on_write: bool) {
+        self.for_each_mapped(range, |cx, va| {
+            if let Ok(entry) = cx.pt.entry_mut(va) {
+                let shared = copy_on_write && cx.fa.ref_count(entry.frame()) > 1;
+                let attr = if shared { attr.set_readonly() } else { attr };
+                attr.apply(entry);
+            }
+        });
+    }
+
+    /// Maps into this (a fork child's) table every page of `range` that `parent` maps, to the
+    /// same frame, with `attr`; with `add_ref`, each new mapping takes a reference to its
+    /// frame. The parent is not changed.
+    ///
+    /// # Errors
+    ///
+    /// The page table's; the pages mapped before the failure stay mapped (and counted), for
+    /// the caller to unmap.
+    pub fn map_pages_of(
+        &mut self,
+        parent: &PT,
+        range: Range<usize>,
+        attr: MemoryAttr,
+        add_ref: bool,
+    ) -> Result<(), PagingError> {
+        let mut from = range.start;
+        // Loop invariant: every page of `[range.start, from)` that the parent maps, this maps.
+        while let Some(va) = next_mapped(parent, from, range.end) {
+            let Some((pa, _)) = parent.translate(va) else {
+                break;
+            };
+            self.map_frame(va, pa, attr)?;
+            if add_ref {
+                self.fa.add_ref(pa);
+            }
+            from = va + PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// Makes the mapped page `va` of a private area writable with `attr` after a write fault:
+    /// in place if its mapping holds the frame's only reference, otherwise by pointing the page
+    /// at a fresh copy of the frame and dropping its reference to the old one (copy-on-write).
+    ///
+    /// # Errors
+    ///
+    /// [`PagingError::OutOfFrames`] when the copy finds no frame, [`PagingError::NotMapped`]
+    /// if `va` is not mapped; nothing is then changed.
+    pub fn break_cow(&mut self, va: usize, attr: MemoryAttr) -> Result<(), PagingError> {
+        let pa = self.pt.entry_mut(va)?.frame();
+        if self.fa.ref_count(pa) == 1 {
+            attr.apply(self.pt.entry_mut(va)?);
+            return Ok(());
+        }
+        let copy = self.fa.alloc().ok_or(PagingError::OutOfFrames)?;
+        self.fa.copy_frame(pa, copy);
+        let entry = self.pt.entry_mut(va)?;
+        entry.set_frame(copy);
+        attr.apply(entry);
+        self.fa.dealloc(pa);
+        Ok(())
+    }
+}
+
+/// The lowest mapped page of `[from, end)` in `pt`.
+fn next_mapped<PT: PageTable>(pt: &PT, from: usize, end: usize) -> Option<usize> {
+    let va = pt.next_mapped(from, end)?;
+    // A page outside the range would make the caller's walk go back or
+    // overflow: the table is wrong, and its answer is dropped.
+    let in_range = (from..end).contains(&va) && va % PAGE_SIZE == 0;
+    debug_assert!(
+        in_range,
+        "inconsistent state: next_mapped({from:#x}, {end:#x}) returned {va:#x}"
+    );
+    in_range.then_some(va)
+}

@@ -1,0 +1,67 @@
+//! What a page fault was, and why it could not be resolved: [`Access`] and [`FaultError`].
+
+use core::fmt;
+
+use super::attr::MemoryAttr;
+use super::page_table::PagingError;
+
+/// The kind of access that faulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// A load.
+    Read,
+    /// A store.
+    Write,
+    /// An instruction fetch.
+    Execute,
+}
+
+impl Access {
+    /// Whether an area with permissions `attr` allows this access (pages are
+    /// always readable).
+    pub const fn is_allowed_by(self, attr: MemoryAttr) -> bool {
+        match self {
+            Access::Read => true,
+            Access::Write => !attr.is_readonly(),
+            Access::Execute => attr.is_execute(),
+        }
+    }
+}
+
+/// Why [`MemorySet::handle_page_fault`](super::MemorySet::handle_page_fault) could not resolve a fault: the
+/// kernel then signals the process (`SIGSEGV`) or panics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FaultError {
+    /// No area contains the address.
+    Unmapped {
+        /// The faulting address.
+        addr: usize,
+    },
+    /// The area containing the address forbids the access.
+    AccessViolation {
+        /// The faulting address.
+        addr: usize,
+        /// What was attempted.
+        access: Access,
+        /// The area's permissions.
+        attr: MemoryAttr,
+    },
+    /// The page could not be mapped (frames ran out, or the page table
+    /// refused the address).
+    Paging(PagingError),
+}
+
+impl fmt::Display for FaultError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultError::Unmapped { addr } => write!(f, "no area contains {addr:#x}"),
+            FaultError::AccessViolation { addr, access, attr } => {
+                write!(f, "{access:?} access to {addr:#x} in a {attr} area")
+            }
+            FaultError::Paging(error) => write!(f, "cannot map the faulting page: {error}"),
+        }
+    }
+}
+
+impl core::error::Error for FaultError {}

@@ -1,0 +1,68 @@
+//! A user program's loads and stores through a `MemorySet`'s page table, as an MMU makes
+//! them: a translation that is missing or forbids the access raises a page fault, which the
+//! set resolves before the access is retried.
+
+use range_action_map::memory_set::{Access, FaultError, MemorySet, PageTable, PAGE_SIZE};
+
+use crate::{CountingFrameAllocator, SoftPageTable};
+
+/// Translates `va` for `access` in `set`, faulting once if the page table refuses it; the
+/// physical address.
+///
+/// # Errors
+///
+/// The fault's error when the set cannot resolve it (the process would get `SIGSEGV`).
+///
+/// # Panics
+///
+/// If the page table still refuses the access after a resolved fault.
+pub fn translate<P>(
+    set: &mut MemorySet<SoftPageTable, CountingFrameAllocator, P>,
+    va: usize,
+    access: Access,
+) -> Result<usize, FaultError> {
+    let allowed = |set: &MemorySet<SoftPageTable, CountingFrameAllocator, P>| {
+        (set.page_table().translate(va)).filter(|&(_, attr)| access.is_allowed_by(attr))
+    };
+    if let Some((pa, _)) = allowed(set) {
+        return Ok(pa);
+    }
+    set.handle_page_fault(va, access)?;
+    let (pa, _) = allowed(set)
+        .unwrap_or_else(|| panic!("{access:?} of {va:#x} still faults after its fault"));
+    Ok(pa)
+}
+
+/// Stores `data` at `va` (within one page), as a user program would.
+///
+/// # Errors
+///
+/// As [`translate`].
+pub fn store<P>(
+    set: &mut MemorySet<SoftPageTable, CountingFrameAllocator, P>,
+    va: usize,
+    data: &[u8],
+) -> Result<(), FaultError> {
+    let pa = translate(set, va, Access::Write)?;
+    set.frame_allocator()
+        .memory()
+        .write(pa - pa % PAGE_SIZE, pa % PAGE_SIZE, data);
+    Ok(())
+}
+
+/// Loads `buf.len()` bytes at `va` (within one page), as a user program would.
+///
+/// # Errors
+///
+/// As [`translate`].
+pub fn load<P>(
+    set: &mut MemorySet<SoftPageTable, CountingFrameAllocator, P>,
+    va: usize,
+    buf: &mut [u8],
+) -> Result<(), FaultError> {
+    let pa = translate(set, va, Access::Read)?;
+    set.frame_allocator()
+        .memory()
+        .read(pa - pa % PAGE_SIZE, pa % PAGE_SIZE, buf);
+    Ok(())
+}
