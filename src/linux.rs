@@ -154,6 +154,14 @@ impl StackRlimit {
             StackRlimit::Bytes(rlim_cur as usize)
         }
     }
+
+    /// Whether a stack of `len` bytes is within the limit.
+    pub const fn allows(self, len: usize) -> bool {
+        match self {
+            StackRlimit::Bytes(bytes) => len <= bytes,
+            StackRlimit::Unlimited => true,
+        }
+    }
 }
 
 impl Default for StackRlimit {

@@ -68,6 +68,11 @@ impl<PT: PageTable, FA: FrameAllocator> MemoryArea<PT, FA> {
     pub fn handler(&self) -> &dyn MemoryHandler<PT, FA> {
         &*self.handler
     }
+
+    /// Tells the handler of an area about to be added where it goes.
+    pub(super) fn place_at(&mut self, start: usize) {
+        self.handler.placed_at(start);
+    }
 }
 
 impl<PT: PageTable, FA: FrameAllocator> Segment for MemoryArea<PT, FA> {

@@ -47,8 +47,15 @@ pub enum FaultError {
         /// The area's permissions.
         attr: MemoryAttr,
     },
-    /// The page could not be mapped (frames ran out, or the page table
-    /// refused the address).
+    /// The address is below a stack (an area that grows down) that may not
+    /// grow that far: past the stack rlimit, below the window, or into the
+    /// guard gap above the area below.
+    StackLimit {
+        /// The faulting address.
+        addr: usize,
+    },
+    /// The page could not be mapped (frames ran out, the page table
+    /// refused the address, a file has no such page).
     Paging(PagingError),
 }
 
@@ -58,6 +65,9 @@ impl fmt::Display for FaultError {
             FaultError::Unmapped { addr } => write!(f, "no area contains {addr:#x}"),
             FaultError::AccessViolation { addr, access, attr } => {
                 write!(f, "{access:?} access to {addr:#x} in a {attr} area")
+            }
+            FaultError::StackLimit { addr } => {
+                write!(f, "the stack may not grow down to {addr:#x}")
             }
             FaultError::Paging(error) => write!(f, "cannot map the faulting page: {error}"),
         }

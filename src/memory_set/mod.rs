@@ -97,6 +97,7 @@ use alloc::boxed::Box;
 use core::fmt;
 use core::ops::Range;
 
+use crate::linux::{GrowsDown, StackRlimit};
 use crate::range::{check_align, check_aligned, checked_end};
 use crate::{Coverage, MapError, MapResult, RangeActionMap, Window};
 
@@ -106,7 +107,9 @@ pub use area::MemoryArea;
 pub use attr::{InvalidAttrBits, MemoryAttr};
 pub use context::PageContext;
 pub use fault::{Access, FaultError};
-pub use handler::{Anonymous, ByFrame, Device, Lazy, Linear, MemoryHandler, Shared};
+pub use handler::{
+    Anonymous, ByFrame, Device, FileMapping, Lazy, Linear, MemoryHandler, PageCache, Shared,
+};
 pub use page_table::{FrameAllocator, PageEntry, PageTable, PagingError, PAGE_SIZE};
 pub use policy::{FirstFit, PlacementPolicy};
 
@@ -275,6 +278,7 @@ impl KernelLayout {
 pub struct MemorySet<PT: PageTable, FA: FrameAllocator, P = FirstFit> {
     map: RangeActionMap<AreaAdapter<PT, FA>>,
     policy: P,
+    stack_rlimit: StackRlimit,
 }
 
 impl<PT: PageTable, FA: FrameAllocator> MemorySet<PT, FA> {
@@ -344,12 +348,25 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
         MemorySet {
             map: RangeActionMap::with_window(window, PageContext { pt, fa }),
             policy,
+            stack_rlimit: StackRlimit::DEFAULT,
         }
     }
 
     /// The placement policy.
     pub fn policy(&self) -> &P {
         &self.policy
+    }
+
+    /// How far a stack may grow: the size [`handle_page_fault`](Self::handle_page_fault)
+    /// lets an area that grows down reach (`RLIMIT_STACK`). 8 MiB unless set.
+    pub fn stack_rlimit(&self) -> StackRlimit {
+        self.stack_rlimit
+    }
+
+    /// Sets the [stack rlimit](Self::stack_rlimit) (`setrlimit(RLIMIT_STACK)`); a fork
+    /// inherits it.
+    pub fn set_stack_rlimit(&mut self, rlimit: StackRlimit) {
+        self.stack_rlimit = rlimit;
     }
 
     /// Number of areas, in *O*(1).
@@ -573,6 +590,30 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
         Some(first.start.max(from)..last_end.min(end))
     }
 
+    /// Writes the modified pages of `[start, end)` back to their files
+    /// (`msync(MS_SYNC)`) through each area's handler
+    /// ([`MemoryHandler::sync`]): the dirty pages of [shared file
+    /// mappings](FileMapping::shared), which become clean and read-only
+    /// until their next write. Holes in the range are fine. Returns how many
+    /// pages were written. *O*(areas · log n + pages mapped in the range).
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::Misaligned`], [`MapError::EmptyRange`],
+    /// [`MapError::OutOfWindow`]; nothing written.
+    pub fn msync(&mut self, start: usize, end: usize) -> MemoryResult<usize> {
+        self.check_pages(start, end)?;
+        let (mut written, mut from) = (0, start);
+        // Loop invariant: the areas' parts in `[start, from)` are written.
+        while let Some(range) = self.map.overlapping(from, end).next().map(|a| a.range()) {
+            if let (Some(area), cx) = self.map.find_with_args_mut(range.start) {
+                written += (area.handler()).sync(cx, range.start.max(start)..range.end.min(end));
+            }
+            from = range.end;
+        }
+        Ok(written)
+    }
+
     /// Resolves a page fault at `addr` by an `access` the area allows,
     /// through the area's handler ([`MemoryHandler::handle_fault`]): the
     /// first access to a [`Lazy`] page maps a fresh zeroed frame; the first
@@ -592,7 +633,26 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     ///   non-executable one);
     /// - [`FaultError::Paging`] when no frame is left for the page (or its
     ///   copy); nothing is then changed.
-    pub fn handle_page_fault(&mut self, addr: usize, access: Access) -> Result<(), FaultError> {
+    pub fn handle_page_fault(&mut self, addr: usize, access: Access) -> Result<(), FaultError>
+    where
+        P: PlacementPolicy,
+    {
+        if self.map.find(addr).is_some() {
+            return self.fault_in_area(addr, access);
+        }
+        let grown = self.grow_stack(addr)?;
+        let resolved = self.fault_in_area(addr, access);
+        if resolved.is_err() {
+            // Nothing is left behind: the stack shrinks back.
+            let unmapped = self.map.unmap(grown.start, grown.end);
+            debug_assert!(unmapped.is_ok(), "inconsistent state: {unmapped:?}");
+        }
+        resolved
+    }
+
+    /// [`handle_page_fault`](Self::handle_page_fault) at `addr`, which an
+    /// area contains.
+    fn fault_in_area(&mut self, addr: usize, access: Access) -> Result<(), FaultError> {
         let (area, cx) = self.map.find_with_args_mut(addr);
         let area = area.ok_or(FaultError::Unmapped { addr })?;
         let attr = area.attr();
@@ -612,6 +672,45 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
             .map_err(FaultError::Paging)
     }
 
+    /// Grows the area that grows down right above `addr` (in no area)
+    /// down to `addr`'s page, as Linux's `expand_stack` does, and returns
+    /// the range it grew by.
+    ///
+    /// # Errors
+    ///
+    /// [`FaultError::Unmapped`] when the area above does not grow down (or
+    /// there is none); [`FaultError::StackLimit`] when it would outgrow the
+    /// stack rlimit or the window, or come closer than the policy's guard
+    /// gap to an area below that does not grow down;
+    /// [`FaultError::Paging`] if the handler cannot map the new pages.
+    fn grow_stack(&mut self, addr: usize) -> Result<Range<usize>, FaultError>
+    where
+        P: PlacementPolicy,
+    {
+        let unmapped = FaultError::Unmapped { addr };
+        let limit = FaultError::StackLimit { addr };
+        let above = self.map.lower_bound(addr);
+        let stack = above.get().filter(|a| a.grows_down()).ok_or(unmapped)?;
+        let (start, end) = (addr & !(PAGE_SIZE - 1), stack.range().start);
+        if start < self.map.window().low() || !self.stack_rlimit.allows(stack.range().end - start) {
+            return Err(limit);
+        }
+        if let Some(below) = above.peek_prev().filter(|a| !a.grows_down()) {
+            if start - below.range().end < self.policy.guard_gap() {
+                return Err(limit);
+            }
+        }
+        // The new piece merges into the stack (or, for a handler that never
+        // merges, lies right under it and grows down too).
+        let piece = stack.duplicate();
+        self.insert(start, end, piece, None)
+            .map_err(|error| match error {
+                MemoryError::Paging(error) => FaultError::Paging(error),
+                MemoryError::Map(_) => limit,
+            })?;
+        Ok(start..end)
+    }
+
     /// Unmaps every area (the page table keeps its own table frames until
     /// the set is dropped). *O*(n + pages mapped + tables visited).
     pub fn clear(&mut self) {
@@ -624,10 +723,11 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
         &mut self,
         start: usize,
         end: usize,
-        area: MemoryArea<PT, FA>,
+        mut area: MemoryArea<PT, FA>,
     ) -> MemoryResult<()> {
         self.check_pages(start, end)?;
         self.map.check_free(start, end)?;
+        area.place_at(start);
         self.insert(start, end, area, None)
     }
 
@@ -717,6 +817,7 @@ impl<PT: PageTable, FA: FrameAllocator + Clone, P: Clone> MemorySet<PT, FA, P> {
             child_pt,
             self.map.args().fa.clone(),
         );
+        child.stack_rlimit = self.stack_rlimit;
         for area in self.map.iter() {
             let range = area.range();
             child.insert(

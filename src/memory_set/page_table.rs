@@ -77,6 +77,12 @@ pub enum PagingError {
         /// The offending address.
         addr: usize,
     },
+    /// The object behind the page has no page `pgoff`: a file mapping beyond the end of its
+    /// file (Linux's `SIGBUS`).
+    NoPage {
+        /// The page's index in its object.
+        pgoff: usize,
+    },
     /// An address the table cannot express: a non-canonical virtual address, or a physical
     /// address wider than the entry's frame-number field.
     OutOfRange {
@@ -93,6 +99,9 @@ impl fmt::Display for PagingError {
             PagingError::OutOfFrames => f.write_str("out of physical frames for page tables"),
             PagingError::Misaligned { addr } => {
                 write!(f, "address {addr:#x} is not page aligned")
+            }
+            PagingError::NoPage { pgoff } => {
+                write!(f, "page {pgoff} is beyond the end of its object")
             }
             PagingError::OutOfRange { addr } => {
                 write!(
@@ -280,6 +289,10 @@ mod tests {
             (
                 PagingError::Misaligned { addr: 0x1234 },
                 "address 0x1234 is not page aligned",
+            ),
+            (
+                PagingError::NoPage { pgoff: 7 },
+                "page 7 is beyond the end of its object",
             ),
             (
                 PagingError::OutOfRange { addr: 1 << 40 },

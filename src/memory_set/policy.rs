@@ -85,6 +85,13 @@ pub trait PlacementPolicy {
     where
         A: RangeAdapter,
         SegmentOf<A>: GrowsDown;
+
+    /// The gap kept free below an area that grows down (a stack): placements stay out of it,
+    /// and a stack stops growing before it reaches an ordinary area closer than this (Linux's
+    /// `stack_guard_gap`). The default is 0.
+    fn guard_gap(&self) -> usize {
+        0
+    }
 }
 
 /// The seed's placement: the lowest free start at or above the hint (the
@@ -188,5 +195,10 @@ impl PlacementPolicy for LinuxLayout {
         SegmentOf<A>: GrowsDown,
     {
         self.get_unmapped_area_aligned(map, hint, len, align)
+    }
+
+    /// [`LinuxLayout::guard_gap`].
+    fn guard_gap(&self) -> usize {
+        LinuxLayout::guard_gap(self)
     }
 }

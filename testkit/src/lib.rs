@@ -22,10 +22,12 @@
 //!   [`PhysMemory::BASE`];
 //! - [`CountingFrameAllocator`]: a [`FrameAllocator`] over that memory that counts, tracks live
 //!   frames and their reference counts, runs out on command and panics on double free;
+//! - [`MemFile`]: an in-memory file and its page cache, for file mappings, counting page
+//!   reads and writebacks;
 //! - [`SoftPageTable`]: a real three-level RISC-V Sv39 radix table whose table frames come from
 //!   the allocator and live in the simulated memory, with [`Sv39Entry`] as its entry.
 //!
-//! All three are cheap handles onto shared state (`Rc<RefCell<..>>`), so a forked address
+//! All of them are cheap handles onto shared state (`Rc<RefCell<..>>`), so a forked address
 //! space can own a second [`SoftPageTable`] over the same memory and a clone of the same
 //! allocator. They are neither `Send` nor `Sync`.
 //!
@@ -58,6 +60,7 @@
 
 pub mod bench;
 pub mod doc;
+pub mod file;
 pub mod frames;
 pub mod fuzz;
 pub mod harness;
@@ -72,6 +75,7 @@ pub mod sv39;
 pub mod trace;
 
 pub use arbitrary;
+pub use file::MemFile;
 pub use frames::CountingFrameAllocator;
 pub use memory::PhysMemory;
 pub use rng::Rng;

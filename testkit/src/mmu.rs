@@ -2,7 +2,9 @@
 //! them: a translation that is missing or forbids the access raises a page fault, which the
 //! set resolves before the access is retried.
 
-use range_action_map::memory_set::{Access, FaultError, MemorySet, PageTable, PAGE_SIZE};
+use range_action_map::memory_set::{
+    Access, FaultError, MemorySet, PageTable, PlacementPolicy, PAGE_SIZE,
+};
 
 use crate::{CountingFrameAllocator, SoftPageTable};
 
@@ -16,7 +18,7 @@ use crate::{CountingFrameAllocator, SoftPageTable};
 /// # Panics
 ///
 /// If the page table still refuses the access after a resolved fault.
-pub fn translate<P>(
+pub fn translate<P: PlacementPolicy>(
     set: &mut MemorySet<SoftPageTable, CountingFrameAllocator, P>,
     va: usize,
     access: Access,
@@ -38,7 +40,7 @@ pub fn translate<P>(
 /// # Errors
 ///
 /// As [`translate`].
-pub fn store<P>(
+pub fn store<P: PlacementPolicy>(
     set: &mut MemorySet<SoftPageTable, CountingFrameAllocator, P>,
     va: usize,
     data: &[u8],
@@ -55,7 +57,7 @@ pub fn store<P>(
 /// # Errors
 ///
 /// As [`translate`].
-pub fn load<P>(
+pub fn load<P: PlacementPolicy>(
     set: &mut MemorySet<SoftPageTable, CountingFrameAllocator, P>,
     va: usize,
     buf: &mut [u8],

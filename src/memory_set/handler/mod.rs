@@ -8,11 +8,14 @@
 //! | [`ByFrame`]  | a fresh zeroed frame            | when pushed      | shared copy-on-write     | with its last mapping|
 //! | [`Lazy`]     | a fresh zeroed frame            | on first fault   | shared copy-on-write     | with its last mapping|
 //! | [`Shared`]   | a fresh zeroed frame            | when pushed      | same frame, writable     | with its last mapping|
+//! | [`FileMapping::private`] | the page cache's, copied on write | on first fault | shared copy-on-write | with its last mapping|
+//! | [`FileMapping::shared`]  | the page cache's                  | on first fault | nothing (refaulted)  | with its last mapping|
 //!
 //! A kernel adds its own (a file mapping over its page cache, a frame pool, a guard area) by
 //! implementing the trait; [`PageContext`]'s methods are the page-level steps to build one
 //! from, each keeping the frame books.
 
+mod file;
 mod linear;
 mod private;
 mod shared;
@@ -27,6 +30,7 @@ use super::context::PageContext;
 use super::fault::Access;
 use super::page_table::{FrameAllocator, PageTable, PagingError};
 
+pub use file::{FileMapping, PageCache};
 pub use linear::{Device, Linear};
 pub use private::{Anonymous, ByFrame, Lazy};
 pub use shared::Shared;
@@ -125,6 +129,13 @@ pub trait MemoryHandler<PT: PageTable, FA: FrameAllocator>:
         Box::new(self)
     }
 
+    /// The area is about to be added at `start` (called once, before [`map`](Self::map); not
+    /// for a fork's copy, which is where its original was): a handler whose frames depend on
+    /// the address (a file offset) records it. The default does nothing.
+    fn placed_at(&mut self, start: usize) {
+        let _ = start;
+    }
+
     /// Maps the pages of `range` that must be mapped as soon as the area is added with `attr`.
     /// The default maps none: every page comes on its first fault.
     ///
@@ -184,6 +195,14 @@ pub trait MemoryHandler<PT: PageTable, FA: FrameAllocator>:
         attr: MemoryAttr,
     ) -> Result<(), PagingError>;
 
+    /// Writes the modified pages of `range` back to where they came from (`msync`), and
+    /// returns how many it wrote. The default writes nothing: anonymous memory has nowhere to
+    /// go.
+    fn sync(&self, cx: &mut PageContext<PT, FA>, range: Range<usize>) -> usize {
+        let _ = (cx, range);
+        0
+    }
+
     /// Whether an area with this handler may absorb the area right after it, with handler
     /// `next` and equal permissions: only when every page keeps the frame it would have had
     /// (same offset of a linear map, same file at contiguous offsets). The default is `false`.
@@ -215,6 +234,10 @@ impl<PT: PageTable, FA: FrameAllocator> MemoryHandler<PT, FA> for Box<dyn Memory
 
     fn into_boxed(self) -> Box<dyn MemoryHandler<PT, FA>> {
         self
+    }
+
+    fn placed_at(&mut self, start: usize) {
+        (**self).placed_at(start);
     }
 
     fn map(
@@ -252,6 +275,10 @@ impl<PT: PageTable, FA: FrameAllocator> MemoryHandler<PT, FA> for Box<dyn Memory
         attr: MemoryAttr,
     ) -> Result<(), PagingError> {
         (**self).fork(parent, child, range, attr)
+    }
+
+    fn sync(&self, cx: &mut PageContext<PT, FA>, range: Range<usize>) -> usize {
+        (**self).sync(cx, range)
     }
 
     fn can_merge(&self, next: &dyn MemoryHandler<PT, FA>) -> bool {

@@ -1,0 +1,246 @@
+//! [`FileMapping`]: pages of a file, through the kernel's page cache ([`PageCache`]).
+
+use alloc::boxed::Box;
+use core::fmt;
+use core::ops::Range;
+
+use super::{Access, MemoryAttr, MemoryHandler, PageContext};
+use crate::memory_set::page_table::{FrameAllocator, PageEntry, PageTable, PagingError, PAGE_SIZE};
+
+/// One file's pages in memory: the kernel's page cache, as a [`FileMapping`] sees it.
+///
+/// The cache holds its own reference to the frame of every page it caches (taken from the same
+/// [`FrameAllocator`] the address spaces use), and the mappings take one more each. A clone is
+/// a handle onto the same file, and two handles are equal exactly when they name the same file
+/// (compare pointers, not contents): that is what lets two adjacent mappings of it merge.
+///
+/// The test kit's `MemFile` is an in-memory implementation that counts page reads and
+/// writebacks (about 150 lines with its accessors).
+pub trait PageCache: Clone + PartialEq + 'static {
+    /// The frame holding page `pgoff` of the file, read in first if it is not cached. The
+    /// cache keeps its reference; the caller takes its own with
+    /// [`FrameAllocator::add_ref`] for each mapping.
+    ///
+    /// # Errors
+    ///
+    /// [`PagingError::NoPage`] for a page beyond the end of the file (Linux's `SIGBUS`),
+    /// [`PagingError::OutOfFrames`] when no frame is left to read it into.
+    fn page(&self, pgoff: usize) -> Result<usize, PagingError>;
+
+    /// A shared mapping is about to make page `pgoff` writable: the page is dirty from now on,
+    /// until [`writeback`](Self::writeback).
+    fn set_dirty(&self, pgoff: usize);
+
+    /// Writes page `pgoff` back to the file if it is dirty, and marks it clean; whether it
+    /// wrote.
+    fn writeback(&self, pgoff: usize) -> bool;
+}
+
+/// Pages of a file, `mmap`ed: page `va` of the area maps page `pgoff + (va - start) / 4096`
+/// of the file, through the kernel's [`PageCache`], on its first fault.
+///
+/// - [`FileMapping::private`] (`MAP_PRIVATE`): copy-on-write over the page cache. A read maps
+///   the cached frame read-only; the first write copies it into a frame of the address
+///   space's own, which later forks share copy-on-write as anonymous memory.
+/// - [`FileMapping::shared`] (`MAP_SHARED`): writes go to the cached frame itself, seen by
+///   every process that maps the page and written back by
+///   [`MemorySet::msync`](crate::memory_set::MemorySet::msync). A page is mapped read-only
+///   until its first write, which marks it dirty in the cache. A fork maps nothing: the child
+///   faults the pages in from the cache, as Linux's `fork` leaves shared file pages to be
+///   refaulted.
+///
+/// Two adjacent mappings merge when they map the same file at contiguous offsets, both
+/// private or both shared.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileMapping<C> {
+    cache: C,
+    shared: bool,
+    /// The address file page 0 would have (modulo 2^64): page `va` maps page
+    /// `(va - origin) / PAGE_SIZE`, which a split or a cut does not change.
+    origin: usize,
+}
+
+impl<C: PageCache> FileMapping<C> {
+    /// A private (`MAP_PRIVATE`) mapping of `cache`'s file from page `pgoff` on.
+    pub fn private(cache: C, pgoff: usize) -> Self {
+        Self::new(cache, pgoff, false)
+    }
+
+    /// A shared (`MAP_SHARED`) mapping of `cache`'s file from page `pgoff` on.
+    pub fn shared(cache: C, pgoff: usize) -> Self {
+        Self::new(cache, pgoff, true)
+    }
+
+    fn new(cache: C, pgoff: usize, shared: bool) -> Self {
+        // Until the area is placed, `origin` is relative to address 0.
+        let origin = pgoff.wrapping_mul(PAGE_SIZE).wrapping_neg();
+        FileMapping {
+            cache,
+            shared,
+            origin,
+        }
+    }
+
+    /// The file's page cache.
+    pub fn cache(&self) -> &C {
+        &self.cache
+    }
+
+    /// The file page that page `va` maps.
+    pub fn pgoff_of(&self, va: usize) -> usize {
+        va.wrapping_sub(self.origin) / PAGE_SIZE
+    }
+
+    /// Maps the cached frame of page `va` with `attr`, taking a reference to it.
+    fn map_cached<PT: PageTable, FA: FrameAllocator>(
+        &self,
+        cx: &mut PageContext<PT, FA>,
+        va: usize,
+        attr: MemoryAttr,
+    ) -> Result<(), PagingError> {
+        let pa = self.cache.page(self.pgoff_of(va))?;
+        cx.map_frame(va, pa, attr)?;
+        cx.fa.add_ref(pa);
+        Ok(())
+    }
+
+    /// The fault of a private mapping: a read maps the cached page read-only, a write maps a
+    /// private copy of it, or breaks copy-on-write of a page already mapped.
+    fn private_fault<PT: PageTable, FA: FrameAllocator>(
+        &self,
+        cx: &mut PageContext<PT, FA>,
+        va: usize,
+        access: Access,
+        attr: MemoryAttr,
+    ) -> Result<(), PagingError> {
+        match (cx.pt.translate(va), access) {
+            (None, Access::Write) => {
+                let cached = self.cache.page(self.pgoff_of(va))?;
+                cx.map_new_frame(va, attr, Some(cached)).map(drop)
+            }
+            (None, _) => self.map_cached(cx, va, attr.set_readonly()),
+            (Some(_), Access::Write) => cx.break_cow(va, attr),
+            (Some(_), _) => Ok(()),
+        }
+    }
+
+    /// The fault of a shared mapping: the cached page, read-only until a write marks it dirty.
+    fn shared_fault<PT: PageTable, FA: FrameAllocator>(
+        &self,
+        cx: &mut PageContext<PT, FA>,
+        va: usize,
+        access: Access,
+        attr: MemoryAttr,
+    ) -> Result<(), PagingError> {
+        let write = access == Access::Write;
+        let mapped = cx.pt.translate(va).is_some();
+        if !mapped {
+            let clean = if write { attr } else { attr.set_readonly() };
+            self.map_cached(cx, va, clean)?;
+        }
+        if write {
+            self.cache.set_dirty(self.pgoff_of(va));
+            if mapped {
+                attr.apply(cx.pt.entry_mut(va)?);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<PT: PageTable, FA: FrameAllocator, C: PageCache + fmt::Debug> MemoryHandler<PT, FA>
+    for FileMapping<C>
+{
+    fn box_clone(&self) -> Box<dyn MemoryHandler<PT, FA>> {
+        Box::new(self.clone())
+    }
+
+    fn placed_at(&mut self, start: usize) {
+        self.origin = self.origin.wrapping_add(start);
+    }
+
+    fn handle_fault(
+        &self,
+        cx: &mut PageContext<PT, FA>,
+        va: usize,
+        access: Access,
+        attr: MemoryAttr,
+    ) -> Result<(), PagingError> {
+        if self.shared {
+            self.shared_fault(cx, va, access, attr)
+        } else {
+            self.private_fault(cx, va, access, attr)
+        }
+    }
+
+    fn unmap(&self, cx: &mut PageContext<PT, FA>, range: Range<usize>) {
+        cx.unmap_pages(range, true);
+    }
+
+    /// Private pages stay read-only while their frame is shared (with the cache or a fork);
+    /// shared pages become writable only once dirty, so a page that is writable now stays so.
+    fn protect(&self, cx: &mut PageContext<PT, FA>, range: Range<usize>, attr: MemoryAttr) {
+        if !self.shared {
+            return cx.protect_pages(range, attr, true);
+        }
+        cx.for_each_mapped(range, |cx, va| {
+            if let Ok(entry) = cx.pt.entry_mut(va) {
+                let attr = if entry.is_writable() {
+                    attr
+                } else {
+                    attr.set_readonly()
+                };
+                attr.apply(entry);
+            }
+        });
+    }
+
+    fn fork(
+        &self,
+        parent: &PT,
+        child: &mut PageContext<PT, FA>,
+        range: Range<usize>,
+        attr: MemoryAttr,
+    ) -> Result<(), PagingError> {
+        if self.shared {
+            return Ok(());
+        }
+        child.map_pages_of(parent, range, attr.set_readonly(), true)
+    }
+
+    /// Writes back the dirty pages of `range` of a shared mapping and write-protects them, so
+    /// that the next write marks them dirty again.
+    fn sync(&self, cx: &mut PageContext<PT, FA>, range: Range<usize>) -> usize {
+        if !self.shared {
+            return 0;
+        }
+        let mut written = 0;
+        cx.for_each_mapped(range, |cx, va| {
+            if self.cache.writeback(self.pgoff_of(va)) {
+                written += 1;
+            }
+            if let Ok(entry) = cx.pt.entry_mut(va) {
+                entry.set_writable(false);
+            }
+        });
+        written
+    }
+
+    fn can_merge(&self, next: &dyn MemoryHandler<PT, FA>) -> bool {
+        super::same(self, next)
+    }
+
+    fn is_shared(&self) -> bool {
+        self.shared
+    }
+
+    fn offset_of(&self, start: usize) -> usize {
+        start.wrapping_sub(self.origin)
+    }
+}
+
+impl<C> fmt::Display for FileMapping<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[file]")
+    }
+}
