@@ -1,10 +1,12 @@
 //! A small simulated kernel: a kernel address space built from its section
-//! layout, and user processes whose `mmap` / `munmap` / `mprotect` / page
-//! faults / `fork` are served by `MemorySet`s over a software Sv39 page
-//! table. User address spaces are laid out as Linux lays out a process
-//! (`LinuxLayout`: top-down from `mmap_base`, a guard gap below grows-down
-//! stacks, 2 MiB alignment for 2 MiB multiples). Prints every address space
-//! `/proc/<pid>/maps`-style.
+//! layout, and user processes whose `mmap` / `munmap` / `mprotect` /
+//! `msync` / page faults / `fork` are served by `MemorySet`s over a software
+//! Sv39 page table. User address spaces are laid out as Linux lays out a
+//! process (`LinuxLayout`: top-down from `mmap_base`, a guard gap below
+//! grows-down stacks, 2 MiB alignment for 2 MiB multiples). A fork shares
+//! memory copy-on-write, a shared mapping is seen by both processes, a file
+//! is mapped over an in-memory page cache, and a stack grows on a fault
+//! below it. Prints every address space `/proc/<pid>/maps`-style.
 //!
 //! ```text
 //! cargo run --example kernel
@@ -14,10 +16,11 @@ use std::error::Error;
 
 use range_action_map::linux::{GrowsDown, LinuxLayout, StackRlimit};
 use range_action_map::memory_set::{
-    Access, ByFrame, KernelLayout, Lazy, MemoryAttr, MemoryError, MemorySet, PageTable, PAGE_SIZE,
+    Access, ByFrame, FileMapping, KernelLayout, Lazy, MemoryAttr, MemoryError, MemoryHandler,
+    MemorySet, PageTable, Shared, PAGE_SIZE,
 };
 use range_action_map::Window;
-use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
+use range_action_map_testkit::{mmu, CountingFrameAllocator, MemFile, SoftPageTable};
 
 type AddressSpace = MemorySet<SoftPageTable, CountingFrameAllocator, LinuxLayout>;
 
@@ -30,14 +33,26 @@ const PHYSICAL_MEMORY_END: usize = 0x8080_0000;
 /// with Sv39), from `mmap_min_addr` up.
 const USER_HIGH: usize = 0x40_0000_0000;
 
+/// What an `mmap` maps.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// `MAP_PRIVATE | MAP_ANONYMOUS`.
+    Private,
+    /// `MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN`: a thread stack.
+    GrowsDown,
+    /// `MAP_SHARED | MAP_ANONYMOUS`.
+    Shared,
+    /// `MAP_SHARED` of the file at this page offset.
+    SharedFile(usize),
+}
+
 /// One system call or trap of the script.
 enum Event {
     Mmap {
         hint: usize,
         len: usize,
         attr: MemoryAttr,
-        /// `MAP_GROWSDOWN`: a thread stack.
-        grows_down: bool,
+        kind: Kind,
     },
     Munmap {
         addr: usize,
@@ -55,6 +70,13 @@ enum Event {
     Write {
         addr: usize,
         text: &'static str,
+    },
+    Read {
+        addr: usize,
+    },
+    Msync {
+        addr: usize,
+        len: usize,
     },
     Fork,
 }
@@ -108,13 +130,13 @@ fn spawn_init(frames: &CountingFrameAllocator) -> Result<Process, Box<dyn Error>
     Ok(Process { pid: 1, space })
 }
 
-/// An anonymous `mmap(hint, len, attr)` without `MAP_GROWSDOWN`.
+/// A private anonymous `mmap(hint, len, attr)`.
 fn mmap(hint: usize, len: usize, attr: MemoryAttr) -> Event {
     Event::Mmap {
         hint,
         len,
         attr,
-        grows_down: false,
+        kind: Kind::Private,
     }
 }
 
@@ -138,6 +160,7 @@ fn read_str(frames: &CountingFrameAllocator, process: &Process, addr: usize) -> 
 
 fn serve(
     frames: &mut CountingFrameAllocator,
+    file: &MemFile,
     procs: &mut Vec<Process>,
     index: usize,
     event: &Event,
@@ -150,20 +173,31 @@ fn serve(
             hint,
             len,
             attr,
-            grows_down,
+            kind,
         } => {
             let (space, attr) = (&mut process.space, attr.set_user());
-            let lazy = Lazy::new();
-            let (addr, flags) = if grows_down {
-                let addr = space.map_anywhere_grows_down(hint, len, PAGE_SIZE, attr, lazy)?;
-                (addr, "MAP_PRIVATE|MAP_ANONYMOUS|MAP_GROWSDOWN")
-            } else {
-                (
-                    space.map_anywhere(hint, len, PAGE_SIZE, attr, lazy)?,
-                    "MAP_PRIVATE|MAP_ANONYMOUS",
-                )
+            // What the flags ask for decides the handler, at run time.
+            let (handler, flags): (Box<dyn MemoryHandler<_, _>>, _) = match kind {
+                Kind::Private | Kind::GrowsDown => {
+                    (Box::new(Lazy::new()), "MAP_PRIVATE|MAP_ANONYMOUS")
+                }
+                Kind::Shared => (Box::new(Shared::new()), "MAP_SHARED|MAP_ANONYMOUS"),
+                Kind::SharedFile(pgoff) => (
+                    Box::new(FileMapping::shared(file.clone(), pgoff)),
+                    "MAP_SHARED",
+                ),
             };
-            println!("[pid {pid}] mmap({hint:#x}, {len:#x}, {attr}, {flags}) = {addr:#x}");
+            let addr = if let Kind::GrowsDown = kind {
+                space.map_anywhere_grows_down(hint, len, PAGE_SIZE, attr, handler)?
+            } else {
+                space.map_anywhere(hint, len, PAGE_SIZE, attr, handler)?
+            };
+            let grows = if let Kind::GrowsDown = kind {
+                "|MAP_GROWSDOWN"
+            } else {
+                ""
+            };
+            println!("[pid {pid}] mmap({hint:#x}, {len:#x}, {attr}, {flags}{grows}) = {addr:#x}");
         }
         Event::Munmap { addr, len } => {
             let coverage = process.space.unmap(addr, addr + len)?;
@@ -184,17 +218,36 @@ fn serve(
             Err(error) => println!("[pid {pid}] page fault at {addr:#x}: SIGSEGV ({error})"),
         },
         Event::Write { addr, text } => {
-            // What the CPU does on a store: fault the page in, then write.
-            process.space.handle_page_fault(addr, Access::Write)?;
-            let pa = translate(process, addr).ok_or("write to an unmapped page")?;
-            frames.write(pa & !(PAGE_SIZE - 1), pa % PAGE_SIZE, text.as_bytes());
-            println!("[pid {pid}] store {text:?} at {addr:#x}");
+            // What the CPU does on a store: fault if the page is absent or
+            // read-only (copy-on-write), then write.
+            let copies = frames.copies();
+            mmu::store(&mut process.space, addr, text.as_bytes())?;
+            let copied = match frames.copies() - copies {
+                0 => String::new(),
+                n => format!(" (copy-on-write: {n} page copied)"),
+            };
+            println!("[pid {pid}] store {text:?} at {addr:#x}{copied}");
+        }
+        Event::Read { addr } => {
+            mmu::translate(&mut process.space, addr, Access::Read)?;
+            let text = read_str(frames, process, addr);
+            println!("[pid {pid}] load at {addr:#x}: {text:?}");
+        }
+        Event::Msync { addr, len } => {
+            let written = process.space.msync(addr, addr + len)?;
+            println!(
+                "[pid {pid}] msync({addr:#x}, {len:#x}) = 0 ({written} dirty pages written back)"
+            );
         }
         Event::Fork => {
             let child = process
                 .space
                 .clone_for_fork(SoftPageTable::new(frames.memory()))?;
-            println!("[pid {pid}] fork() = {next_pid}");
+            println!(
+                "[pid {pid}] fork() = {next_pid} ({} pages shared, {} copied)",
+                child.page_table().mapped_pages().count(),
+                frames.copies()
+            );
             procs.push(Process {
                 pid: next_pid,
                 space: child,
@@ -220,6 +273,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     print!("{kernel}");
 
+    let file = MemFile::new(1, 4, &frames);
     let mut procs = vec![spawn_init(&frames)?];
     let (rw, ro) = (MemoryAttr::new(), MemoryAttr::new().set_readonly());
     let stack = USER_HIGH - 2 * PAGE_SIZE;
@@ -293,11 +347,29 @@ fn main() -> Result<(), Box<dyn Error>> {
                 hint: 0,
                 len: 0x10000,
                 attr: rw,
-                grows_down: true,
+                kind: Kind::GrowsDown,
             },
         ),
         (0, mmap(0, 0x2000, rw)),
         (0, mmap(0, 0x20_0000, rw)),
+        (
+            0,
+            Event::Mmap {
+                hint: 0x200_0000,
+                len: 0x2000,
+                attr: rw,
+                kind: Kind::Shared,
+            },
+        ),
+        (
+            0,
+            Event::Mmap {
+                hint: 0x300_0000,
+                len: 0x2000,
+                attr: rw,
+                kind: Kind::SharedFile(1),
+            },
+        ),
         (0, Event::Fork),
         (
             0,
@@ -313,6 +385,36 @@ fn main() -> Result<(), Box<dyn Error>> {
                 text: "child wrote",
             },
         ),
+        (
+            1,
+            Event::Write {
+                addr: 0x200_0000,
+                text: "to my parent",
+            },
+        ),
+        (0, Event::Read { addr: 0x200_0000 }),
+        (
+            1,
+            Event::Write {
+                addr: 0x300_0008,
+                text: "file text",
+            },
+        ),
+        (
+            0,
+            Event::Msync {
+                addr: 0x300_0000,
+                len: 0x2000,
+            },
+        ),
+        // Below the stack and within its rlimit: the stack grows down.
+        (
+            1,
+            Event::Write {
+                addr: stack - 3 * PAGE_SIZE,
+                text: "deeper frame",
+            },
+        ),
         (1, mmap(0x100_0000, 0x4000, rw)),
         (
             1,
@@ -324,7 +426,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         ),
     ];
     for (index, event) in &script {
-        serve(&mut frames, &mut procs, *index, event)?;
+        serve(&mut frames, &file, &mut procs, *index, event)?;
     }
 
     for process in &procs {
@@ -340,9 +442,17 @@ fn main() -> Result<(), Box<dyn Error>> {
             read_str(&frames, process, stack)
         );
     }
-    println!("\nframes live: {} of {}", frames.live(), frames.capacity());
+    println!(
+        "\nframes live: {} of {}, {} copied on write; file: {} pages read, {} written back",
+        frames.live(),
+        frames.capacity(),
+        frames.copies(),
+        file.reads(),
+        file.writebacks()
+    );
     drop(procs);
     drop(kernel);
+    file.evict();
     println!(
         "after every address space exits: {} frames live",
         frames.live()

@@ -93,8 +93,11 @@
 //!   [`intrusive_collections::Adapter`]; the [`Segment`] trait; cursors;
 //!   [`Placement`] for aligned, windowed, top-down free-area search.
 //! - [`boxed`]: value segments, the seed's API.
-//! - [`memory_set`]: a kernel's `MemorySet` (areas, page-table handlers,
-//!   page faults, fork) over traits for the page table and frame allocator.
+//! - [`memory_set`]: a kernel's `MemorySet` (areas and the open
+//!   `MemoryHandler` trait behind them: linear, device, private and shared
+//!   anonymous, file-backed memory; page faults, copy-on-write fork, stacks
+//!   that grow) over traits for the page table, the reference-counted frame
+//!   allocator and the page cache.
 //! - [`linux`]: where Linux 6.x x86-64 places a non-fixed anonymous `mmap`,
 //!   reproduced on top of the free-area search.
 //!

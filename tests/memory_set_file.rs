@@ -240,3 +240,31 @@ fn beyond_the_end_of_the_file_is_no_page_and_out_of_frames_changes_nothing() {
         }))
     );
 }
+
+#[test]
+fn msync_writes_back_the_files_pages_and_unmapping_a_writable_page_loses_no_write() {
+    let (fa, mut writer, file) = setup(64);
+    let mut syncer = MemorySet::new(SoftPageTable::new(fa.memory()), fa.clone());
+    writer
+        .push(A, A + PAGE_SIZE, rw(), FileMapping::shared(file.clone(), 3))
+        .unwrap();
+    syncer
+        .push(A, A + PAGE_SIZE, rw(), FileMapping::shared(file.clone(), 3))
+        .unwrap();
+    mmu::store(&mut writer, A, b"written1").unwrap();
+    // The syncer never touched the page: msync writes the file's dirty page all the same.
+    assert_eq!(syncer.msync(A, A + PAGE_SIZE), Ok(1));
+    assert_eq!(disk8(&file, 3), *b"written1");
+    // The writer's mapping is still writable: this store raises no fault...
+    mmu::store(&mut writer, A, b"written2").unwrap();
+    assert!(!file.is_dirty(3));
+    // ...and unmapping it marks the page dirty, so dropping it writes it back.
+    writer.unmap(A, A + PAGE_SIZE).unwrap();
+    assert!(file.is_dirty(3));
+    drop(syncer);
+    assert_eq!(file.evict(), 1);
+    assert_eq!(disk8(&file, 3), *b"written2");
+    assert_eq!(file.writebacks(), 2);
+    drop(writer);
+    assert_eq!(fa.live(), 0);
+}

@@ -78,9 +78,7 @@ fn a_stack_stops_at_its_rlimit() {
         .unwrap();
     assert_eq!(ranges(&set), [(TOP - 8 * PAGE_SIZE, TOP)]);
     // A fork inherits the limit.
-    let mut child = set
-        .clone_for_fork(SoftPageTable::new(fa.memory()))
-        .unwrap();
+    let mut child = set.clone_for_fork(SoftPageTable::new(fa.memory())).unwrap();
     assert_eq!(child.stack_rlimit(), StackRlimit::Bytes(8 * PAGE_SIZE));
     assert_eq!(
         child.handle_page_fault(too_deep, Access::Read),

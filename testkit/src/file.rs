@@ -3,6 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Range;
 use std::rc::Rc;
 
 use range_action_map::memory_set::{FrameAllocator, PageCache, PagingError, PAGE_SIZE};
@@ -16,7 +17,7 @@ use crate::CountingFrameAllocator;
 /// first 8 bytes and zeros after them. A page is read into a frame of the allocator on its
 /// first use (counted by [`reads`](Self::reads)); the cache holds one reference to it until
 /// [`evict`](Self::evict) drops the pages no mapping uses. [`writeback`](PageCache::writeback)
-/// copies a dirty page to the disk (counted by [`writebacks`](Self::writebacks)).
+/// copies dirty pages to the disk (counted by [`writebacks`](Self::writebacks)).
 ///
 /// Clones are handles onto the same file; handles are equal iff they are of the same file.
 #[derive(Clone)]
@@ -97,15 +98,18 @@ impl MemFile {
         }
     }
 
-    /// Drops the cache's reference to every clean page no mapping uses (its frame is freed);
-    /// how many it dropped.
+    /// Drops the cache's reference to every page no mapping uses (its frame is freed), after
+    /// writing it back if it is dirty; how many it dropped.
     pub fn evict(&self) -> usize {
         let mut fa = self.fa.clone();
-        let mut cache = self.state.cache.borrow_mut();
-        let unused: Vec<usize> = (cache.iter())
-            .filter(|&(_, &(pa, dirty))| !dirty && fa.ref_count(pa) == 1)
+        let unused: Vec<usize> = (self.state.cache.borrow().iter())
+            .filter(|&(_, &(pa, _))| fa.ref_count(pa) == 1)
             .map(|(&pgoff, _)| pgoff)
             .collect();
+        for &pgoff in &unused {
+            self.writeback(pgoff..pgoff + 1);
+        }
+        let mut cache = self.state.cache.borrow_mut();
         for pgoff in &unused {
             if let Some((pa, _)) = cache.remove(pgoff) {
                 fa.dealloc(pa);
@@ -142,20 +146,20 @@ impl PageCache for MemFile {
             .1 = true;
     }
 
-    fn writeback(&self, pgoff: usize) -> bool {
+    fn writeback(&self, pgoffs: Range<usize>) -> usize {
         let mut cache = self.state.cache.borrow_mut();
-        let Some((pa, dirty)) = cache.get_mut(&pgoff) else {
-            return false;
-        };
-        if !*dirty {
-            return false;
+        let mut written = 0;
+        for (&pgoff, (pa, dirty)) in cache.range_mut(pgoffs).filter(|(_, page)| page.1) {
+            *dirty = false;
+            let mut contents = vec![0; PAGE_SIZE];
+            self.fa.memory().read(*pa, 0, &mut contents);
+            self.state.disk.borrow_mut().insert(pgoff, contents);
+            written += 1;
         }
-        *dirty = false;
-        let mut contents = vec![0; PAGE_SIZE];
-        self.fa.memory().read(*pa, 0, &mut contents);
-        self.state.disk.borrow_mut().insert(pgoff, contents);
-        self.state.writebacks.set(self.state.writebacks.get() + 1);
-        true
+        self.state
+            .writebacks
+            .set(self.state.writebacks.get() + written);
+        written
     }
 }
 

@@ -27,13 +27,13 @@ pub trait PageCache: Clone + PartialEq + 'static {
     /// [`PagingError::OutOfFrames`] when no frame is left to read it into.
     fn page(&self, pgoff: usize) -> Result<usize, PagingError>;
 
-    /// A shared mapping is about to make page `pgoff` writable: the page is dirty from now on,
-    /// until [`writeback`](Self::writeback).
+    /// Page `pgoff` is written through a shared mapping, or may have been (a mapping that was
+    /// writable goes away): it is dirty from now on, until [`writeback`](Self::writeback).
     fn set_dirty(&self, pgoff: usize);
 
-    /// Writes page `pgoff` back to the file if it is dirty, and marks it clean; whether it
-    /// wrote.
-    fn writeback(&self, pgoff: usize) -> bool;
+    /// Writes the dirty pages among `pgoffs` back to the file and marks them clean; how many
+    /// it wrote.
+    fn writeback(&self, pgoffs: Range<usize>) -> usize;
 }
 
 /// Pages of a file, `mmap`ed: page `va` of the area maps page `pgoff + (va - start) / 4096`
@@ -45,9 +45,14 @@ pub trait PageCache: Clone + PartialEq + 'static {
 /// - [`FileMapping::shared`] (`MAP_SHARED`): writes go to the cached frame itself, seen by
 ///   every process that maps the page and written back by
 ///   [`MemorySet::msync`](crate::memory_set::MemorySet::msync). A page is mapped read-only
-///   until its first write, which marks it dirty in the cache. A fork maps nothing: the child
-///   faults the pages in from the cache, as Linux's `fork` leaves shared file pages to be
-///   refaulted.
+///   until its first write, which marks it dirty in the cache; `msync` makes it read-only
+///   again, and unmapping a page that is writable marks it dirty, so no write is lost when
+///   the cache later drops the page. A fork maps nothing: the child faults the pages in from
+///   the cache, as Linux's `fork` leaves shared file pages to be refaulted.
+///
+///   Unlike Linux, which finds every mapping of a page through its reverse map, `msync`
+///   write-protects this address space's mappings only: a page another address space still
+///   maps writable is written back again only when that one calls `msync`, or unmaps it.
 ///
 /// Two adjacent mappings merge when they map the same file at contiguous offsets, both
 /// private or both shared.
@@ -124,6 +129,24 @@ impl<C: PageCache> FileMapping<C> {
         }
     }
 
+    /// Marks dirty the pages of `range` this address space maps writable (each may have been
+    /// written since it was last clean) and, with `clean`, write-protects them.
+    fn note_dirty<PT: PageTable, FA: FrameAllocator>(
+        &self,
+        cx: &mut PageContext<PT, FA>,
+        range: Range<usize>,
+        clean: bool,
+    ) {
+        cx.for_each_mapped(range, |cx, va| {
+            if let Ok(entry) = cx.pt.entry_mut(va) {
+                if entry.is_writable() {
+                    self.cache.set_dirty(self.pgoff_of(va));
+                    entry.set_writable(!clean);
+                }
+            }
+        });
+    }
+
     /// The fault of a shared mapping: the cached page, read-only until a write marks it dirty.
     fn shared_fault<PT: PageTable, FA: FrameAllocator>(
         &self,
@@ -174,6 +197,9 @@ impl<PT: PageTable, FA: FrameAllocator, C: PageCache + fmt::Debug> MemoryHandler
     }
 
     fn unmap(&self, cx: &mut PageContext<PT, FA>, range: Range<usize>) {
+        if self.shared {
+            self.note_dirty(cx, range.clone(), false);
+        }
         cx.unmap_pages(range, true);
     }
 
@@ -208,22 +234,16 @@ impl<PT: PageTable, FA: FrameAllocator, C: PageCache + fmt::Debug> MemoryHandler
         child.map_pages_of(parent, range, attr.set_readonly(), true)
     }
 
-    /// Writes back the dirty pages of `range` of a shared mapping and write-protects them, so
-    /// that the next write marks them dirty again.
+    /// Writes back the dirty pages of the file behind `range` of a shared mapping, and
+    /// write-protects this address space's mappings of them, so that the next write marks
+    /// them dirty again.
     fn sync(&self, cx: &mut PageContext<PT, FA>, range: Range<usize>) -> usize {
-        if !self.shared {
+        if !self.shared || range.is_empty() {
             return 0;
         }
-        let mut written = 0;
-        cx.for_each_mapped(range, |cx, va| {
-            if self.cache.writeback(self.pgoff_of(va)) {
-                written += 1;
-            }
-            if let Ok(entry) = cx.pt.entry_mut(va) {
-                entry.set_writable(false);
-            }
-        });
-        written
+        self.note_dirty(cx, range.clone(), true);
+        let last = self.pgoff_of(range.end - PAGE_SIZE);
+        self.cache.writeback(self.pgoff_of(range.start)..last + 1)
     }
 
     fn can_merge(&self, next: &dyn MemoryHandler<PT, FA>) -> bool {
