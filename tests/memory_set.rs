@@ -346,12 +346,6 @@ fn lazy_pages_are_mapped_on_first_fault_with_typed_errors() {
     assert_eq!(fa.live(), set.page_table().table_frames());
 }
 
-fn read(set: &mut Set, va: usize) -> [u8; 6] {
-    let mut buf = [0; 6];
-    mmu::load(set, va, &mut buf).unwrap();
-    buf
-}
-
 #[test]
 fn fork_shares_frames_copy_on_write_then_parent_and_child_diverge() {
     let (fa, mut set) = setup(64);
@@ -374,16 +368,16 @@ fn fork_shares_frames_copy_on_write_then_parent_and_child_diverge() {
     assert_eq!(pa_of(&child, 0x30000), 0x30000);
     let tables = set.page_table().table_frames() + child.page_table().table_frames();
     assert_eq!(fa.live(), owned_before + tables);
-    assert_eq!(read(&mut child, 0x10000), *b"parent");
+    assert_eq!(mmu::read::<6, _>(&mut child, 0x10000), *b"parent");
 
     // The first write on each side copies; the last holder writes in place.
     mmu::store(&mut set, 0x10000, b"PARENT").unwrap();
     assert_eq!(fa.copies(), 1);
     mmu::store(&mut child, 0x10000, b"child!").unwrap();
     assert_eq!(fa.copies(), 1, "the child held the last reference");
-    assert_eq!(read(&mut set, 0x10000), *b"PARENT");
-    assert_eq!(read(&mut child, 0x10000), *b"child!");
-    assert_eq!(read(&mut child, 0x21000), *b"lazy!!");
+    assert_eq!(mmu::read::<6, _>(&mut set, 0x10000), *b"PARENT");
+    assert_eq!(mmu::read::<6, _>(&mut child, 0x10000), *b"child!");
+    assert_eq!(mmu::read::<6, _>(&mut child, 0x21000), *b"lazy!!");
     assert_ne!(pa_of(&set, 0x10000), pa_of(&child, 0x10000));
 
     drop(set);
@@ -402,13 +396,13 @@ fn shared_memory_is_seen_by_both_sides_of_a_fork() {
     set.push(0x10000, 0x13000, rw(), Shared::new()).unwrap();
     let mut child = set.clone_for_fork(SoftPageTable::new(fa.memory())).unwrap();
     mmu::store(&mut child, 0x11000, b"hello!").unwrap();
-    assert_eq!(read(&mut set, 0x11000), *b"hello!");
+    assert_eq!(mmu::read::<6, _>(&mut set, 0x11000), *b"hello!");
     mmu::store(&mut set, 0x12000, b"reply!").unwrap();
-    assert_eq!(read(&mut child, 0x12000), *b"reply!");
+    assert_eq!(mmu::read::<6, _>(&mut child, 0x12000), *b"reply!");
     assert_eq!(fa.copies(), 0);
     assert!(set.to_string().contains("rw-s 00000000 00:00 0 [shared]"));
     drop(set);
-    assert_eq!(read(&mut child, 0x11000), *b"hello!");
+    assert_eq!(mmu::read::<6, _>(&mut child, 0x11000), *b"hello!");
     drop(child);
     assert_eq!(fa.live(), 0);
 }
@@ -481,7 +475,7 @@ fn a_copy_on_write_break_without_a_frame_changes_nothing() {
     assert_eq!(fa.ref_count(pa), 2);
     fa.set_budget(None);
     mmu::store(&mut child, 0x10000, b"after!").unwrap();
-    assert_eq!(read(&mut set, 0x10000), *b"before");
+    assert_eq!(mmu::read::<6, _>(&mut set, 0x10000), *b"before");
 }
 
 #[test]

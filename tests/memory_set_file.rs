@@ -23,12 +23,6 @@ fn rw() -> MemoryAttr {
     MemoryAttr::new().set_user()
 }
 
-fn load8(set: &mut Set, va: usize) -> [u8; 8] {
-    let mut buf = [0; 8];
-    mmu::load(set, va, &mut buf).unwrap();
-    buf
-}
-
 fn disk8(file: &MemFile, pgoff: usize) -> [u8; 8] {
     let mut buf = [0; 8];
     file.read_disk(pgoff, &mut buf);
@@ -67,13 +61,16 @@ fn a_private_mapping_reads_the_cache_and_copies_on_write() {
     )
     .unwrap();
     assert_eq!(file.reads(), 0, "nothing is read before a fault");
-    assert_eq!(load8(&mut set, A + PAGE_SIZE), MemFile::initial(7, 3));
+    assert_eq!(
+        mmu::read::<8, _>(&mut set, A + PAGE_SIZE),
+        MemFile::initial(7, 3)
+    );
     let (pa, attr) = set.page_table().translate(A + PAGE_SIZE).unwrap();
     assert_eq!((file.cached(), attr), (vec![(3, pa)], rw().set_readonly()));
     assert_eq!(fa.ref_count(pa), 2);
 
     mmu::store(&mut set, A + PAGE_SIZE, b"private!").unwrap();
-    assert_eq!(load8(&mut set, A + PAGE_SIZE), *b"private!");
+    assert_eq!(mmu::read::<8, _>(&mut set, A + PAGE_SIZE), *b"private!");
     assert_ne!(set.page_table().translate(A + PAGE_SIZE).unwrap().0, pa);
     assert_eq!(fa.ref_count(pa), 1, "the cache's reference only");
     // A write to a page never read copies it straight from the cache.
@@ -106,7 +103,10 @@ fn a_shared_mapping_writes_through_and_msync_writes_back() {
     .unwrap();
     two.push(0x40000, 0x42000, rw(), FileMapping::shared(file.clone(), 0))
         .unwrap();
-    assert_eq!(load8(&mut one, A + PAGE_SIZE), MemFile::initial(7, 1));
+    assert_eq!(
+        mmu::read::<8, _>(&mut one, A + PAGE_SIZE),
+        MemFile::initial(7, 1)
+    );
     assert!(!file.is_dirty(1));
     assert!(one
         .page_table()
@@ -117,7 +117,7 @@ fn a_shared_mapping_writes_through_and_msync_writes_back() {
 
     mmu::store(&mut one, A + PAGE_SIZE, b"shared!!").unwrap();
     assert!(file.is_dirty(1));
-    assert_eq!(load8(&mut two, 0x41000), *b"shared!!");
+    assert_eq!(mmu::read::<8, _>(&mut two, 0x41000), *b"shared!!");
     assert_eq!(fa.copies(), 0);
     assert_books(&fa, &[&one, &two], &[&file]);
 
@@ -155,7 +155,7 @@ fn a_fork_shares_private_file_pages_and_refaults_shared_ones() {
         .unwrap();
     mmu::store(&mut set, A, b"mine").unwrap();
     mmu::store(&mut set, 0x40000, b"ours").unwrap();
-    let _ = load8(&mut set, A + PAGE_SIZE);
+    let _ = mmu::read::<8, _>(&mut set, A + PAGE_SIZE);
     let mut child = set.clone_for_fork(SoftPageTable::new(fa.memory())).unwrap();
     assert!(child.page_table().translate(0x40000).is_none(), "refaulted");
     assert_eq!(
@@ -163,11 +163,11 @@ fn a_fork_shares_private_file_pages_and_refaults_shared_ones() {
         set.page_table().translate(A).map(|t| t.0)
     );
     assert_books(&fa, &[&set, &child], &[&file]);
-    assert_eq!(load8(&mut child, 0x40000)[..4], *b"ours");
+    assert_eq!(mmu::read::<8, _>(&mut child, 0x40000)[..4], *b"ours");
     mmu::store(&mut child, 0x40004, b"kid!").unwrap();
-    assert_eq!(load8(&mut set, 0x40000), *b"ourskid!");
+    assert_eq!(mmu::read::<8, _>(&mut set, 0x40000), *b"ourskid!");
     mmu::store(&mut child, A, b"kid!").unwrap();
-    assert_eq!(load8(&mut set, A)[..4], *b"mine");
+    assert_eq!(mmu::read::<8, _>(&mut set, A)[..4], *b"mine");
     assert_books(&fa, &[&set, &child], &[&file]);
 }
 
@@ -183,7 +183,11 @@ fn file_offsets_follow_splits_and_contiguous_pieces_merge_back() {
     assert_eq!(set.len(), 4);
     for (i, va) in (A..end).step_by(PAGE_SIZE).enumerate() {
         if i != 6 {
-            assert_eq!(load8(&mut set, va), MemFile::initial(7, 4 + i), "page {i}");
+            assert_eq!(
+                mmu::read::<8, _>(&mut set, va),
+                MemFile::initial(7, 4 + i),
+                "page {i}"
+            );
         }
     }
     set.protect(A, end, rw()).unwrap();
@@ -197,7 +201,10 @@ fn file_offsets_follow_splits_and_contiguous_pieces_merge_back() {
     )
     .unwrap();
     assert_eq!(set.len(), 3);
-    assert_eq!(load8(&mut set, A + 6 * PAGE_SIZE), MemFile::initial(7, 0));
+    assert_eq!(
+        mmu::read::<8, _>(&mut set, A + 6 * PAGE_SIZE),
+        MemFile::initial(7, 0)
+    );
     assert_books(&fa, &[&set], &[&file]);
 }
 
@@ -213,7 +220,10 @@ fn beyond_the_end_of_the_file_is_no_page_and_out_of_frames_changes_nothing() {
             FileMapping::private(file.clone(), 14),
         )
         .unwrap();
-    assert_eq!(load8(&mut set, at + PAGE_SIZE), MemFile::initial(7, 15));
+    assert_eq!(
+        mmu::read::<8, _>(&mut set, at + PAGE_SIZE),
+        MemFile::initial(7, 15)
+    );
     assert_eq!(
         set.handle_page_fault(at + 2 * PAGE_SIZE, Access::Read),
         Err(FaultError::Paging(PagingError::NoPage { pgoff: 16 }))

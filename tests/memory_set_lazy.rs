@@ -100,6 +100,11 @@ impl PageTable for Counted {
         self.inner.next_mapped(start, end)
     }
 
+    fn flush_tlb(&mut self, range: std::ops::Range<usize>) {
+        self.tick();
+        self.inner.flush_tlb(range);
+    }
+
     fn destroy(&mut self, frames: &mut impl FrameAllocator) {
         self.tick();
         self.inner.destroy(frames);

@@ -148,6 +148,18 @@ impl MemoryAttr {
         entry.set_global(self.is_global());
     }
 
+    /// Whether these attributes only add permissions to `old` (write, execute) and change
+    /// nothing else: a CPU still holding `old` in its TLB then only faults more than it should,
+    /// which resolves itself, so no TLB flush is needed.
+    pub const fn only_adds_to(self, old: MemoryAttr) -> bool {
+        let added = Self::FLAG_EXECUTE;
+        let kept = Self::FLAGS_MASK & !added & !Self::FLAG_READONLY;
+        // Read-only may go (write granted), never come; execute may come, never go.
+        self.flags & kept == old.flags & kept
+            && (old.is_readonly() || !self.is_readonly())
+            && (self.is_execute() || !old.is_execute())
+    }
+
     /// Reads the permissions of an entry back; the inverse of [`apply`](Self::apply).
     ///
     /// Whether the entry is present is not part of the result.

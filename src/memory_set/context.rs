@@ -5,21 +5,47 @@ use core::ops::Range;
 
 use super::attr::MemoryAttr;
 use super::page_table::{FrameAllocator, PageEntry, PageTable, PagingError, PAGE_SIZE};
+use super::tlb::TlbGather;
 
 /// The page table and frame allocator of one address space: the `Args` the map hands to every
 /// [`MemoryArea`](super::MemoryArea) callback, and what a
 /// [`MemoryHandler`](super::MemoryHandler) works on.
 ///
-/// Its methods are the steps handlers are made of, each keeping the frame books: a page maps a
-/// frame and, if the frame is the allocator's, holds one reference to it.
+/// Its methods are the steps handlers are made of, each keeping the frame books (a page maps a
+/// frame and, if the frame is the allocator's, holds one reference to it) and the TLB's: a
+/// page they unmap or take a permission from goes into the [`TlbGather`], and the reference
+/// its frame loses waits there for the flush at the end of the set's operation. A handler
+/// that changes [`pt`](Self::pt) itself must do the same through [`tlb`](Self::tlb).
 pub struct PageContext<PT, FA> {
     /// The address space's page table.
     pub pt: PT,
     /// The frame allocator, shared (by cloning) with the address space's forks.
     pub fa: FA,
+    /// What the current operation must flush, and the frames waiting for it.
+    pub tlb: TlbGather,
 }
 
 impl<PT: PageTable, FA: FrameAllocator> PageContext<PT, FA> {
+    /// A context over `pt` and `fa`, with nothing gathered.
+    pub(super) fn new(pt: PT, fa: FA) -> Self {
+        PageContext {
+            pt,
+            fa,
+            tlb: TlbGather::new(),
+        }
+    }
+
+    /// Ends an operation: flushes the gathered pages from the TLB, once, then drops the
+    /// references that waited for it.
+    pub(super) fn flush_tlb(&mut self) {
+        if let Some(range) = self.tlb.take_range() {
+            self.pt.flush_tlb(range);
+        }
+        for pa in self.tlb.drain_frames() {
+            self.fa.dealloc(pa);
+        }
+    }
+
     /// Maps page `va` to the frame `pa` with `attr`. Who holds the frame's references is the
     /// caller's business.
     ///
@@ -86,15 +112,34 @@ impl<PT: PageTable, FA: FrameAllocator> PageContext<PT, FA> {
     }
 
     /// Unmaps every mapped page of `range`; with `release`, drops the reference each of them
-    /// held on its frame.
+    /// held on its frame, once the TLB is flushed.
     pub fn unmap_pages(&mut self, range: Range<usize>, release: bool) {
         self.for_each_mapped(range, |cx, va| {
             let unmapped = cx.pt.unmap(va);
             debug_assert!(unmapped.is_ok(), "inconsistent state: {unmapped:?}");
-            if let (Ok(pa), true) = (unmapped, release) {
-                cx.fa.dealloc(pa);
+            if let Ok(pa) = unmapped {
+                cx.tlb.add_page(va);
+                if release {
+                    cx.tlb.release_after_flush(pa);
+                }
             }
         });
+    }
+
+    /// Writes `attr` into the entry of the mapped page `va`, gathering the page for a TLB
+    /// flush if that takes a permission away.
+    ///
+    /// # Errors
+    ///
+    /// [`PagingError::NotMapped`] if `va` is not mapped.
+    pub fn set_attr(&mut self, va: usize, attr: MemoryAttr) -> Result<(), PagingError> {
+        let entry = self.pt.entry_mut(va)?;
+        let old = MemoryAttr::from_entry(entry);
+        attr.apply(entry);
+        if !attr.only_adds_to(old) {
+            self.tlb.add_page(va);
+        }
+        Ok(())
     }
 
     /// Writes `attr` into every mapped page of `range`. With `copy_on_write`, a page whose
@@ -105,7 +150,8 @@ impl<PT: PageTable, FA: FrameAllocator> PageContext<PT, FA> {
             if let Ok(entry) = cx.pt.entry_mut(va) {
                 let shared = copy_on_write && cx.fa.ref_count(entry.frame()) > 1;
                 let attr = if shared { attr.set_readonly() } else { attr };
-                attr.apply(entry);
+                let set = cx.set_attr(va, attr);
+                debug_assert!(set.is_ok(), "inconsistent state: {set:?}");
             }
         });
     }
@@ -142,7 +188,8 @@ impl<PT: PageTable, FA: FrameAllocator> PageContext<PT, FA> {
 
     /// Makes the mapped page `va` of a private area writable with `attr` after a write fault:
     /// in place if its mapping holds the frame's only reference, otherwise by pointing the page
-    /// at a fresh copy of the frame and dropping its reference to the old one (copy-on-write).
+    /// at a fresh copy of the frame and dropping its reference to the old one once the old
+    /// translation is flushed (copy-on-write).
     ///
     /// # Errors
     ///
@@ -159,7 +206,8 @@ impl<PT: PageTable, FA: FrameAllocator> PageContext<PT, FA> {
         let entry = self.pt.entry_mut(va)?;
         entry.set_frame(copy);
         attr.apply(entry);
-        self.fa.dealloc(pa);
+        self.tlb.add_page(va);
+        self.tlb.release_after_flush(pa);
         Ok(())
     }
 }

@@ -28,6 +28,11 @@
 //! - [`clear`](MemorySet::clear) and `Drop` unmap everything (`Drop` also
 //!   gives the page table's own frames back).
 //!
+//! Every operation that unmaps pages or takes permissions away flushes the
+//! TLB once at its end ([`PageTable::flush_tlb`]), and only then lets the
+//! frames it unmapped go ([`TlbGather`], Linux's `mmu_gather`): a frame is
+//! never reused while a stale translation may still reach it.
+//!
 //! Every operation costs *O*(log n + pages touched). The pages touched are
 //! all those of an area mapped up front, but only the mapped ones of a
 //! [`Lazy`] area, found through [`PageTable::next_mapped`], which skips absent
@@ -92,6 +97,7 @@ mod context;
 mod fault;
 mod handler;
 mod policy;
+mod tlb;
 
 use alloc::boxed::Box;
 use core::fmt;
@@ -112,6 +118,7 @@ pub use handler::{
 };
 pub use page_table::{FrameAllocator, PageEntry, PageTable, PagingError, PAGE_SIZE};
 pub use policy::{FirstFit, PlacementPolicy};
+pub use tlb::TlbGather;
 
 #[cfg(doc)]
 use crate::linux::LinuxLayout;
@@ -346,7 +353,7 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// ```
     pub fn with_policy(policy: P, window: Window, pt: PT, fa: FA) -> Self {
         MemorySet {
-            map: RangeActionMap::with_window(window, PageContext { pt, fa }),
+            map: RangeActionMap::with_window(window, PageContext::new(pt, fa)),
             policy,
             stack_rlimit: StackRlimit::DEFAULT,
         }
@@ -543,7 +550,9 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// [`MapError::OutOfWindow`]; nothing changed.
     pub fn unmap(&mut self, start: usize, end: usize) -> MemoryResult<Coverage> {
         self.check_pages(start, end)?;
-        Ok(self.map.unmap(start, end)?)
+        let coverage = self.map.unmap(start, end);
+        self.flush_tlb();
+        Ok(coverage?)
     }
 
     /// Gives the areas in `[start, end)` the permissions `attr`, rewriting
@@ -564,9 +573,14 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
         let mut from = start;
         // Loop invariant: every area part in `[start, from)` has `attr`.
         while let Some(run) = self.next_run_to_change(from, end, attr) {
-            self.map.mprotect(run.start, run.end, attr)?;
+            let changed = self.map.mprotect(run.start, run.end, attr);
+            if let Err(error) = changed {
+                self.flush_tlb();
+                return Err(error.into());
+            }
             from = run.end;
         }
+        self.flush_tlb();
         Ok(())
     }
 
@@ -611,6 +625,7 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
             }
             from = range.end;
         }
+        self.flush_tlb();
         Ok(written)
     }
 
@@ -637,16 +652,20 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     where
         P: PlacementPolicy,
     {
-        if self.map.find(addr).is_some() {
-            return self.fault_in_area(addr, access);
-        }
-        let grown = self.grow_stack(addr)?;
-        let resolved = self.fault_in_area(addr, access);
-        if resolved.is_err() {
-            // Nothing is left behind: the stack shrinks back.
-            let unmapped = self.map.unmap(grown.start, grown.end);
-            debug_assert!(unmapped.is_ok(), "inconsistent state: {unmapped:?}");
-        }
+        let resolved = if self.map.find(addr).is_some() {
+            self.fault_in_area(addr, access)
+        } else {
+            self.grow_stack(addr).and_then(|grown| {
+                let resolved = self.fault_in_area(addr, access);
+                if resolved.is_err() {
+                    // Nothing is left behind: the stack shrinks back.
+                    let unmapped = self.map.unmap(grown.start, grown.end);
+                    debug_assert!(unmapped.is_ok(), "inconsistent state: {unmapped:?}");
+                }
+                resolved
+            })
+        };
+        self.flush_tlb();
         resolved
     }
 
@@ -715,6 +734,13 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// the set is dropped). *O*(n + pages mapped + tables visited).
     pub fn clear(&mut self) {
         self.map.clear();
+        self.flush_tlb();
+    }
+
+    /// Ends an operation: flushes what it gathered from the TLB, once, then
+    /// drops the frame references that waited for the flush.
+    fn flush_tlb(&mut self) {
+        self.map.args_mut().flush_tlb();
     }
 
     /// Checks `[start, end)` for [`push`](Self::push) and adds `area` over
@@ -728,7 +754,9 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
         self.check_pages(start, end)?;
         self.map.check_free(start, end)?;
         area.place_at(start);
-        self.insert(start, end, area, None)
+        let inserted = self.insert(start, end, area, None);
+        self.flush_tlb();
+        inserted
     }
 
     /// Checks the request for [`map_anywhere`](Self::map_anywhere), asks the
@@ -832,6 +860,7 @@ impl<PT: PageTable, FA: FrameAllocator + Clone, P: Clone> MemorySet<PT, FA, P> {
         for area in areas {
             area.handler().protect(cx, area.range(), area.attr());
         }
+        self.flush_tlb();
         Ok(child)
     }
 }
@@ -841,6 +870,7 @@ impl<PT: PageTable, FA: FrameAllocator, P> Drop for MemorySet<PT, FA, P> {
     fn drop(&mut self) {
         self.map.clear();
         let cx = self.map.args_mut();
+        cx.flush_tlb();
         cx.pt.destroy(&mut cx.fa);
     }
 }

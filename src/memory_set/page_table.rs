@@ -2,9 +2,10 @@
 //! and physical frame allocation.
 //!
 //! `MemorySet` never touches hardware itself. It asks a [`PageTable`] to map, unmap and
-//! re-protect single 4 KiB pages and to find the mapped pages of a range, takes frames for
-//! page contents and intermediate tables from a [`FrameAllocator`], and writes permissions
-//! through [`PageEntry`]. The page table and the allocator are passed per call, so one
+//! re-protect single 4 KiB pages, to find the mapped pages of a range and to flush the TLB
+//! (once per operation, before the frames it freed go back: see
+//! [`TlbGather`](super::TlbGather)), takes frames for page contents and intermediate tables
+//! from a [`FrameAllocator`], and writes permissions through [`PageEntry`]. The page table and the allocator are passed per call, so one
 //! allocator can serve many address spaces (a forked address space maps its own table over
 //! the same physical memory).
 //!
@@ -250,6 +251,16 @@ pub trait PageTable: 'static {
     /// # Ok::<(), range_action_map::memory_set::PagingError>(())
     /// ```
     fn next_mapped(&self, start: usize, end: usize) -> Option<usize>;
+
+    /// Invalidates the TLB entries of the pages of `range` on every CPU that may have used
+    /// this table (RISC-V `sfence.vma` per page or for the whole address space, x86 `invlpg`
+    /// or a `CR3` reload, with shootdowns to other CPUs), whichever is cheaper.
+    ///
+    /// `MemorySet` calls it once per operation that unmapped pages or took permissions away
+    /// from them, after changing the table and before any frame those pages mapped goes back
+    /// to the allocator ([`TlbGather`](super::TlbGather)). `map` needs no flush: a missing
+    /// translation is never cached.
+    fn flush_tlb(&mut self, range: core::ops::Range<usize>);
 
     /// Gives every intermediate table frame back to `frames` (on address-space teardown); leaves no mapping.
     ///

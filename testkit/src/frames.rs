@@ -203,8 +203,9 @@ impl FrameAllocator for CountingFrameAllocator {
     ///
     /// # Panics
     ///
-    /// On a double free, on freeing a frame that was never allocated, and on an address that
-    /// is not a frame of this allocator.
+    /// On a double free, on freeing a frame that was never allocated, on an address that
+    /// is not a frame of this allocator, and on freeing a frame that a simulated TLB still
+    /// maps (a [`SoftPageTable`](crate::SoftPageTable) whose flush has not come yet).
     fn dealloc(&mut self, pa: usize) {
         let index = self.live_index(pa, "dealloc of");
         {
@@ -216,6 +217,10 @@ impl FrameAllocator for CountingFrameAllocator {
                 state.frames[index] = FrameState::Live(count - 1);
                 return;
             }
+            assert!(
+                !self.memory.tlb_reaches(pa),
+                "frame {pa:#x} freed while a TLB entry still maps it: a TLB flush is missing"
+            );
             state.frames[index] = FrameState::Freed;
             state.free.insert(index);
             state.freed += 1;

@@ -1,8 +1,9 @@
 //! Simulated physical memory: the frames the allocator hands out and the
-//! page tables live in, and the one piece of CPU state the doubles model
-//! (which table is active).
+//! page tables live in, and the pieces of CPU state the doubles model
+//! (which table is active, which frames the TLBs still reach).
 
 use std::cell::{Ref, RefCell};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 
@@ -26,6 +27,8 @@ struct Machine {
     active_table: Option<u64>,
     /// The identity the next [`SoftPageTable`](crate::SoftPageTable) gets.
     next_table_id: u64,
+    /// How many TLB entries of any table map each frame.
+    tlb_frames: BTreeMap<usize, usize>,
 }
 
 impl PhysMemory {
@@ -41,6 +44,7 @@ impl PhysMemory {
                 bytes: vec![0; len],
                 active_table: None,
                 next_table_id: 0,
+                tlb_frames: BTreeMap::new(),
             })),
         }
     }
@@ -152,6 +156,27 @@ impl PhysMemory {
     /// Records table `id` as the active one.
     pub(crate) fn set_active_table(&self, id: u64) {
         self.machine.borrow_mut().active_table = Some(id);
+    }
+
+    /// A TLB entry now maps frame `pa`.
+    pub(crate) fn tlb_cache(&self, pa: usize) {
+        *self.machine.borrow_mut().tlb_frames.entry(pa).or_default() += 1;
+    }
+
+    /// A TLB entry mapping frame `pa` was flushed.
+    pub(crate) fn tlb_flush(&self, pa: usize) {
+        let mut machine = self.machine.borrow_mut();
+        if let Some(count) = machine.tlb_frames.get_mut(&pa) {
+            *count -= 1;
+            if *count == 0 {
+                machine.tlb_frames.remove(&pa);
+            }
+        }
+    }
+
+    /// Whether some TLB entry still maps frame `pa`: it must not be freed yet.
+    pub fn tlb_reaches(&self, pa: usize) -> bool {
+        self.machine.borrow().tlb_frames.contains_key(&pa)
     }
 }
 

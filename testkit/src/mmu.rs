@@ -1,10 +1,9 @@
 //! A user program's loads and stores through a `MemorySet`'s page table, as an MMU makes
-//! them: a translation that is missing or forbids the access raises a page fault, which the
-//! set resolves before the access is retried.
+//! them ([`SoftPageTable::access`], through its simulated TLB): a translation that is missing
+//! or forbids the access raises a page fault, which the set resolves before the access is
+//! retried.
 
-use range_action_map::memory_set::{
-    Access, FaultError, MemorySet, PageTable, PlacementPolicy, PAGE_SIZE,
-};
+use range_action_map::memory_set::{Access, FaultError, MemorySet, PlacementPolicy, PAGE_SIZE};
 
 use crate::{CountingFrameAllocator, SoftPageTable};
 
@@ -23,14 +22,11 @@ pub fn translate<P: PlacementPolicy>(
     va: usize,
     access: Access,
 ) -> Result<usize, FaultError> {
-    let allowed = |set: &MemorySet<SoftPageTable, CountingFrameAllocator, P>| {
-        (set.page_table().translate(va)).filter(|&(_, attr)| access.is_allowed_by(attr))
-    };
-    if let Some((pa, _)) = allowed(set) {
+    if let Some(pa) = set.page_table().access(va, access) {
         return Ok(pa);
     }
     set.handle_page_fault(va, access)?;
-    let (pa, _) = allowed(set)
+    let pa = (set.page_table().access(va, access))
         .unwrap_or_else(|| panic!("{access:?} of {va:#x} still faults after its fault"));
     Ok(pa)
 }
@@ -67,4 +63,21 @@ pub fn load<P: PlacementPolicy>(
         .memory()
         .read(pa - pa % PAGE_SIZE, pa % PAGE_SIZE, buf);
     Ok(())
+}
+
+/// The `N` bytes at `va` (within one page), loaded as a user program would.
+///
+/// # Panics
+///
+/// If the load faults and the set cannot resolve the fault.
+#[track_caller]
+pub fn read<const N: usize, P: PlacementPolicy>(
+    set: &mut MemorySet<SoftPageTable, CountingFrameAllocator, P>,
+    va: usize,
+) -> [u8; N] {
+    let mut buf = [0; N];
+    if let Err(error) = load(set, va, &mut buf) {
+        panic!("load of {va:#x}: {error}");
+    }
+    buf
 }

@@ -3,11 +3,13 @@
 //! The table is its own oracle: it refuses to map a mapped page or unmap an unmapped one, so a
 //! test over it checks the caller's bookkeeping page by page.
 
-use std::cell::{Cell, Ref};
+use std::cell::{Cell, Ref, RefCell};
+use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Range;
 
 use range_action_map::memory_set::{
-    FrameAllocator, MemoryAttr, PageEntry, PageTable, PagingError, PAGE_SIZE,
+    Access, FrameAllocator, MemoryAttr, PageEntry, PageTable, PagingError, PAGE_SIZE,
 };
 
 use crate::memory::PhysMemory;
@@ -148,6 +150,10 @@ pub struct SoftPageTable {
     root: Option<usize>,
     table_frames: usize,
     activations: Cell<usize>,
+    /// The simulated TLB: translations [`access`](SoftPageTable::access) cached, by page,
+    /// until [`flush_tlb`](PageTable::flush_tlb) drops them.
+    tlb: RefCell<BTreeMap<usize, (usize, MemoryAttr)>>,
+    flushes: Cell<usize>,
     /// The handle `map` and `entry_mut` return, pointed at the leaf PTE they found.
     entry: Sv39Entry,
 }
@@ -167,6 +173,8 @@ impl SoftPageTable {
             root: None,
             table_frames: 0,
             activations: Cell::new(0),
+            tlb: RefCell::new(BTreeMap::new()),
+            flushes: Cell::new(0),
         }
     }
 
@@ -192,6 +200,46 @@ impl SoftPageTable {
     pub fn activate(&self) {
         self.activations.set(self.activations.get() + 1);
         self.memory.set_active_table(self.id);
+    }
+
+    /// The frame address a CPU running on this table reaches at `va` for `access`, as an MMU
+    /// finds it: from the simulated TLB if it holds a translation that allows the access
+    /// (even one the table no longer has: a stale entry), else by walking the table, caching
+    /// what it finds. `None` is a page fault.
+    pub fn access(&self, va: usize, access: Access) -> Option<usize> {
+        let (page, offset) = (va - va % PAGE_SIZE, va % PAGE_SIZE);
+        let cached = self.tlb.borrow().get(&page).copied();
+        if let Some((pa, attr)) = cached {
+            if access.is_allowed_by(attr) {
+                return Some(pa + offset);
+            }
+            // A fault on a cached entry makes the CPU walk again (a spurious fault).
+            self.evict(page);
+        }
+        let (pa, attr) = self.translate(page)?;
+        if !access.is_allowed_by(attr) {
+            return None;
+        }
+        self.tlb.borrow_mut().insert(page, (pa, attr));
+        self.memory.tlb_cache(pa);
+        Some(pa + offset)
+    }
+
+    /// How many times [`flush_tlb`](PageTable::flush_tlb) was called.
+    pub fn flushes(&self) -> usize {
+        self.flushes.get()
+    }
+
+    /// How many translations the simulated TLB holds.
+    pub fn tlb_entries(&self) -> usize {
+        self.tlb.borrow().len()
+    }
+
+    /// Drops the TLB entry of `page`, if any.
+    fn evict(&self, page: usize) {
+        if let Some((pa, _)) = self.tlb.borrow_mut().remove(&page) {
+            self.memory.tlb_flush(pa);
+        }
     }
 
     /// Every mapped page as `(va, pa, attr)`, in increasing `va` order.
@@ -377,6 +425,15 @@ impl PageTable for SoftPageTable {
         Some(sign_extend(raw))
     }
 
+    /// Drops the simulated TLB's entries for `range`, and counts the flush.
+    fn flush_tlb(&mut self, range: Range<usize>) {
+        self.flushes.set(self.flushes.get() + 1);
+        let pages: Vec<usize> = self.tlb.borrow().range(range).map(|(&va, _)| va).collect();
+        for page in pages {
+            self.evict(page);
+        }
+    }
+
     fn destroy(&mut self, frames: &mut impl FrameAllocator) {
         let Some(root) = self.root.take() else {
             return;
@@ -391,6 +448,16 @@ impl PageTable for SoftPageTable {
         }
         frames.dealloc(root);
         self.table_frames = 0;
+    }
+}
+
+impl Drop for SoftPageTable {
+    /// The table goes away, and with it what its TLB cached.
+    fn drop(&mut self) {
+        let pages: Vec<usize> = self.tlb.borrow().keys().copied().collect();
+        for page in pages {
+            self.evict(page);
+        }
     }
 }
 

@@ -138,10 +138,11 @@ impl<C: PageCache> FileMapping<C> {
         clean: bool,
     ) {
         cx.for_each_mapped(range, |cx, va| {
-            if let Ok(entry) = cx.pt.entry_mut(va) {
-                if entry.is_writable() {
-                    self.cache.set_dirty(self.pgoff_of(va));
-                    entry.set_writable(!clean);
+            if cx.pt.entry_mut(va).is_ok_and(|entry| entry.is_writable()) {
+                self.cache.set_dirty(self.pgoff_of(va));
+                if let (true, Some((_, attr))) = (clean, cx.pt.translate(va)) {
+                    let set = cx.set_attr(va, attr.set_readonly());
+                    debug_assert!(set.is_ok(), "inconsistent state: {set:?}");
                 }
             }
         });
@@ -216,7 +217,8 @@ impl<PT: PageTable, FA: FrameAllocator, C: PageCache + fmt::Debug> MemoryHandler
                 } else {
                     attr.set_readonly()
                 };
-                attr.apply(entry);
+                let set = cx.set_attr(va, attr);
+                debug_assert!(set.is_ok(), "inconsistent state: {set:?}");
             }
         });
     }
