@@ -5,7 +5,7 @@ use core::fmt;
 use core::ops::Range;
 
 use super::{Access, MemoryAttr, MemoryHandler, PageContext};
-use crate::memory_set::page_table::{FrameAllocator, PageEntry, PageTable, PagingError, PAGE_SIZE};
+use crate::memory_set::page_table::{FrameAllocator, PageTable, PagingError, PAGE_SIZE};
 
 /// One file's pages in memory: the kernel's page cache, as a [`FileMapping`] sees it.
 ///
@@ -137,11 +137,11 @@ impl<C: PageCache> FileMapping<C> {
         range: Range<usize>,
         clean: bool,
     ) {
-        cx.for_each_mapped(range, |cx, va| {
-            if cx.pt.entry_mut(va).is_ok_and(|entry| entry.is_writable()) {
-                self.cache.set_dirty(self.pgoff_of(va));
-                if let (true, Some((_, attr))) = (clean, cx.pt.translate(va)) {
-                    let set = cx.set_attr(va, attr.set_readonly());
+        cx.for_each_mapped(range, |cx, leaf| {
+            if !leaf.attr.is_readonly() {
+                self.cache.set_dirty(self.pgoff_of(leaf.va));
+                if clean {
+                    let set = cx.set_attr(leaf, leaf.attr.set_readonly());
                     debug_assert!(set.is_ok(), "inconsistent state: {set:?}");
                 }
             }
@@ -164,8 +164,8 @@ impl<C: PageCache> FileMapping<C> {
         }
         if write {
             self.cache.set_dirty(self.pgoff_of(va));
-            if mapped {
-                attr.apply(cx.pt.entry_mut(va)?);
+            if let (true, Some(leaf)) = (mapped, cx.pt.query(va)) {
+                cx.set_attr(leaf, attr)?;
             }
         }
         Ok(())
@@ -210,16 +210,14 @@ impl<PT: PageTable, FA: FrameAllocator, C: PageCache + fmt::Debug> MemoryHandler
         if !self.shared {
             return cx.protect_pages(range, attr, true);
         }
-        cx.for_each_mapped(range, |cx, va| {
-            if let Ok(entry) = cx.pt.entry_mut(va) {
-                let attr = if entry.is_writable() {
-                    attr
-                } else {
-                    attr.set_readonly()
-                };
-                let set = cx.set_attr(va, attr);
-                debug_assert!(set.is_ok(), "inconsistent state: {set:?}");
-            }
+        cx.for_each_mapped(range, |cx, leaf| {
+            let attr = if leaf.attr.is_readonly() {
+                attr.set_readonly()
+            } else {
+                attr
+            };
+            let set = cx.set_attr(leaf, attr);
+            debug_assert!(set.is_ok(), "inconsistent state: {set:?}");
         });
     }
 
