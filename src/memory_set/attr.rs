@@ -64,6 +64,14 @@ impl MemoryAttr {
         MemoryAttr { flags: 0 }
     }
 
+    /// The attributes whose flags value `flags` is, which came from one (its reserved bits
+    /// are clear).
+    pub(super) const fn from_stored(flags: usize) -> Self {
+        MemoryAttr {
+            flags: flags & Self::FLAGS_MASK,
+        }
+    }
+
     const fn with(self, flag: usize) -> Self {
         MemoryAttr {
             flags: self.flags | flag,
