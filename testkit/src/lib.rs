@@ -65,6 +65,7 @@ pub mod file;
 pub mod frames;
 pub mod fuzz;
 pub mod harness;
+pub mod host;
 pub mod logging;
 pub mod memory;
 pub mod mmu;
