@@ -273,7 +273,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     print!("{kernel}");
 
-    let file = MemFile::new(1, 4, &frames);
+    let file = MemFile::new(1, 4);
     let mut procs = vec![spawn_init(&frames)?];
     let (rw, ro) = (MemoryAttr::new(), MemoryAttr::new().set_readonly());
     let stack = USER_HIGH - 2 * PAGE_SIZE;
@@ -452,7 +452,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     drop(procs);
     drop(kernel);
-    file.evict();
+    file.evict(&mut frames);
     println!(
         "after every address space exits: {} frames live",
         frames.live()

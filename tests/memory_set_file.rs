@@ -15,7 +15,7 @@ const A: usize = 0x10000;
 fn setup(frames: usize) -> (CountingFrameAllocator, Set, MemFile) {
     let fa = CountingFrameAllocator::new(frames);
     let set = MemorySet::new(SoftPageTable::new(fa.memory()), fa.clone());
-    let file = MemFile::new(7, 16, &fa);
+    let file = MemFile::new(7, 16);
     (fa, set, file)
 }
 
@@ -86,7 +86,7 @@ fn a_private_mapping_reads_the_cache_and_copies_on_write() {
     assert_books(&fa, &[&set], &[&file]);
     assert!(set.to_string().contains("rw-p 00002000 00:00 0 [file]"));
     drop(set);
-    assert_eq!(file.evict(), 2);
+    assert_eq!(file.evict(&mut fa.clone()), 2);
     assert_eq!(fa.live(), 0);
 }
 
@@ -137,7 +137,7 @@ fn a_shared_mapping_writes_through_and_msync_writes_back() {
     assert_eq!(disk8(&file, 1), *b"again!!!");
     assert!(one.to_string().contains("rw-s 00000000 00:00 0 [file]"));
     drop((one, two));
-    file.evict();
+    file.evict(&mut fa.clone());
     assert_eq!(fa.live(), 0);
 }
 
@@ -272,7 +272,7 @@ fn msync_writes_back_the_files_pages_and_unmapping_a_writable_page_loses_no_writ
     writer.unmap(A, A + PAGE_SIZE).unwrap();
     assert!(file.is_dirty(3));
     drop(syncer);
-    assert_eq!(file.evict(), 1);
+    assert_eq!(file.evict(&mut fa.clone()), 1);
     assert_eq!(disk8(&file, 3), *b"written2");
     assert_eq!(file.writebacks(), 2);
     drop(writer);

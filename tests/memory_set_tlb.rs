@@ -164,8 +164,8 @@ impl<PT: PageTable, FA: FrameAllocator> MemoryHandler<PT, FA> for FreesBeforeThe
 
     fn unmap(&self, cx: &mut PageContext<PT, FA>, range: Range<usize>) {
         for va in range.step_by(PAGE_SIZE) {
-            if let Ok(pa) = cx.pt.unmap(va) {
-                cx.fa.dealloc(pa);
+            if let Ok(leaf) = cx.pt.unmap(va) {
+                cx.fa.dealloc(leaf.pa);
             }
         }
     }

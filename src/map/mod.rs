@@ -30,6 +30,11 @@ pub type FlagsOf<A> = <SegmentOf<A> as Segment>::Flags;
 /// through the adapter's pointer type and never allocates. See the
 /// [crate docs](crate) for a tour.
 ///
+/// The map is `Send` when its owners and `args` are, and `Sync` when its segments, adapter
+/// and `args` are: no `&self` method writes a link (links are atomics, and the one thing a
+/// lookup updates, its last-hit cache, is an atomic too), so several CPUs may look segments up
+/// at once, behind the read side of a reader-writer lock.
+///
 /// # Invariants
 ///
 /// Every segment lies in `window`.

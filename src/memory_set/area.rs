@@ -1,9 +1,9 @@
 //! [`MemoryArea`]: one area of an address space, and what the map's actions do to its pages.
 
 use alloc::boxed::Box;
-use core::cell::Cell;
 use core::fmt;
 use core::ops::Range;
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use intrusive_collections::intrusive_adapter;
 
@@ -27,7 +27,9 @@ use crate::{RangeLink, Segment};
 pub struct MemoryArea<PT: PageTable, FA: FrameAllocator> {
     link: RangeLink,
     handler: Box<dyn MemoryHandler<PT, FA>>,
-    attr: Cell<MemoryAttr>,
+    /// The [`MemoryAttr`] flags: an atomic, so that areas can be shared between CPUs that
+    /// look them up at once (only the map, under `&mut`, changes it).
+    attr: AtomicUsize,
     grows_down: bool,
 }
 
@@ -43,7 +45,7 @@ impl<PT: PageTable, FA: FrameAllocator> MemoryArea<PT, FA> {
         MemoryArea {
             link: RangeLink::new(),
             handler,
-            attr: Cell::new(attr),
+            attr: AtomicUsize::new(attr.into()),
             grows_down,
         }
     }
@@ -51,7 +53,7 @@ impl<PT: PageTable, FA: FrameAllocator> MemoryArea<PT, FA> {
     /// An unlinked area with this one's handler, attributes and grows-down bit: the right
     /// half of a split, or the child's copy in a fork.
     pub(super) fn duplicate(&self) -> Self {
-        Self::new(self.handler.box_clone(), self.attr.get(), self.grows_down)
+        Self::new(self.handler.box_clone(), self.attr(), self.grows_down)
     }
 
     /// The area's range `[start, end)`.
@@ -61,7 +63,7 @@ impl<PT: PageTable, FA: FrameAllocator> MemoryArea<PT, FA> {
 
     /// The area's permissions.
     pub fn attr(&self) -> MemoryAttr {
-        self.attr.get()
+        MemoryAttr::from_stored(self.attr.load(Relaxed))
     }
 
     /// How the area's pages are backed.
@@ -97,14 +99,14 @@ impl<PT: PageTable, FA: FrameAllocator> Segment for MemoryArea<PT, FA> {
     }
 
     fn modify(&self, attr: MemoryAttr, cx: &mut PageContext<PT, FA>) {
-        self.attr.set(attr);
+        self.attr.store(attr.into(), Relaxed);
         // A page not faulted in yet gets `attr` when it is.
         self.handler.protect(cx, self.link.range(), attr);
     }
 
     fn try_merge(&self, next: &Self, _cx: &mut PageContext<PT, FA>) -> bool {
         // A stack merged into an ordinary area would lose its guard gap.
-        self.attr.get() == next.attr.get()
+        self.attr() == next.attr()
             && self.grows_down == next.grows_down
             && self.handler.can_merge(&*next.handler)
     }
@@ -126,7 +128,7 @@ impl<PT: PageTable, FA: FrameAllocator> fmt::Display for MemoryArea<PT, FA> {
     /// address of a `Linear` area, else 0), device, inode and the handler's name, e.g.
     /// `r-xp 80200000 00:00 0 [linear]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.attr.get().fmt_maps(f, self.handler.is_shared())?;
+        self.attr().fmt_maps(f, self.handler.is_shared())?;
         let offset = self.handler.offset_of(self.link.start());
         write!(f, " {offset:08x} 00:00 0 {}", self.handler)
     }
@@ -137,7 +139,7 @@ impl<PT: PageTable, FA: FrameAllocator> fmt::Debug for MemoryArea<PT, FA> {
         f.debug_struct("MemoryArea")
             .field("range", &self.link.range())
             .field("handler", &self.handler)
-            .field("attr", &self.attr.get())
+            .field("attr", &self.attr())
             .field("grows_down", &self.grows_down)
             .finish()
     }

@@ -2,8 +2,9 @@
 //!
 //! [`MemoryAttr`] is the tutorial's permission triple (user / readonly / execute) plus the two
 //! bits a kernel needs for device memory and for its own mappings (device / global). Areas keep
-//! one, apply it to every leaf entry they map ([`MemoryAttr::apply`]), and `mprotect` carries it
-//! as a plain `usize` flags value whose bit layout is fixed here:
+//! one, hand it by value to the page table for every leaf they map (which writes it in its own
+//! entry format), and `mprotect` carries it as a plain `usize` flags value whose bit layout is
+//! fixed here:
 //!
 //! | bit | constant                    | meaning when set                                   |
 //! |-----|-----------------------------|----------------------------------------------------|
@@ -17,8 +18,6 @@
 //! [`InvalidAttrBits`].
 
 use core::fmt;
-
-use super::page_table::PageEntry;
 
 /// Access permissions and memory type of an area: user-accessible, read-only, executable,
 /// device, global.
@@ -63,6 +62,14 @@ impl MemoryAttr {
     /// Kernel-only, writable, not executable, cached, not global.
     pub const fn new() -> Self {
         MemoryAttr { flags: 0 }
+    }
+
+    /// The attributes whose flags value `flags` is, which came from one (its reserved bits
+    /// are clear).
+    pub(super) const fn from_stored(flags: usize) -> Self {
+        MemoryAttr {
+            flags: flags & Self::FLAGS_MASK,
+        }
     }
 
     const fn with(self, flag: usize) -> Self {
@@ -131,23 +138,6 @@ impl MemoryAttr {
         self.has(Self::FLAG_GLOBAL)
     }
 
-    /// Writes these permissions into a leaf entry and marks it present.
-    ///
-    /// The entry becomes present, user-accessible iff [`is_user`](Self::is_user), writable iff
-    /// not [`is_readonly`](Self::is_readonly), executable iff [`is_execute`](Self::is_execute),
-    /// device memory iff [`is_device`](Self::is_device) and global iff
-    /// [`is_global`](Self::is_global); its frame is left as it was. This is what turns the
-    /// R|W|X kernel-only entry returned by [`PageTable::map`](super::page_table::PageTable::map)
-    /// into the area's entry: `attr.apply(pt.map(va, pa, frames)?)`.
-    pub fn apply(&self, entry: &mut impl PageEntry) {
-        entry.set_present(true);
-        entry.set_user(self.is_user());
-        entry.set_writable(!self.is_readonly());
-        entry.set_execute(self.is_execute());
-        entry.set_device(self.is_device());
-        entry.set_global(self.is_global());
-    }
-
     /// Whether these attributes only add permissions to `old` (write, execute) and change
     /// nothing else: a CPU still holding `old` in its TLB then only faults more than it should,
     /// which resolves itself, so no TLB flush is needed.
@@ -158,25 +148,6 @@ impl MemoryAttr {
         self.flags & kept == old.flags & kept
             && (old.is_readonly() || !self.is_readonly())
             && (self.is_execute() || !old.is_execute())
-    }
-
-    /// Reads the permissions of an entry back; the inverse of [`apply`](Self::apply).
-    ///
-    /// Whether the entry is present is not part of the result.
-    pub fn from_entry(entry: &impl PageEntry) -> MemoryAttr {
-        let mut attr = MemoryAttr::new();
-        for (is_set, flag) in [
-            (entry.is_user(), Self::FLAG_USER),
-            (!entry.is_writable(), Self::FLAG_READONLY),
-            (entry.is_execute(), Self::FLAG_EXECUTE),
-            (entry.is_device(), Self::FLAG_DEVICE),
-            (entry.is_global(), Self::FLAG_GLOBAL),
-        ] {
-            if is_set {
-                attr = attr.with(flag);
-            }
-        }
-        attr
     }
 }
 
@@ -251,63 +222,6 @@ mod tests {
 
     use super::*;
 
-    /// A page-table entry made of plain flags, so these tests need no page table.
-    #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-    struct FlagEntry {
-        present: bool,
-        user: bool,
-        writable: bool,
-        execute: bool,
-        device: bool,
-        global: bool,
-        frame: usize,
-    }
-
-    impl PageEntry for FlagEntry {
-        fn set_present(&mut self, value: bool) {
-            self.present = value;
-        }
-        fn set_user(&mut self, value: bool) {
-            self.user = value;
-        }
-        fn set_writable(&mut self, value: bool) {
-            self.writable = value;
-        }
-        fn set_execute(&mut self, value: bool) {
-            self.execute = value;
-        }
-        fn is_present(&self) -> bool {
-            self.present
-        }
-        fn is_user(&self) -> bool {
-            self.user
-        }
-        fn is_writable(&self) -> bool {
-            self.writable
-        }
-        fn is_execute(&self) -> bool {
-            self.execute
-        }
-        fn set_device(&mut self, value: bool) {
-            self.device = value;
-        }
-        fn is_device(&self) -> bool {
-            self.device
-        }
-        fn set_global(&mut self, value: bool) {
-            self.global = value;
-        }
-        fn is_global(&self) -> bool {
-            self.global
-        }
-        fn frame(&self) -> usize {
-            self.frame
-        }
-        fn set_frame(&mut self, pa: usize) {
-            self.frame = pa;
-        }
-    }
-
     /// All 32 attributes, indexed by their flags value, built with the builders.
     fn all_attrs() -> impl Iterator<Item = MemoryAttr> {
         let builders: [fn(MemoryAttr) -> MemoryAttr; 5] = [
@@ -351,54 +265,34 @@ mod tests {
     }
 
     #[test]
-    fn apply_sets_present_and_every_permission() {
-        for attr in all_attrs() {
-            // Start from the opposite of what apply must produce, so every setter is observed.
-            let mut entry = FlagEntry {
-                present: false,
-                user: !attr.is_user(),
-                writable: attr.is_readonly(),
-                execute: !attr.is_execute(),
-                device: !attr.is_device(),
-                global: !attr.is_global(),
-                frame: 0x5000,
-            };
-            attr.apply(&mut entry);
-            assert_eq!(
-                entry,
-                FlagEntry {
-                    present: true,
-                    user: attr.is_user(),
-                    writable: !attr.is_readonly(),
-                    execute: attr.is_execute(),
-                    device: attr.is_device(),
-                    global: attr.is_global(),
-                    frame: 0x5000,
-                },
-                "{attr:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn from_entry_inverts_apply_and_ignores_present() {
-        for attr in all_attrs() {
-            let mut entry = FlagEntry::default();
-            attr.apply(&mut entry);
-            assert_eq!(MemoryAttr::from_entry(&entry), attr);
-            entry.set_present(false);
-            assert_eq!(MemoryAttr::from_entry(&entry), attr);
-        }
-        let rwx_kernel = FlagEntry {
-            present: true,
-            writable: true,
-            execute: true,
-            ..FlagEntry::default()
-        };
-        assert_eq!(
-            MemoryAttr::from_entry(&rwx_kernel),
-            MemoryAttr::new().set_execute()
+    fn only_adds_to_is_true_exactly_for_granted_write_and_execute() {
+        let ro = MemoryAttr::new().set_user().set_readonly();
+        assert!(ro.only_adds_to(ro));
+        assert!(
+            MemoryAttr::new().set_user().only_adds_to(ro),
+            "write granted"
         );
+        assert!(ro.set_execute().only_adds_to(ro), "execute granted");
+        assert!(
+            !ro.only_adds_to(MemoryAttr::new().set_user()),
+            "write taken"
+        );
+        assert!(!ro.only_adds_to(ro.set_execute()), "execute taken");
+        assert!(
+            !ro.only_adds_to(MemoryAttr::new().set_readonly()),
+            "user changed"
+        );
+        assert!(!ro.set_device().only_adds_to(ro), "memory type changed");
+        for old in all_attrs() {
+            for new in all_attrs() {
+                let grants = (usize::from(new) ^ usize::from(old))
+                    & !(MemoryAttr::FLAG_READONLY | MemoryAttr::FLAG_EXECUTE)
+                    == 0
+                    && (old.is_readonly() || !new.is_readonly())
+                    && (new.is_execute() || !old.is_execute());
+                assert_eq!(new.only_adds_to(old), grants, "{old:?} -> {new:?}");
+            }
+        }
     }
 
     #[test]

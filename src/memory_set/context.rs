@@ -4,7 +4,7 @@
 use core::ops::Range;
 
 use super::attr::MemoryAttr;
-use super::page_table::{FrameAllocator, PageEntry, PageTable, PagingError, PAGE_SIZE};
+use super::page_table::{FrameAllocator, Leaf, PageSize, PageTable, PagingError, PAGE_SIZE};
 use super::tlb::TlbGather;
 
 /// The page table and frame allocator of one address space: the `Args` the map hands to every
@@ -13,7 +13,7 @@ use super::tlb::TlbGather;
 ///
 /// Its methods are the steps handlers are made of, each keeping the frame books (a page maps a
 /// frame and, if the frame is the allocator's, holds one reference to it) and the TLB's: a
-/// page they unmap or take a permission from goes into the [`TlbGather`], and the reference
+/// leaf they unmap or take a permission from goes into the [`TlbGather`], and the reference
 /// its frame loses waits there for the flush at the end of the set's operation. A handler
 /// that changes [`pt`](Self::pt) itself must do the same through [`tlb`](Self::tlb).
 pub struct PageContext<PT, FA> {
@@ -46,6 +46,16 @@ impl<PT: PageTable, FA: FrameAllocator> PageContext<PT, FA> {
         }
     }
 
+    /// Splits the huge leaves that cover `addr` so that one starts there
+    /// ([`PageTable::split_at`]): before a change to a range that starts or ends at `addr`.
+    ///
+    /// # Errors
+    ///
+    /// [`PagingError::OutOfFrames`] when a new table finds no frame; no translation changed.
+    pub(super) fn split_at(&mut self, addr: usize) -> Result<(), PagingError> {
+        self.pt.split_at(addr, &mut self.fa)
+    }
+
     /// Maps page `va` to the frame `pa` with `attr`. Who holds the frame's references is the
     /// caller's business.
     ///
@@ -53,8 +63,25 @@ impl<PT: PageTable, FA: FrameAllocator> PageContext<PT, FA> {
     ///
     /// The page table's (see [`PageTable::map`]); nothing is then mapped.
     pub fn map_frame(&mut self, va: usize, pa: usize, attr: MemoryAttr) -> Result<(), PagingError> {
-        attr.apply(self.pt.map(va, pa, &mut self.fa)?);
-        Ok(())
+        self.pt.map(va, pa, PageSize::Size4K, attr, &mut self.fa)
+    }
+
+    /// Maps `range` to the physical run from `pa` with `attr`, with huge pages where the table
+    /// has them and the alignment allows ([`PageTable::map_range`]): a linear map. The frames
+    /// are no one's: no reference is taken.
+    ///
+    /// # Errors
+    ///
+    /// As [`PageTable::map_range`]; the leaves mapped before the failure stay mapped, for the
+    /// caller to unmap.
+    pub fn map_linear(
+        &mut self,
+        range: Range<usize>,
+        pa: usize,
+        attr: MemoryAttr,
+    ) -> Result<(), PagingError> {
+        let len = range.end - range.start;
+        self.pt.map_range(range.start, pa, len, attr, &mut self.fa)
     }
 
     /// Maps page `va` to a fresh frame with `attr`, zeroed or, with `copy_from`, a copy of that
@@ -99,70 +126,67 @@ impl<PT: PageTable, FA: FrameAllocator> PageContext<PT, FA> {
             .try_for_each(|va| self.map_new_frame(va, attr, None).map(drop))
     }
 
-    /// Calls `f(self, va)` on each mapped page `va` of `range`, in address order. Pages are
+    /// Calls `f(self, leaf)` on each mapped leaf of `range`, in address order. Leaves are
     /// found through [`PageTable::next_mapped`], so absent tables are skipped whole:
-    /// *O*(pages mapped + tables visited), however large the range.
-    pub fn for_each_mapped(&mut self, range: Range<usize>, mut f: impl FnMut(&mut Self, usize)) {
+    /// *O*(leaves mapped + tables visited), however large the range. The set splits huge
+    /// leaves at the bounds of every range it changes, so each leaf lies inside `range`.
+    pub fn for_each_mapped(&mut self, range: Range<usize>, mut f: impl FnMut(&mut Self, Leaf)) {
         let mut from = range.start;
-        // Loop invariant: `f` has seen every mapped page of `[range.start, from)`.
-        while let Some(va) = next_mapped(&self.pt, from, range.end) {
-            f(self, va);
-            from = va + PAGE_SIZE;
+        // Loop invariant: `f` has seen every mapped leaf of `[range.start, from)`.
+        while let Some(leaf) = next_leaf(&self.pt, from, range.end) {
+            from = leaf.range().end;
+            f(self, leaf);
         }
     }
 
-    /// Unmaps every mapped page of `range`; with `release`, drops the reference each of them
+    /// Unmaps every mapped leaf of `range`; with `release`, drops the reference each of them
     /// held on its frame, once the TLB is flushed.
     pub fn unmap_pages(&mut self, range: Range<usize>, release: bool) {
-        self.for_each_mapped(range, |cx, va| {
-            let unmapped = cx.pt.unmap(va);
+        self.for_each_mapped(range, |cx, leaf| {
+            let unmapped = cx.pt.unmap(leaf.va);
             debug_assert!(unmapped.is_ok(), "inconsistent state: {unmapped:?}");
-            if let Ok(pa) = unmapped {
-                cx.tlb.add_page(va);
+            if unmapped.is_ok() {
+                cx.tlb.add_range(leaf.range());
                 if release {
-                    cx.tlb.release_after_flush(pa);
+                    cx.tlb.release_after_flush(leaf.pa);
                 }
             }
         });
     }
 
-    /// Writes `attr` into the entry of the mapped page `va`, gathering the page for a TLB
-    /// flush if that takes a permission away.
+    /// Gives the mapped `leaf` the attributes `attr`, gathering it for a TLB flush if that
+    /// takes a permission away.
     ///
     /// # Errors
     ///
-    /// [`PagingError::NotMapped`] if `va` is not mapped.
-    pub fn set_attr(&mut self, va: usize, attr: MemoryAttr) -> Result<(), PagingError> {
-        let entry = self.pt.entry_mut(va)?;
-        let old = MemoryAttr::from_entry(entry);
-        attr.apply(entry);
+    /// [`PagingError::NotMapped`] if the leaf is not mapped.
+    pub fn set_attr(&mut self, leaf: Leaf, attr: MemoryAttr) -> Result<(), PagingError> {
+        let old = self.pt.protect(leaf.va, attr)?;
         if !attr.only_adds_to(old) {
-            self.tlb.add_page(va);
+            self.tlb.add_range(leaf.range());
         }
         Ok(())
     }
 
-    /// Writes `attr` into every mapped page of `range`. With `copy_on_write`, a page whose
+    /// Writes `attr` into every mapped leaf of `range`. With `copy_on_write`, a page whose
     /// frame has other references (a fork's other side, a page cache) stays read-only, so that
     /// its first write faults and copies it.
     pub fn protect_pages(&mut self, range: Range<usize>, attr: MemoryAttr, copy_on_write: bool) {
-        self.for_each_mapped(range, |cx, va| {
-            if let Ok(entry) = cx.pt.entry_mut(va) {
-                let shared = copy_on_write && cx.fa.ref_count(entry.frame()) > 1;
-                let attr = if shared { attr.set_readonly() } else { attr };
-                let set = cx.set_attr(va, attr);
-                debug_assert!(set.is_ok(), "inconsistent state: {set:?}");
-            }
+        self.for_each_mapped(range, |cx, leaf| {
+            let shared = copy_on_write && cx.fa.ref_count(leaf.pa) > 1;
+            let attr = if shared { attr.set_readonly() } else { attr };
+            let set = cx.set_attr(leaf, attr);
+            debug_assert!(set.is_ok(), "inconsistent state: {set:?}");
         });
     }
 
-    /// Maps into this (a fork child's) table every page of `range` that `parent` maps, to the
-    /// same frame, with `attr`; with `add_ref`, each new mapping takes a reference to its
+    /// Maps into this (a fork child's) table every leaf of `range` that `parent` maps, to the
+    /// same frames, with `attr`; with `add_ref`, each new mapping takes a reference to its
     /// frame. The parent is not changed.
     ///
     /// # Errors
     ///
-    /// The page table's; the pages mapped before the failure stay mapped (and counted), for
+    /// The page table's; the leaves mapped before the failure stay mapped (and counted), for
     /// the caller to unmap.
     pub fn map_pages_of(
         &mut self,
@@ -172,16 +196,14 @@ impl<PT: PageTable, FA: FrameAllocator> PageContext<PT, FA> {
         add_ref: bool,
     ) -> Result<(), PagingError> {
         let mut from = range.start;
-        // Loop invariant: every page of `[range.start, from)` that the parent maps, this maps.
-        while let Some(va) = next_mapped(parent, from, range.end) {
-            let Some((pa, _)) = parent.translate(va) else {
-                break;
-            };
-            self.map_frame(va, pa, attr)?;
+        // Loop invariant: every leaf of `[range.start, from)` that the parent maps, this maps.
+        while let Some(leaf) = next_leaf(parent, from, range.end) {
+            self.pt
+                .map(leaf.va, leaf.pa, leaf.size, attr, &mut self.fa)?;
             if add_ref {
-                self.fa.add_ref(pa);
+                self.fa.add_ref(leaf.pa);
             }
-            from = va + PAGE_SIZE;
+            from = leaf.range().end;
         }
         Ok(())
     }
@@ -196,24 +218,24 @@ impl<PT: PageTable, FA: FrameAllocator> PageContext<PT, FA> {
     /// [`PagingError::OutOfFrames`] when the copy finds no frame, [`PagingError::NotMapped`]
     /// if `va` is not mapped; nothing is then changed.
     pub fn break_cow(&mut self, va: usize, attr: MemoryAttr) -> Result<(), PagingError> {
-        let pa = self.pt.entry_mut(va)?.frame();
-        if self.fa.ref_count(pa) == 1 {
-            attr.apply(self.pt.entry_mut(va)?);
-            return Ok(());
+        let leaf = self.pt.query(va).ok_or(PagingError::NotMapped { va })?;
+        if self.fa.ref_count(leaf.pa) == 1 {
+            return self.set_attr(leaf, attr);
         }
         let copy = self.fa.alloc().ok_or(PagingError::OutOfFrames)?;
-        self.fa.copy_frame(pa, copy);
-        let entry = self.pt.entry_mut(va)?;
-        entry.set_frame(copy);
-        attr.apply(entry);
-        self.tlb.add_page(va);
-        self.tlb.release_after_flush(pa);
+        self.fa.copy_frame(leaf.pa, copy);
+        if let Err(error) = self.pt.remap(va, copy, attr) {
+            self.fa.dealloc(copy);
+            return Err(error);
+        }
+        self.tlb.add_range(leaf.range());
+        self.tlb.release_after_flush(leaf.pa);
         Ok(())
     }
 }
 
-/// The lowest mapped page of `[from, end)` in `pt`.
-fn next_mapped<PT: PageTable>(pt: &PT, from: usize, end: usize) -> Option<usize> {
+/// The lowest mapped leaf of `[from, end)` in `pt`.
+fn next_leaf<PT: PageTable>(pt: &PT, from: usize, end: usize) -> Option<Leaf> {
     let va = pt.next_mapped(from, end)?;
     // A page outside the range would make the caller's walk go back or
     // overflow: the table is wrong, and its answer is dropped.
@@ -222,5 +244,10 @@ fn next_mapped<PT: PageTable>(pt: &PT, from: usize, end: usize) -> Option<usize>
         in_range,
         "inconsistent state: next_mapped({from:#x}, {end:#x}) returned {va:#x}"
     );
-    in_range.then_some(va)
+    let leaf = pt.query(va).filter(|_| in_range)?;
+    debug_assert!(
+        leaf.va >= from && leaf.range().end <= end,
+        "inconsistent state: leaf {leaf:?} crosses {from:#x}..{end:#x}"
+    );
+    Some(leaf)
 }

@@ -116,7 +116,7 @@ pub use fault::{Access, FaultError};
 pub use handler::{
     Anonymous, ByFrame, Device, FileMapping, Lazy, Linear, MemoryHandler, PageCache, Shared,
 };
-pub use page_table::{FrameAllocator, PageEntry, PageTable, PagingError, PAGE_SIZE};
+pub use page_table::{FrameAllocator, Leaf, PageSize, PageTable, PagingError, PAGE_SIZE};
 pub use policy::{FirstFit, PlacementPolicy};
 pub use tlb::TlbGather;
 
@@ -547,9 +547,11 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// # Errors
     ///
     /// [`MapError::Misaligned`], [`MapError::EmptyRange`],
-    /// [`MapError::OutOfWindow`]; nothing changed.
+    /// [`MapError::OutOfWindow`]; [`PagingError::OutOfFrames`] when a huge
+    /// page across a bound of the range cannot be split. Nothing changed.
     pub fn unmap(&mut self, start: usize, end: usize) -> MemoryResult<Coverage> {
         self.check_pages(start, end)?;
+        self.split_huge_pages_at(start, end)?;
         let coverage = self.map.unmap(start, end);
         self.flush_tlb();
         Ok(coverage?)
@@ -567,11 +569,15 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// # Errors
     ///
     /// [`MapError::Misaligned`], [`MapError::EmptyRange`],
-    /// [`MapError::OutOfWindow`]; nothing changed.
+    /// [`MapError::OutOfWindow`]; [`PagingError::OutOfFrames`] when a huge
+    /// page across a bound of the range cannot be split. Nothing changed.
     pub fn protect(&mut self, start: usize, end: usize, attr: MemoryAttr) -> MemoryResult<()> {
         self.check_pages(start, end)?;
         let mut from = start;
         // Loop invariant: every area part in `[start, from)` has `attr`.
+        // Leaves never cross an area's bounds: splitting at the range's bounds
+        // is enough for every run.
+        self.split_huge_pages_at(start, end)?;
         while let Some(run) = self.next_run_to_change(from, end, attr) {
             let changed = self.map.mprotect(run.start, run.end, attr);
             if let Err(error) = changed {
@@ -735,6 +741,16 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     pub fn clear(&mut self) {
         self.map.clear();
         self.flush_tlb();
+    }
+
+    /// Splits the huge pages that cross `start` or `end`, so that a change to
+    /// `[start, end)` touches whole pages only. A split changes no
+    /// translation: on error, the address space is as it was.
+    fn split_huge_pages_at(&mut self, start: usize, end: usize) -> MemoryResult<()> {
+        let cx = self.map.args_mut();
+        cx.split_at(start)?;
+        cx.split_at(end)?;
+        Ok(())
     }
 
     /// Ends an operation: flushes what it gathered from the TLB, once, then

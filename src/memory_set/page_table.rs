@@ -1,60 +1,95 @@
-//! The hardware interface a kernel implements for `MemorySet`: page-table entries, page tables
-//! and physical frame allocation.
+//! The hardware interface a kernel implements for `MemorySet`: page tables and physical frame
+//! allocation.
 //!
 //! `MemorySet` never touches hardware itself. It asks a [`PageTable`] to map, unmap and
-//! re-protect single 4 KiB pages, to find the mapped pages of a range and to flush the TLB
-//! (once per operation, before the frames it freed go back: see
-//! [`TlbGather`](super::TlbGather)), takes frames for page contents and intermediate tables
-//! from a [`FrameAllocator`], and writes permissions through [`PageEntry`]. The page table and the allocator are passed per call, so one
-//! allocator can serve many address spaces (a forked address space maps its own table over
-//! the same physical memory).
+//! re-protect leaves (4 KiB pages, and 2 MiB or 1 GiB huge pages where the table has them and
+//! the alignment allows), to split a huge leaf before a change to part of it, to find the
+//! mapped leaves of a range, and to flush the TLB (once per operation, before the frames it
+//! freed go back: see [`TlbGather`](super::TlbGather)); attributes go in and come out by value
+//! ([`MemoryAttr`]). It takes frames for page contents and intermediate tables from a
+//! [`FrameAllocator`]. The page table and the allocator are passed per call, so one allocator
+//! can serve many address spaces (a forked address space maps its own table over the same
+//! physical memory).
 //!
 //! The workspace's test kit (`range-action-map-testkit`) provides software implementations of
-//! all three traits for tests.
+//! both traits for tests: a RISC-V Sv39 table with huge pages and a simulated TLB.
 
 use core::fmt;
+use core::ops::Range;
 
 use super::attr::MemoryAttr;
 
 /// The size of a page and of a physical frame, in bytes.
 pub const PAGE_SIZE: usize = 4096;
 
-/// One page-table entry, as the kernel's hardware defines it.
-///
-/// Only the bits `MemorySet` manages are exposed: validity, the five attribute bits of
-/// [`MemoryAttr`], and the frame (which a copy-on-write fault replaces). Any other architecture
-/// bits belong to the [`PageTable`] that hands the entry out.
-pub trait PageEntry {
-    /// Marks the entry valid (`true`) or invalid (`false`).
-    fn set_present(&mut self, value: bool);
-    /// Allows (`true`) or forbids (`false`) access from user mode.
-    fn set_user(&mut self, value: bool);
-    /// Allows (`true`) or forbids (`false`) writes.
-    fn set_writable(&mut self, value: bool);
-    /// Allows (`true`) or forbids (`false`) instruction fetches.
-    fn set_execute(&mut self, value: bool);
-    /// Whether the entry is valid.
-    fn is_present(&self) -> bool;
-    /// Whether user mode may access the page.
-    fn is_user(&self) -> bool;
-    /// Whether the page may be written.
-    fn is_writable(&self) -> bool;
-    /// Whether instructions may be fetched from the page.
-    fn is_execute(&self) -> bool;
-    /// Makes the page device memory (`true`: uncached, strongly ordered; RISC-V Svpbmt's `IO`,
-    /// x86's `PCD`/`PWT`) or normal cached memory (`false`).
-    fn set_device(&mut self, value: bool);
-    /// Whether the page is device memory.
-    fn is_device(&self) -> bool;
-    /// Marks the translation global (`true`: kept across address-space switches) or not.
-    fn set_global(&mut self, value: bool);
-    /// Whether the translation is global.
-    fn is_global(&self) -> bool;
-    /// The physical address of the frame the entry maps.
-    fn frame(&self) -> usize;
-    /// Points the entry at another frame (page aligned, and expressible by the table, as
-    /// [`PageTable::map`] checked for the first one), keeping every other bit.
-    fn set_frame(&mut self, pa: usize);
+/// The size of a leaf of a page table: 4 KiB, or a 2 MiB or 1 GiB huge page (the sizes x86-64,
+/// RISC-V Sv39/Sv48 and AArch64 with a 4 KiB granule share).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PageSize {
+    /// 4 KiB.
+    Size4K,
+    /// 2 MiB.
+    Size2M,
+    /// 1 GiB.
+    Size1G,
+}
+
+impl PageSize {
+    /// Every size, largest first.
+    pub const ALL: [PageSize; 3] = [PageSize::Size1G, PageSize::Size2M, PageSize::Size4K];
+
+    /// The size in bytes.
+    pub const fn bytes(self) -> usize {
+        match self {
+            PageSize::Size4K => PAGE_SIZE,
+            PageSize::Size2M => 512 * PAGE_SIZE,
+            PageSize::Size1G => 512 * 512 * PAGE_SIZE,
+        }
+    }
+
+    /// The next smaller size, which a split of a leaf of this size makes 512 of.
+    pub const fn smaller(self) -> Option<PageSize> {
+        match self {
+            PageSize::Size4K => None,
+            PageSize::Size2M => Some(PageSize::Size4K),
+            PageSize::Size1G => Some(PageSize::Size2M),
+        }
+    }
+
+    /// Whether `addr` is a multiple of the size.
+    pub const fn is_aligned(self, addr: usize) -> bool {
+        addr % self.bytes() == 0
+    }
+}
+
+impl fmt::Display for PageSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PageSize::Size4K => "4 KiB",
+            PageSize::Size2M => "2 MiB",
+            PageSize::Size1G => "1 GiB",
+        })
+    }
+}
+
+/// One leaf of a page table, as [`PageTable::query`] finds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Leaf {
+    /// The virtual address the leaf starts at (a multiple of its size).
+    pub va: usize,
+    /// The physical address it maps `va` to.
+    pub pa: usize,
+    /// Its size.
+    pub size: PageSize,
+    /// Its attributes.
+    pub attr: MemoryAttr,
+}
+
+impl Leaf {
+    /// The virtual range the leaf maps.
+    pub const fn range(&self) -> Range<usize> {
+        self.va..self.va + self.size.bytes()
+    }
 }
 
 /// Errors of page-table operations.
@@ -73,7 +108,7 @@ pub enum PagingError {
     },
     /// No frame was left for an intermediate table; nothing was mapped.
     OutOfFrames,
-    /// A virtual or physical address is not a multiple of [`PAGE_SIZE`].
+    /// A virtual or physical address is not a multiple of the page size it is used with.
     Misaligned {
         /// The offending address.
         addr: usize,
@@ -90,6 +125,17 @@ pub enum PagingError {
         /// The offending address.
         addr: usize,
     },
+    /// A huge page covers `va`, and the operation needs a 4 KiB one there: split it first
+    /// ([`PageTable::split`]).
+    HugePage {
+        /// The address inside the huge page.
+        va: usize,
+    },
+    /// The table cannot map a leaf of this size.
+    UnsupportedSize {
+        /// The leaf size asked for.
+        size: PageSize,
+    },
 }
 
 impl fmt::Display for PagingError {
@@ -99,7 +145,7 @@ impl fmt::Display for PagingError {
             PagingError::NotMapped { va } => write!(f, "page {va:#x} is not mapped"),
             PagingError::OutOfFrames => f.write_str("out of physical frames for page tables"),
             PagingError::Misaligned { addr } => {
-                write!(f, "address {addr:#x} is not page aligned")
+                write!(f, "address {addr:#x} is not aligned to its page size")
             }
             PagingError::NoPage { pgoff } => {
                 write!(f, "page {pgoff} is beyond the end of its object")
@@ -109,6 +155,10 @@ impl fmt::Display for PagingError {
                     f,
                     "address {addr:#x} is outside what the page table can map"
                 )
+            }
+            PagingError::HugePage { va } => write!(f, "a huge page covers {va:#x}"),
+            PagingError::UnsupportedSize { size } => {
+                write!(f, "the page table has no {size} pages")
             }
         }
     }
@@ -145,16 +195,23 @@ pub trait FrameAllocator: 'static {
 
 /// A hardware page table (one address space).
 ///
-/// It maps single pages of [`PAGE_SIZE`] bytes; virtual and physical addresses passed to it
-/// are page aligned. It owns the frames of its intermediate tables (given back by
-/// [`destroy`](Self::destroy)) but not the frames it maps: whoever mapped a frame frees it
-/// after [`unmap`](Self::unmap) returned it.
+/// It maps leaves of the [`PageSize`]s it lists in [`page_sizes`](Self::page_sizes): 4 KiB
+/// pages always, huge pages if it has them. Attributes are passed and returned by value, and
+/// [`map`](Self::map) knows from them whether a page is a user page (so that a table whose
+/// upper levels carry a user bit, as x86's do, sets it where it must). It owns the frames of
+/// its intermediate tables (given back by [`destroy`](Self::destroy)) but not the frames it
+/// maps: whoever mapped a frame frees it after [`unmap`](Self::unmap) returned it (and after
+/// the TLB flush).
+///
+/// The range-shaped operations ([`map_range`](Self::map_range), [`split_at`](Self::split_at))
+/// are provided in terms of the single-leaf ones; a table that can do better (batch a run of
+/// entries in one walk) overrides them.
 ///
 /// # Implementing this trait
 ///
-/// The test kit's page table is its own oracle, and a kernel's should be too: `map` of a mapped
-/// page and `unmap` of an unmapped one must fail rather than silently overwrite or succeed,
-/// because `MemorySet` relies on those errors to prove it never double-maps.
+/// The test kit's page table is its own oracle, and a kernel's should be too: `map` over a
+/// mapped page and `unmap` of an unmapped one must fail rather than silently overwrite or
+/// succeed, because `MemorySet` relies on those errors to prove it never double-maps.
 ///
 /// [`next_mapped`](Self::next_mapped) must skip what is absent a whole table at a time, as
 /// Linux's page-table walkers skip an empty upper-level entry. `MemorySet` finds the pages
@@ -164,8 +221,8 @@ pub trait FrameAllocator: 'static {
 ///
 /// ```text
 /// fn next_mapped(&self, start: usize, end: usize) -> Option<usize> {
-///     // Wrong: 2^28 translations for an empty 1 TiB area, under a system call.
-///     (start..end).step_by(PAGE_SIZE).find(|&va| self.translate(va).is_some())
+///     // Wrong: 2^28 lookups for an empty 1 TiB area, under a system call.
+///     (start..end).step_by(PAGE_SIZE).find(|&va| self.query(va).is_some())
 /// }
 /// ```
 ///
@@ -176,78 +233,107 @@ pub trait FrameAllocator: 'static {
 /// memory borrows it for `'static`, as `x86_64`'s `OffsetPageTable<'static>` does), because
 /// its address space hands it to [`MemoryHandler`](super::MemoryHandler) trait objects.
 pub trait PageTable: 'static {
-    /// The leaf entry type, through which permissions are applied.
-    type Entry: PageEntry;
+    /// The leaf sizes the table can map. The default is 4 KiB only.
+    fn page_sizes(&self) -> &'static [PageSize] {
+        &[PageSize::Size4K]
+    }
 
-    /// Maps the page at `va` to the frame at `pa` with a present, R|W|X, kernel-only entry (like the seed's `pt.map(va, pa)`), allocating intermediate tables from `frames`; returns the leaf entry so that the caller applies its `MemoryAttr`.
+    /// Maps the leaf of `size` at `va` to the frames at `pa` with `attr`, allocating
+    /// intermediate tables from `frames`.
     ///
     /// # Errors
     ///
-    /// - [`PagingError::Misaligned`] if `va` or `pa` is not page aligned;
-    /// - [`PagingError::AlreadyMapped`] if `va` is mapped already;
+    /// - [`PagingError::Misaligned`] if `va` or `pa` is not a multiple of `size`;
+    /// - [`PagingError::UnsupportedSize`] for a size not in [`page_sizes`](Self::page_sizes);
+    /// - [`PagingError::AlreadyMapped`] if any page of the leaf is mapped already;
     /// - [`PagingError::OutOfFrames`] if `frames` ran dry for an intermediate table
     ///   (tables allocated before the failure may stay, empty, until
     ///   [`destroy`](Self::destroy));
-    /// - an implementation-specific error such as [`PagingError::OutOfRange`] for addresses the
-    ///   hardware cannot express.
+    /// - [`PagingError::OutOfRange`] for addresses the hardware cannot express.
     ///
     /// On error no mapping has changed.
     fn map(
         &mut self,
         va: usize,
         pa: usize,
+        size: PageSize,
+        attr: MemoryAttr,
         frames: &mut impl FrameAllocator,
-    ) -> Result<&mut Self::Entry, PagingError>;
+    ) -> Result<(), PagingError>;
 
-    /// Removes the mapping of the page at `va` and returns the frame it mapped (intermediate tables may be kept).
+    /// Removes the leaf that starts at `va` and returns it (intermediate tables may be kept).
     ///
     /// # Errors
     ///
-    /// [`PagingError::NotMapped`] if `va` is not mapped, [`PagingError::Misaligned`] if it is
-    /// not page aligned (or an implementation-specific error for an address the hardware cannot
-    /// express); the table is unchanged.
-    fn unmap(&mut self, va: usize) -> Result<usize, PagingError>;
+    /// [`PagingError::NotMapped`] if no leaf covers `va`, [`PagingError::HugePage`] if one
+    /// does that does not start there (split it first), [`PagingError::Misaligned`] for an
+    /// unaligned `va`; the table is unchanged.
+    fn unmap(&mut self, va: usize) -> Result<Leaf, PagingError>;
 
-    /// The leaf entry of a mapped page, to change its flags.
+    /// Gives the leaf that starts at `va` the attributes `attr`, and returns the ones it had.
     ///
     /// # Errors
     ///
     /// As [`unmap`](Self::unmap).
-    fn entry_mut(&mut self, va: usize) -> Result<&mut Self::Entry, PagingError>;
+    fn protect(&mut self, va: usize, attr: MemoryAttr) -> Result<MemoryAttr, PagingError>;
 
-    /// The frame (`pa` of the page, plus page offset) and permissions of `va`, if mapped.
+    /// Points the 4 KiB leaf at `va` to the frame `pa` with `attr` (a copy-on-write fault
+    /// replacing a shared frame by a copy), and returns the frame it mapped.
     ///
-    /// `va` need not be aligned; its page offset is added to the frame's address.
-    fn translate(&self, va: usize) -> Option<(usize, MemoryAttr)>;
+    /// # Errors
+    ///
+    /// As [`unmap`](Self::unmap), and [`PagingError::Misaligned`] or
+    /// [`PagingError::OutOfRange`] for a `pa` the entry cannot hold.
+    fn remap(&mut self, va: usize, pa: usize, attr: MemoryAttr) -> Result<usize, PagingError>;
 
-    /// The lowest mapped page in `[start, end)`, or `None` if none is mapped (or `start >=
-    /// end`). `start` and `end` are page aligned; addresses the table cannot express are
-    /// simply not mapped.
+    /// Replaces the huge leaf that starts at `va` by a table of 512 leaves of the next smaller
+    /// size that map the same frames with the same attributes. No translation changes.
+    ///
+    /// # Errors
+    ///
+    /// [`PagingError::OutOfFrames`] when `frames` has no frame for the new table,
+    /// [`PagingError::NotMapped`] when no huge leaf starts at `va`; the table is unchanged.
+    fn split(&mut self, va: usize, frames: &mut impl FrameAllocator) -> Result<(), PagingError>;
+
+    /// The leaf that covers `va` (any address in it), if one does.
+    fn query(&self, va: usize) -> Option<Leaf>;
+
+    /// The physical address `va` translates to (its page offset included) and the
+    /// attributes of its leaf, if it is mapped.
+    fn translate(&self, va: usize) -> Option<(usize, MemoryAttr)> {
+        let leaf = self.query(va)?;
+        Some((leaf.pa + (va - leaf.va), leaf.attr))
+    }
+
+    /// The lowest address in `[start, end)` (a multiple of [`PAGE_SIZE`]) that a leaf maps, or
+    /// `None` if none is mapped (or `start >= end`). `start` and `end` are page aligned;
+    /// addresses the table cannot express are simply not mapped.
     ///
     /// It must cost *O*(tables visited + levels), never *O*(pages in the range): an absent
     /// entry of an upper-level table is skipped with every page below it, and an entry only
-    /// beyond `end` ends the walk. Walking a range page by page through `translate` is the
-    /// denial of service described under
-    /// [Implementing this trait](PageTable#implementing-this-trait).
+    /// beyond `end` ends the walk. Walking a range page by page is the denial of service
+    /// described under [Implementing this trait](PageTable#implementing-this-trait).
     ///
     /// # Examples
     ///
-    /// Visiting the mapped pages of a range, as `MemorySet` does for a lazy area:
+    /// Visiting the mapped leaves of a range, as `MemorySet` does for a lazy area:
     ///
     /// ```
-    /// use range_action_map::memory_set::{PageTable, PAGE_SIZE};
+    /// use range_action_map::memory_set::{MemoryAttr, PageSize, PageTable, PAGE_SIZE};
     /// use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
     ///
     /// let mut frames = CountingFrameAllocator::new(8);
     /// let mut pt = SoftPageTable::new(frames.memory());
-    /// pt.map(0x7000, 0x1000, &mut frames)?;
-    /// pt.map(1 << 30, 0x2000, &mut frames)?;
+    /// let rw = MemoryAttr::new();
+    /// pt.map(0x7000, 0x1000, PageSize::Size4K, rw, &mut frames)?;
+    /// pt.map(1 << 30, 0x20_0000, PageSize::Size2M, rw, &mut frames)?;
     /// let (mut from, end, mut found) = (0, 1 << 38, Vec::new());
     /// while let Some(va) = pt.next_mapped(from, end) {
-    ///     found.push(va);
-    ///     from = va + PAGE_SIZE;
+    ///     let leaf = pt.query(va).unwrap();
+    ///     found.push((va, leaf.size));
+    ///     from = leaf.range().end;
     /// }
-    /// assert_eq!(found, [0x7000, 1 << 30]);
+    /// assert_eq!(found, [(0x7000, PageSize::Size4K), (1 << 30, PageSize::Size2M)]);
     /// # Ok::<(), range_action_map::memory_set::PagingError>(())
     /// ```
     fn next_mapped(&self, start: usize, end: usize) -> Option<usize>;
@@ -260,12 +346,61 @@ pub trait PageTable: 'static {
     /// from them, after changing the table and before any frame those pages mapped goes back
     /// to the allocator ([`TlbGather`](super::TlbGather)). `map` needs no flush: a missing
     /// translation is never cached.
-    fn flush_tlb(&mut self, range: core::ops::Range<usize>);
+    fn flush_tlb(&mut self, range: Range<usize>);
 
     /// Gives every intermediate table frame back to `frames` (on address-space teardown); leaves no mapping.
     ///
-    /// Frames that leaf entries still map are not freed: unmap them first.
+    /// Frames that leaves still map are not freed: unmap them first.
     fn destroy(&mut self, frames: &mut impl FrameAllocator);
+
+    /// Maps `[va, va + len)` to the physical run from `pa` with `attr`, with the largest leaves
+    /// the table has where `va`, `pa` and the rest of the run allow: a linear map of 1 GiB
+    /// aligned on both sides takes one 1 GiB leaf instead of 262 144 4 KiB ones.
+    ///
+    /// # Errors
+    ///
+    /// As [`map`](Self::map), for the first leaf that fails; the leaves mapped before it stay
+    /// mapped, for the caller to unmap.
+    fn map_range(
+        &mut self,
+        va: usize,
+        pa: usize,
+        len: usize,
+        attr: MemoryAttr,
+        frames: &mut impl FrameAllocator,
+    ) -> Result<(), PagingError> {
+        let mut done = 0;
+        // Loop invariant: `[va, va + done)` is mapped.
+        while done < len {
+            let (at, to, left) = (va + done, pa.wrapping_add(done), len - done);
+            let size = (self.page_sizes().iter().copied())
+                .filter(|s| s.is_aligned(at) && s.is_aligned(to) && s.bytes() <= left)
+                .max()
+                .unwrap_or(PageSize::Size4K);
+            self.map(at, to, size, attr, frames)?;
+            done += size.bytes();
+        }
+        Ok(())
+    }
+
+    /// Splits the huge leaves that cover `addr` until one starts there, so that a change to
+    /// the range that starts or ends at `addr` touches whole leaves only. Nothing to do if
+    /// `addr` is not mapped or a leaf already starts there. No translation changes.
+    ///
+    /// # Errors
+    ///
+    /// [`PagingError::OutOfFrames`] when `frames` has no frame for a new table; the leaves
+    /// split before the failure stay split (which changes no translation).
+    fn split_at(
+        &mut self,
+        addr: usize,
+        frames: &mut impl FrameAllocator,
+    ) -> Result<(), PagingError> {
+        while let Some(leaf) = self.query(addr).filter(|leaf| leaf.va != addr) {
+            self.split(leaf.va, frames)?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -299,7 +434,17 @@ mod tests {
             ),
             (
                 PagingError::Misaligned { addr: 0x1234 },
-                "address 0x1234 is not page aligned",
+                "address 0x1234 is not aligned to its page size",
+            ),
+            (
+                PagingError::HugePage { va: 0x20_0000 },
+                "a huge page covers 0x200000",
+            ),
+            (
+                PagingError::UnsupportedSize {
+                    size: PageSize::Size1G,
+                },
+                "the page table has no 1 GiB pages",
             ),
             (
                 PagingError::NoPage { pgoff: 7 },

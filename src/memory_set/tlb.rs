@@ -47,10 +47,15 @@ impl TlbGather {
 
     /// Page `va` lost its translation or a permission: it must be flushed.
     pub fn add_page(&mut self, va: usize) {
-        let page = va..va.saturating_add(PAGE_SIZE);
+        self.add_range(va..va.saturating_add(PAGE_SIZE));
+    }
+
+    /// The pages of `pages` (a leaf: a page or a huge page) lost their translations or a
+    /// permission: they must be flushed.
+    pub fn add_range(&mut self, pages: Range<usize>) {
         self.range = Some(match self.range.take() {
-            Some(range) => range.start.min(page.start)..range.end.max(page.end),
-            None => page,
+            Some(range) => range.start.min(pages.start)..range.end.max(pages.end),
+            None => pages,
         });
     }
 

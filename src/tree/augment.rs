@@ -17,18 +17,18 @@ use super::Node;
 /// The augmented values of `node` computed from its range and its children.
 #[inline]
 pub(crate) fn compute(node: Node<'_>) -> (usize, usize, usize) {
-    let (mut min_start, mut max_end, mut gap) = (node.start(), node.end(), 0);
+    // Each field read once: they are atomics, which the compiler does not merge.
+    let (start, end) = (node.start(), node.end());
+    let (mut min_start, mut max_end, mut gap) = (start, end, 0);
     if let Some(left) = node.left() {
         min_start = left.min_start();
-        gap = left
-            .subtree_gap()
-            .max(node.start().saturating_sub(left.max_end()));
+        gap = left.subtree_gap().max(start.saturating_sub(left.max_end()));
     }
     if let Some(right) = node.right() {
         max_end = right.max_end();
         gap = gap
             .max(right.subtree_gap())
-            .max(right.min_start().saturating_sub(node.end()));
+            .max(right.min_start().saturating_sub(end));
     }
     (min_start, max_end, gap)
 }
@@ -62,8 +62,11 @@ pub(crate) fn propagate_removal<'t>(node: Option<Node<'t>>, stop: Option<Node<'t
 /// turns on the latter's shortcut.
 #[inline]
 fn walk_up<'t, const INCREMENTAL: bool>(mut node: Option<Node<'t>>, stop: Option<Node<'t>>) {
-    // The child the walk comes from, with its values before this walk.
-    let mut from: Option<(Node<'t>, (usize, usize, usize))> = None;
+    // The values of the child the walk comes from, after and before this
+    // walk (kept, not read again: links are atomics, which are not cached
+    // in registers).
+    type Augment = (usize, usize, usize);
+    let mut from: Option<(Augment, Augment)> = None;
     // Loop invariant: every node below `node` on the path is exact, and
     // `node`'s only stale input, if any, is `from`.
     while let Some(n) = node {
@@ -72,12 +75,9 @@ fn walk_up<'t, const INCREMENTAL: bool>(mut node: Option<Node<'t>>, stop: Option
         }
         let old = n.augment();
         let new = match from {
-            Some((child, (child_min, child_max, child_gap)))
-                if INCREMENTAL
-                    && child.min_start() == child_min
-                    && child.max_end() == child_max =>
+            Some(((child_min, child_max, gap), (old_min, old_max, child_gap)))
+                if INCREMENTAL && child_min == old_min && child_max == old_max =>
             {
-                let gap = child.subtree_gap();
                 if gap >= child_gap {
                     (old.0, old.1, old.2.max(gap))
                 } else if old.2 > child_gap {
@@ -92,7 +92,7 @@ fn walk_up<'t, const INCREMENTAL: bool>(mut node: Option<Node<'t>>, stop: Option
             break;
         }
         n.set_augment(new);
-        from = Some((n, old));
+        from = Some((new, old));
         node = n.parent();
     }
 }

@@ -87,6 +87,14 @@ pub(crate) struct Tree<A: RangeAdapter> {
 // sent by the bound) and its adapter (which may be sent by the bound).
 unsafe impl<A: RangeAdapter + Send> Send for Tree<A> where OwnedOf<A>: Send {}
 
+// SAFETY: through `&Tree` nothing writes a link: every `&self` method only
+// reads links (all atomics), and the one thing a `&self` lookup writes, the
+// last-hit cache, is an `AtomicPtr`. Writes to links need `&mut Tree`, which
+// no reader can hold at the same time. So sharing the tree shares its
+// adapter (`A: Sync`) and hands out `&` segments to several threads
+// (`SegmentOf<A>: Sync`), and nothing else.
+unsafe impl<A: RangeAdapter + Sync> Sync for Tree<A> where SegmentOf<A>: Sync {}
+
 // === impl Tree: reading ===
 
 impl<A: RangeAdapter> Tree<A> {

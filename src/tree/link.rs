@@ -1,9 +1,10 @@
 //! The link a segment embeds to live in the tree, and its `LinkOps`.
 
-use core::cell::Cell;
 use core::fmt;
 use core::ops::Range;
 use core::ptr::{self, NonNull};
+use core::sync::atomic::Ordering::{self, Relaxed};
+use core::sync::atomic::{AtomicPtr, AtomicUsize};
 
 use intrusive_collections::{DefaultLinkOps, LinkOps};
 
@@ -66,20 +67,26 @@ const UNLINKED: usize = 0b10;
 /// word: 72 bytes become 96). The link does not force that alignment on
 /// every user: measured with `Box` nodes, it made lookups no faster and
 /// allocation slower (`benches/REPORT.md`).
+///
+/// Every field is an atomic, read and written with relaxed ordering (plain
+/// loads and stores on the usual targets), so the link is `Sync` and a
+/// segment made of `Sync` parts can be shared between CPUs; linking it is a
+/// compare-and-swap, so two maps can never both take it.
 #[repr(C)]
 pub struct RangeLink {
-    /// Left and right child. An array, so that a lookup picks the next node
-    /// by indexing with a comparison instead of branching on it.
-    children: [Cell<Option<LinkPtr>>; 2],
-    start: Cell<usize>,
-    end: Cell<usize>,
+    /// Left and right child (null for none). An array, so that a lookup
+    /// picks the next node by indexing with a comparison instead of
+    /// branching on it.
+    children: [AtomicPtr<RangeLink>; 2],
+    start: AtomicUsize,
+    end: AtomicUsize,
     /// Parent pointer with the colour packed into bit 0 (kept a pointer, not
     /// an integer, so that provenance survives: strict-provenance clean).
-    parent_color: Cell<*mut RangeLink>,
+    parent_color: AtomicPtr<RangeLink>,
     /// Lowest `start` in the subtree (the leftmost node's start).
-    min_start: Cell<usize>,
+    min_start: AtomicUsize,
     /// Highest `end` in the subtree (the rightmost node's end).
-    max_end: Cell<usize>,
+    max_end: AtomicUsize,
     /// Largest hole between two consecutive nodes of the subtree:
     ///
     /// ```text
@@ -90,7 +97,7 @@ pub struct RangeLink {
     ///
     /// with absent children contributing nothing (0 for a leaf). It depends on
     /// the node and its two children only, so rotations need no neighbours.
-    subtree_gap: Cell<usize>,
+    subtree_gap: AtomicUsize,
 }
 
 static_assertions::assert_eq_size!(RangeLink, [usize; 8]);
@@ -105,36 +112,49 @@ static_assertions::const_assert!(
 // a linked node is the map). An unlinked link holds no pointer that is used.
 unsafe impl Send for RangeLink {}
 
+// SAFETY: every field is an atomic, so no access through `&RangeLink` is a
+// data race. Beyond that, the tree keeps writers apart from readers: it
+// writes a link only while it holds the `&mut` of the map the link is in (no
+// reader of that map exists then), or, for a link entering a map, after
+// `acquire_link` won the compare-and-swap that marks it linked (so one map
+// at most writes it). A reader outside any map (a segment's owner calling
+// `range()` on a `&'static` segment that another thread is linking) sees
+// some value each field had; it cannot see a torn or undefined one.
+unsafe impl Sync for RangeLink {}
+
 impl RangeLink {
     /// A link that is in no tree.
     pub const fn new() -> Self {
         RangeLink {
-            children: [Cell::new(None), Cell::new(None)],
-            start: Cell::new(0),
-            end: Cell::new(0),
-            parent_color: Cell::new(ptr::without_provenance_mut(UNLINKED)),
-            min_start: Cell::new(0),
-            max_end: Cell::new(0),
-            subtree_gap: Cell::new(0),
+            children: [
+                AtomicPtr::new(ptr::null_mut()),
+                AtomicPtr::new(ptr::null_mut()),
+            ],
+            start: AtomicUsize::new(0),
+            end: AtomicUsize::new(0),
+            parent_color: AtomicPtr::new(ptr::without_provenance_mut(UNLINKED)),
+            min_start: AtomicUsize::new(0),
+            max_end: AtomicUsize::new(0),
+            subtree_gap: AtomicUsize::new(0),
         }
     }
 
     /// Whether the link is currently in a map.
     #[inline]
     pub fn is_linked(&self) -> bool {
-        self.parent_color.get().addr() != UNLINKED
+        self.parent_color.load(Relaxed).addr() != UNLINKED
     }
 
     /// First address of the segment (meaningful while linked).
     #[inline]
     pub fn start(&self) -> usize {
-        self.start.get()
+        self.start.load(Relaxed)
     }
 
     /// One past the last address of the segment (meaningful while linked).
     #[inline]
     pub fn end(&self) -> usize {
-        self.end.get()
+        self.end.load(Relaxed)
     }
 
     /// The half-open range `start..end` of the segment.
@@ -153,12 +173,12 @@ impl RangeLink {
 
     #[inline]
     pub(crate) fn parent_ptr(&self) -> Option<LinkPtr> {
-        NonNull::new(self.parent_color.get().map_addr(|a| a & !BLACK))
+        NonNull::new(self.parent_color.load(Relaxed).map_addr(|a| a & !BLACK))
     }
 
     #[inline]
     pub(crate) fn is_black(&self) -> bool {
-        self.parent_color.get().addr() & BLACK != 0
+        self.parent_color.load(Relaxed).addr() & BLACK != 0
     }
 
     #[inline]
@@ -168,19 +188,20 @@ impl RangeLink {
 
     #[inline]
     pub(crate) fn parent_color_raw(&self) -> *mut RangeLink {
-        self.parent_color.get()
+        self.parent_color.load(Relaxed)
     }
 
     #[inline]
     pub(crate) fn set_parent_color_raw(&self, value: *mut RangeLink) {
-        self.parent_color.set(value);
+        self.parent_color.store(value, Relaxed);
     }
 
     #[inline]
     pub(crate) fn set_parent_color_ptr(&self, parent: Option<LinkPtr>, black: bool) {
         let parent = parent.map_or(ptr::null_mut(), NonNull::as_ptr);
         let color = if black { BLACK } else { RED };
-        self.parent_color.set(parent.map_addr(|a| a | color));
+        self.parent_color
+            .store(parent.map_addr(|a| a | color), Relaxed);
     }
 
     #[inline]
@@ -190,20 +211,18 @@ impl RangeLink {
 
     #[inline]
     pub(crate) fn set_black(&self) {
-        self.parent_color
-            .set(self.parent_color.get().map_addr(|a| a | BLACK));
+        self.set_parent_color_raw(self.parent_color_raw().map_addr(|a| a | BLACK));
     }
 
     #[inline]
     pub(crate) fn set_red(&self) {
-        self.parent_color
-            .set(self.parent_color.get().map_addr(|a| a & !BLACK));
+        self.set_parent_color_raw(self.parent_color_raw().map_addr(|a| a & !BLACK));
     }
 
     /// The right child if `right`, else the left one.
     #[inline]
     pub(crate) fn child_ptr(&self, right: bool) -> Option<LinkPtr> {
-        self.children[usize::from(right)].get()
+        NonNull::new(self.children[usize::from(right)].load(Relaxed))
     }
 
     #[inline]
@@ -218,40 +237,46 @@ impl RangeLink {
 
     #[inline]
     pub(crate) fn set_left_ptr(&self, child: Option<LinkPtr>) {
-        self.children[0].set(child);
+        self.set_child_ptr(false, child);
     }
 
     #[inline]
     pub(crate) fn set_right_ptr(&self, child: Option<LinkPtr>) {
-        self.children[1].set(child);
+        self.set_child_ptr(true, child);
+    }
+
+    #[inline]
+    fn set_child_ptr(&self, right: bool, child: Option<LinkPtr>) {
+        let child = child.map_or(ptr::null_mut(), NonNull::as_ptr);
+        self.children[usize::from(right)].store(child, Relaxed);
     }
 
     #[inline]
     pub(crate) fn set_range(&self, start: usize, end: usize) {
-        self.start.set(start);
-        self.end.set(end);
+        self.start.store(start, Relaxed);
+        self.end.store(end, Relaxed);
     }
 
     #[inline]
     pub(crate) fn min_start(&self) -> usize {
-        self.min_start.get()
+        self.min_start.load(Relaxed)
     }
 
     #[inline]
     pub(crate) fn max_end(&self) -> usize {
-        self.max_end.get()
+        self.max_end.load(Relaxed)
     }
 
     #[inline]
     pub(crate) fn subtree_gap(&self) -> usize {
-        self.subtree_gap.get()
+        self.subtree_gap.load(Relaxed)
     }
 
     #[inline]
     pub(crate) fn set_augment(&self, (min_start, max_end, gap): (usize, usize, usize)) {
-        self.min_start.set(min_start);
-        self.max_end.set(max_end);
-        self.subtree_gap.set(gap);
+        self.min_start.store(min_start, Relaxed);
+        self.max_end.store(max_end, Relaxed);
+        self.subtree_gap.store(gap, Relaxed);
     }
 
     #[inline]
@@ -262,7 +287,7 @@ impl RangeLink {
     /// Puts the link back in the unlinked state (tree pointers forgotten).
     #[inline]
     pub(crate) fn mark_unlinked(&self) {
-        self.parent_color.set(ptr::without_provenance_mut(UNLINKED));
+        self.set_parent_color_raw(ptr::without_provenance_mut(UNLINKED));
         self.set_left_ptr(None);
         self.set_right_ptr(None);
     }
@@ -298,19 +323,21 @@ impl fmt::Debug for RangeLink {
 pub struct RangeLinkOps;
 
 // SAFETY: `acquire_link` hands a link out only when it is unlinked, and marks
-// it linked, so a link is in at most one map at a time; `release_link` never
-// panics.
+// it linked in one compare-and-swap, so a link is in at most one map at a
+// time even when two threads link the same `&'static` segment at once;
+// `release_link` never panics.
 unsafe impl LinkOps for RangeLinkOps {
     type LinkPtr = LinkPtr;
 
     unsafe fn acquire_link(&mut self, ptr: Self::LinkPtr) -> bool {
         // SAFETY: the caller passes a pointer to a live link.
         let link = unsafe { ptr.as_ref() };
-        if link.is_linked() {
-            return false;
-        }
-        link.set_parent_color_ptr(None, true);
-        true
+        let unlinked = ptr::without_provenance_mut(UNLINKED);
+        // A black root with no parent: linked, and what insertion expects.
+        let linked = ptr::without_provenance_mut(BLACK);
+        link.parent_color
+            .compare_exchange(unlinked, linked, Ordering::Acquire, Relaxed)
+            .is_ok()
     }
 
     unsafe fn release_link(&mut self, ptr: Self::LinkPtr) {

@@ -122,7 +122,7 @@ impl<'t> Node<'t> {
     #[inline]
     pub(crate) fn link(self) -> &'t RangeLink {
         // SAFETY: by the type invariant the link is alive for `'t`; links are
-        // only accessed through shared references (all fields are `Cell`s).
+        // only accessed through shared references (all fields are atomics).
         unsafe { self.ptr.as_ref() }
     }
 

@@ -84,13 +84,16 @@ impl RawTree {
         let mut cur = self.root();
         // Loop invariant: a node containing `addr`, if any, is below `cur`.
         while let Some(n) = cur {
+            // Each field read once: they are atomics, which the compiler does
+            // not merge.
+            let start = n.start();
             // `start <= addr < end` in one unsigned comparison.
-            if addr.wrapping_sub(n.start()) < n.end().wrapping_sub(n.start()) {
+            if addr.wrapping_sub(start) < n.end().wrapping_sub(start) {
                 return Some(n);
             }
             // Indexed, not branched on: which way a random lookup goes is a
             // coin toss the branch predictor would lose half the time.
-            cur = n.child(addr >= n.start());
+            cur = n.child(addr >= start);
         }
         None
     }

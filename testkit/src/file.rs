@@ -1,10 +1,9 @@
 //! [`MemFile`]: an in-memory file with a page cache, for file mappings.
 
-use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use range_action_map::memory_set::{FrameAllocator, PageCache, PagingError, PAGE_SIZE};
 
@@ -19,38 +18,58 @@ use crate::CountingFrameAllocator;
 /// [`evict`](Self::evict) drops the pages no mapping uses. [`writeback`](PageCache::writeback)
 /// copies dirty pages to the disk (counted by [`writebacks`](Self::writebacks)).
 ///
-/// Clones are handles onto the same file; handles are equal iff they are of the same file.
+/// Clones are handles onto the same file (`Send` and `Sync`, as a kernel's inode handles are);
+/// handles are equal iff they are of the same file.
 #[derive(Clone)]
 pub struct MemFile {
-    state: Rc<FileState>,
-    fa: CountingFrameAllocator,
+    state: Arc<Mutex<FileState>>,
 }
 
 struct FileState {
     id: u64,
     pages: usize,
     /// The cached pages: frame and dirty bit.
-    cache: RefCell<BTreeMap<usize, (usize, bool)>>,
+    cache: BTreeMap<usize, (usize, bool)>,
     /// Pages written back, as they were written.
-    disk: RefCell<BTreeMap<usize, Vec<u8>>>,
-    reads: Cell<usize>,
-    writebacks: Cell<usize>,
+    disk: BTreeMap<usize, Vec<u8>>,
+    reads: usize,
+    writebacks: usize,
+}
+
+impl FileState {
+    /// The first `buf.len()` bytes of page `pgoff` as the disk holds them.
+    fn read_disk(&self, pgoff: usize, buf: &mut [u8]) {
+        match self.disk.get(&pgoff) {
+            Some(page) => buf.copy_from_slice(&page[..buf.len()]),
+            None => {
+                let initial = MemFile::initial(self.id, pgoff);
+                buf.fill(0);
+                let n = buf.len().min(initial.len());
+                buf[..n].copy_from_slice(&initial[..n]);
+            }
+        }
+    }
 }
 
 impl MemFile {
-    /// A file numbered `id` of `pages` pages, cached in frames of `fa`.
-    pub fn new(id: u64, pages: usize, fa: &CountingFrameAllocator) -> Self {
+    /// A file numbered `id` of `pages` pages, nothing cached.
+    pub fn new(id: u64, pages: usize) -> Self {
         MemFile {
-            state: Rc::new(FileState {
+            state: Arc::new(Mutex::new(FileState {
                 id,
                 pages,
-                cache: RefCell::new(BTreeMap::new()),
-                disk: RefCell::new(BTreeMap::new()),
-                reads: Cell::new(0),
-                writebacks: Cell::new(0),
-            }),
-            fa: fa.clone(),
+                cache: BTreeMap::new(),
+                disk: BTreeMap::new(),
+                reads: 0,
+                writebacks: 0,
+            })),
         }
+    }
+
+    fn state(&self) -> MutexGuard<'_, FileState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The first 8 bytes of page `pgoff` of file `id` before anything is written back:
@@ -61,57 +80,52 @@ impl MemFile {
 
     /// The file's length in pages.
     pub fn pages(&self) -> usize {
-        self.state.pages
+        self.state().pages
     }
 
     /// How many pages were read from the disk into the cache.
     pub fn reads(&self) -> usize {
-        self.state.reads.get()
+        self.state().reads
     }
 
     /// How many dirty pages were written back.
     pub fn writebacks(&self) -> usize {
-        self.state.writebacks.get()
+        self.state().writebacks
     }
 
     /// The cached pages and their frames, in page order.
     pub fn cached(&self) -> Vec<(usize, usize)> {
-        let cache = self.state.cache.borrow();
-        cache.iter().map(|(&pgoff, &(pa, _))| (pgoff, pa)).collect()
+        let state = self.state();
+        state
+            .cache
+            .iter()
+            .map(|(&pgoff, &(pa, _))| (pgoff, pa))
+            .collect()
     }
 
     /// Whether page `pgoff` is cached and dirty.
     pub fn is_dirty(&self, pgoff: usize) -> bool {
-        self.state.cache.borrow().get(&pgoff).is_some_and(|p| p.1)
+        self.state().cache.get(&pgoff).is_some_and(|p| p.1)
     }
 
     /// The first `buf.len()` bytes of page `pgoff` as the disk holds them.
     pub fn read_disk(&self, pgoff: usize, buf: &mut [u8]) {
-        match self.state.disk.borrow().get(&pgoff) {
-            Some(page) => buf.copy_from_slice(&page[..buf.len()]),
-            None => {
-                let initial = Self::initial(self.state.id, pgoff);
-                buf.fill(0);
-                let n = buf.len().min(initial.len());
-                buf[..n].copy_from_slice(&initial[..n]);
-            }
-        }
+        self.state().read_disk(pgoff, buf);
     }
 
-    /// Drops the cache's reference to every page no mapping uses (its frame is freed), after
-    /// writing it back if it is dirty; how many it dropped.
-    pub fn evict(&self) -> usize {
-        let mut fa = self.fa.clone();
-        let unused: Vec<usize> = (self.state.cache.borrow().iter())
+    /// Drops the cache's reference to every page no mapping uses (its frame, of `fa`, is
+    /// freed), after writing it back if it is dirty; how many it dropped.
+    pub fn evict(&self, fa: &mut CountingFrameAllocator) -> usize {
+        let unused: Vec<usize> = (self.state().cache.iter())
             .filter(|&(_, &(pa, _))| fa.ref_count(pa) == 1)
             .map(|(&pgoff, _)| pgoff)
             .collect();
         for &pgoff in &unused {
-            self.writeback(pgoff..pgoff + 1);
+            self.writeback(pgoff..pgoff + 1, fa);
         }
-        let mut cache = self.state.cache.borrow_mut();
+        let mut state = self.state();
         for pgoff in &unused {
-            if let Some((pa, _)) = cache.remove(pgoff) {
+            if let Some((pa, _)) = state.cache.remove(pgoff) {
                 fa.dealloc(pa);
             }
         }
@@ -119,20 +133,21 @@ impl MemFile {
     }
 }
 
-impl PageCache for MemFile {
-    fn page(&self, pgoff: usize) -> Result<usize, PagingError> {
-        if pgoff >= self.state.pages {
+impl PageCache<CountingFrameAllocator> for MemFile {
+    fn page(&self, pgoff: usize, fa: &mut CountingFrameAllocator) -> Result<usize, PagingError> {
+        let mut state = self.state();
+        if pgoff >= state.pages {
             return Err(PagingError::NoPage { pgoff });
         }
-        if let Some(&(pa, _)) = self.state.cache.borrow().get(&pgoff) {
+        if let Some(&(pa, _)) = state.cache.get(&pgoff) {
             return Ok(pa);
         }
-        let pa = self.fa.clone().alloc().ok_or(PagingError::OutOfFrames)?;
+        let pa = fa.alloc().ok_or(PagingError::OutOfFrames)?;
         let mut contents = vec![0; PAGE_SIZE];
-        self.read_disk(pgoff, &mut contents);
-        self.fa.memory().write(pa, 0, &contents);
-        self.state.cache.borrow_mut().insert(pgoff, (pa, false));
-        self.state.reads.set(self.state.reads.get() + 1);
+        state.read_disk(pgoff, &mut contents);
+        fa.write(pa, 0, &contents);
+        state.cache.insert(pgoff, (pa, false));
+        state.reads += 1;
         Ok(pa)
     }
 
@@ -140,25 +155,29 @@ impl PageCache for MemFile {
     ///
     /// If page `pgoff` is not cached: only a mapped page can be dirtied.
     fn set_dirty(&self, pgoff: usize) {
-        let mut cache = self.state.cache.borrow_mut();
-        let page = cache.get_mut(&pgoff);
+        let mut state = self.state();
+        let page = state.cache.get_mut(&pgoff);
         page.unwrap_or_else(|| panic!("set_dirty of page {pgoff}, which is not cached"))
             .1 = true;
     }
 
-    fn writeback(&self, pgoffs: Range<usize>) -> usize {
-        let mut cache = self.state.cache.borrow_mut();
+    fn writeback(&self, pgoffs: Range<usize>, fa: &mut CountingFrameAllocator) -> usize {
+        let mut state = self.state();
+        let FileState {
+            cache,
+            disk,
+            writebacks,
+            ..
+        } = &mut *state;
         let mut written = 0;
         for (&pgoff, (pa, dirty)) in cache.range_mut(pgoffs).filter(|(_, page)| page.1) {
             *dirty = false;
             let mut contents = vec![0; PAGE_SIZE];
-            self.fa.memory().read(*pa, 0, &mut contents);
-            self.state.disk.borrow_mut().insert(pgoff, contents);
+            fa.read(*pa, 0, &mut contents);
+            disk.insert(pgoff, contents);
             written += 1;
         }
-        self.state
-            .writebacks
-            .set(self.state.writebacks.get() + written);
+        *writebacks += written;
         written
     }
 }
@@ -166,16 +185,17 @@ impl PageCache for MemFile {
 impl PartialEq for MemFile {
     /// The same file.
     fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.state, &other.state)
+        Arc::ptr_eq(&self.state, &other.state)
     }
 }
 
 impl fmt::Debug for MemFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state();
         f.debug_struct("MemFile")
-            .field("id", &self.state.id)
-            .field("pages", &self.state.pages)
-            .field("cached", &self.state.cache.borrow().len())
+            .field("id", &state.id)
+            .field("pages", &state.pages)
+            .field("cached", &state.cache.len())
             .finish_non_exhaustive()
     }
 }

@@ -27,7 +27,8 @@
 //! - [`MemFile`]: an in-memory file and its page cache, for file mappings, counting page
 //!   reads and writebacks;
 //! - [`SoftPageTable`]: a real three-level RISC-V Sv39 radix table whose table frames come from
-//!   the allocator and live in the simulated memory, with [`Sv39Entry`] as its entry.
+//!   the allocator and live in the simulated memory, with [`Sv39Entry`] as its entry format,
+//!   2 MiB and 1 GiB leaves, and a simulated TLB that serves stale translations until flushed.
 //!
 //! All of them are cheap handles onto shared state (`Rc<RefCell<..>>`), so a forked address
 //! space can own a second [`SoftPageTable`] over the same memory and a clone of the same
@@ -38,18 +39,18 @@
 //! bookkeeping page by page and frame by frame.
 //!
 //! ```
-//! use range_action_map::memory_set::{FrameAllocator, MemoryAttr, PageTable};
+//! use range_action_map::memory_set::{FrameAllocator, MemoryAttr, PageSize, PageTable};
 //! use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
 //!
 //! let mut frames = CountingFrameAllocator::new(16);
 //! let mut pt = SoftPageTable::new(frames.memory());
 //! let page = frames.alloc().expect("a free frame");
 //! let attr = MemoryAttr::new().set_user().set_readonly();
-//! attr.apply(pt.map(0x1000, page, &mut frames)?);
+//! pt.map(0x1000, page, PageSize::Size4K, attr, &mut frames)?;
 //! assert_eq!(pt.translate(0x1234), Some((page + 0x234, attr)));
 //! assert_eq!(pt.table_frames(), 3); // root, middle and leaf tables
 //!
-//! assert_eq!(pt.unmap(0x1000)?, page);
+//! assert_eq!(pt.unmap(0x1000)?.pa, page);
 //! frames.dealloc(page);
 //! pt.destroy(&mut frames);
 //! assert_eq!(frames.live(), 0);

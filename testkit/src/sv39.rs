@@ -1,4 +1,5 @@
-//! A software RISC-V Sv39 page table in simulated memory, and its entry.
+//! A software RISC-V Sv39 page table in simulated memory, with 2 MiB and 1 GiB pages and a
+//! simulated TLB, and its entry format.
 //!
 //! The table is its own oracle: it refuses to map a mapped page or unmap an unmapped one, so a
 //! test over it checks the caller's bookkeeping page by page.
@@ -9,27 +10,24 @@ use std::fmt;
 use std::ops::Range;
 
 use range_action_map::memory_set::{
-    Access, FrameAllocator, MemoryAttr, PageEntry, PageTable, PagingError, PAGE_SIZE,
+    Access, FrameAllocator, Leaf, MemoryAttr, PageSize, PageTable, PagingError, PAGE_SIZE,
 };
 
 use crate::memory::PhysMemory;
 
 // === impl Sv39Entry ===
 
-/// A leaf entry of a [`SoftPageTable`]: a handle onto one 8-byte Sv39 PTE in simulated memory.
+/// One Sv39 page-table entry: the 64 bits a table holds.
 ///
-/// Every setter writes straight through to memory and every getter reads from it, so
-/// `attr.apply(pt.map(va, pa, frames)?)` changes the table itself. The PTE layout is Sv39's:
-/// [`VALID`](Self::VALID), [`READ`](Self::READ), [`WRITE`](Self::WRITE),
-/// [`EXECUTE`](Self::EXECUTE), [`USER`](Self::USER), [`GLOBAL`](Self::GLOBAL) in bits 0–5, the
-/// physical page number from bit [`PPN_SHIFT`](Self::PPN_SHIFT), and Svpbmt's memory type in
-/// bits 61–62 ([`PBMT_IO`](Self::PBMT_IO) for device memory). `present` is `VALID`; the table
-/// sets `READ` on every leaf and nothing here clears it, as pages are always readable.
-pub struct Sv39Entry {
-    memory: PhysMemory,
-    /// The physical address of the PTE.
-    pte: usize,
-}
+/// The layout is Sv39's: [`VALID`](Self::VALID), [`READ`](Self::READ),
+/// [`WRITE`](Self::WRITE), [`EXECUTE`](Self::EXECUTE), [`USER`](Self::USER),
+/// [`GLOBAL`](Self::GLOBAL) in bits 0–5, the physical page number from bit
+/// [`PPN_SHIFT`](Self::PPN_SHIFT), and Svpbmt's memory type in bits 61–62
+/// ([`PBMT_IO`](Self::PBMT_IO) for device memory). A valid entry with none of `R`, `W`, `X`
+/// points to the next table; any other valid entry is a leaf, at any level. Every leaf this
+/// table writes has `READ`, as pages are always readable.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sv39Entry(pub u64);
 
 impl Sv39Entry {
     /// PTE bit 0: the entry is valid.
@@ -50,70 +48,67 @@ impl Sv39Entry {
     /// The physical page number starts at this bit.
     pub const PPN_SHIFT: u32 = 10;
 
-    /// The raw 64-bit PTE as stored in simulated memory.
-    pub fn bits(&self) -> u64 {
-        self.memory.read_u64(self.pte)
+    /// A leaf mapping `pa` with `attr`.
+    pub fn leaf(pa: usize, attr: MemoryAttr) -> Self {
+        let mut bits = ppn_bits(pa) | Self::VALID | Self::READ;
+        for (set, bit) in [
+            (!attr.is_readonly(), Self::WRITE),
+            (attr.is_execute(), Self::EXECUTE),
+            (attr.is_user(), Self::USER),
+            (attr.is_global(), Self::GLOBAL),
+            (attr.is_device(), Self::PBMT_IO),
+        ] {
+            if set {
+                bits |= bit;
+            }
+        }
+        Sv39Entry(bits)
     }
 
-    fn set_bit(&mut self, bit: u64, value: bool) {
-        let bits = self.bits();
-        let bits = if value { bits | bit } else { bits & !bit };
-        self.memory.write_u64(self.pte, bits);
+    /// A pointer to the next-level table at `table`.
+    pub fn table(table: usize) -> Self {
+        Sv39Entry(ppn_bits(table) | Self::VALID)
     }
-}
 
-impl PageEntry for Sv39Entry {
-    fn set_present(&mut self, value: bool) {
-        self.set_bit(Self::VALID, value);
+    /// Whether the entry is valid.
+    pub fn is_valid(self) -> bool {
+        self.0 & Self::VALID != 0
     }
-    fn set_user(&mut self, value: bool) {
-        self.set_bit(Self::USER, value);
+
+    /// Whether the entry is a valid leaf (not a pointer to a table).
+    pub fn is_leaf(self) -> bool {
+        self.is_valid() && self.0 & (Self::READ | Self::WRITE | Self::EXECUTE) != 0
     }
-    fn set_writable(&mut self, value: bool) {
-        self.set_bit(Self::WRITE, value);
+
+    /// The physical address the PPN names.
+    pub fn pa(self) -> usize {
+        frame_of(self.0)
     }
-    fn set_execute(&mut self, value: bool) {
-        self.set_bit(Self::EXECUTE, value);
-    }
-    fn is_present(&self) -> bool {
-        self.bits() & Self::VALID != 0
-    }
-    fn is_user(&self) -> bool {
-        self.bits() & Self::USER != 0
-    }
-    fn is_writable(&self) -> bool {
-        self.bits() & Self::WRITE != 0
-    }
-    fn is_execute(&self) -> bool {
-        self.bits() & Self::EXECUTE != 0
-    }
-    fn set_device(&mut self, value: bool) {
-        self.set_bit(Self::PBMT_IO, value);
-    }
-    fn is_device(&self) -> bool {
-        self.bits() & Self::PBMT_IO != 0
-    }
-    fn set_global(&mut self, value: bool) {
-        self.set_bit(Self::GLOBAL, value);
-    }
-    fn is_global(&self) -> bool {
-        self.bits() & Self::GLOBAL != 0
-    }
-    fn frame(&self) -> usize {
-        frame_of(self.bits())
-    }
-    fn set_frame(&mut self, pa: usize) {
-        let bits = self.bits() & !PPN_MASK;
-        self.memory.write_u64(self.pte, bits | ppn_bits(pa));
+
+    /// The attributes of a leaf: the inverse of [`leaf`](Self::leaf).
+    pub fn attr(self) -> MemoryAttr {
+        let mut attr = MemoryAttr::new();
+        for (set, with) in [
+            (
+                self.0 & Self::WRITE == 0,
+                MemoryAttr::set_readonly as fn(_) -> _,
+            ),
+            (self.0 & Self::EXECUTE != 0, MemoryAttr::set_execute),
+            (self.0 & Self::USER != 0, MemoryAttr::set_user),
+            (self.0 & Self::GLOBAL != 0, MemoryAttr::set_global),
+            (self.0 & Self::PBMT_IO != 0, MemoryAttr::set_device),
+        ] {
+            if set {
+                attr = with(attr);
+            }
+        }
+        attr
     }
 }
 
 impl fmt::Debug for Sv39Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sv39Entry")
-            .field("pte", &format_args!("{:#x}", self.pte))
-            .field("bits", &format_args!("{:#x}", self.bits()))
-            .finish_non_exhaustive()
+        write!(f, "Sv39Entry({:#x})", self.0)
     }
 }
 
@@ -127,8 +122,12 @@ const VA_BITS: u32 = 39;
 const PA_BITS: u32 = 56;
 /// The PPN field of a PTE.
 const PPN_MASK: u64 = ((1 << (PA_BITS - 12)) - 1) << Sv39Entry::PPN_SHIFT;
+/// The root's level; leaves of level `l` map `PAGE_SIZE << 9 * l` bytes.
+const ROOT_LEVEL: u32 = 2;
 
-/// A software RISC-V Sv39 page table: three levels of 512-entry tables in simulated memory.
+/// A software RISC-V Sv39 page table: three levels of 512-entry tables in simulated memory,
+/// with 4 KiB leaves, 2 MiB leaves in the middle tables and 1 GiB leaves in the root (unless
+/// built [without huge pages](Self::without_huge_pages)), and a simulated TLB.
 ///
 /// Table frames come from the [`FrameAllocator`] passed to [`map`](PageTable::map) and must
 /// lie in the table's [`PhysMemory`]; mapped frames may be anywhere below 2^56 (a linear
@@ -137,7 +136,12 @@ const PPN_MASK: u64 = ((1 << (PA_BITS - 12)) - 1) << Sv39Entry::PPN_SHIFT;
 ///
 /// The root table is allocated by the first `map`, so an empty table owns no frame;
 /// [`destroy`](PageTable::destroy) frees every table frame, root included, and leaves the
-/// table empty and usable. It only creates 4 KiB leaves (no superpages).
+/// table empty and usable.
+///
+/// The TLB: [`access`](Self::access) is how a simulated CPU reaches memory; it caches each
+/// translation it uses and keeps using it, stale or not, until
+/// [`flush_tlb`](PageTable::flush_tlb) drops it, and while it holds a translation the frame
+/// allocator refuses to free the frame.
 ///
 /// # Panics
 ///
@@ -149,29 +153,36 @@ pub struct SoftPageTable {
     id: u64,
     root: Option<usize>,
     table_frames: usize,
+    sizes: &'static [PageSize],
     activations: Cell<usize>,
     /// The simulated TLB: translations [`access`](SoftPageTable::access) cached, by page,
     /// until [`flush_tlb`](PageTable::flush_tlb) drops them.
     tlb: RefCell<BTreeMap<usize, (usize, MemoryAttr)>>,
     flushes: Cell<usize>,
-    /// The handle `map` and `entry_mut` return, pointed at the leaf PTE they found.
-    entry: Sv39Entry,
 }
 
 impl SoftPageTable {
-    /// An empty page table over `memory`; it owns no frame until the first `map`.
+    /// An empty page table over `memory`, with 4 KiB, 2 MiB and 1 GiB leaves; it owns no frame
+    /// until the first `map`.
     pub fn new(memory: PhysMemory) -> Self {
-        let id = memory.new_table_id();
-        SoftPageTable {
-            // `map` and `entry_mut` point the handle at a real PTE before handing it out.
-            entry: Sv39Entry {
-                memory: memory.clone(),
-                pte: PhysMemory::BASE,
-            },
+        Self::with_sizes(
             memory,
-            id,
+            &[PageSize::Size4K, PageSize::Size2M, PageSize::Size1G],
+        )
+    }
+
+    /// An empty page table over `memory` that maps 4 KiB leaves only.
+    pub fn without_huge_pages(memory: PhysMemory) -> Self {
+        Self::with_sizes(memory, &[PageSize::Size4K])
+    }
+
+    fn with_sizes(memory: PhysMemory, sizes: &'static [PageSize]) -> Self {
+        SoftPageTable {
+            id: memory.new_table_id(),
+            memory,
             root: None,
             table_frames: 0,
+            sizes,
             activations: Cell::new(0),
             tlb: RefCell::new(BTreeMap::new()),
             flushes: Cell::new(0),
@@ -242,31 +253,35 @@ impl SoftPageTable {
         }
     }
 
-    /// Every mapped page as `(va, pa, attr)`, in increasing `va` order.
+    /// Every leaf, in increasing `va` order.
     ///
     /// It walks the whole table, so it costs *O*(mapped tables × 512).
-    pub fn mapped_pages(&self) -> impl Iterator<Item = (usize, usize, MemoryAttr)> + use<> {
-        let mut pages = Vec::new();
+    pub fn leaves(&self) -> Vec<Leaf> {
+        let mut leaves = Vec::new();
         if let Some(root) = self.root {
-            for (l2, root_pte) in self.table_entries(root) {
-                for (l1, middle_pte) in self.table_entries(frame_of(root_pte)) {
-                    let leaf_table = frame_of(middle_pte);
-                    for (l0, leaf_pte) in self.table_entries(leaf_table) {
-                        let va = sign_extend(l2 << 30 | l1 << 21 | l0 << 12);
-                        let attr = MemoryAttr::from_entry(&self.entry_at(leaf_table + l0 * 8));
-                        pages.push((va, frame_of(leaf_pte), attr));
-                    }
-                }
-            }
+            self.collect_leaves(root, ROOT_LEVEL, 0, &mut leaves);
         }
-        pages.into_iter()
+        leaves
     }
 
-    /// A handle onto the PTE at physical address `pte`.
-    fn entry_at(&self, pte: usize) -> Sv39Entry {
-        Sv39Entry {
-            memory: self.memory.clone(),
-            pte,
+    /// Every mapped 4 KiB page as `(va, pa, attr)`, in increasing `va` order: a huge leaf
+    /// counts as the pages it maps.
+    pub fn mapped_pages(&self) -> impl Iterator<Item = (usize, usize, MemoryAttr)> + use<> {
+        self.leaves().into_iter().flat_map(|leaf| {
+            (0..leaf.size.bytes())
+                .step_by(PAGE_SIZE)
+                .map(move |offset| (leaf.va + offset, leaf.pa + offset, leaf.attr))
+        })
+    }
+
+    fn collect_leaves(&self, table: usize, level: u32, base: usize, leaves: &mut Vec<Leaf>) {
+        for (index, pte) in self.table_entries(table) {
+            let raw = base + index * span(level);
+            if pte.is_leaf() {
+                leaves.push(leaf_at(sign_extend(raw), pte, level));
+            } else if level > 0 {
+                self.collect_leaves(pte.pa(), level - 1, raw, leaves);
+            }
         }
     }
 
@@ -277,35 +292,59 @@ impl SoftPageTable {
     }
 
     /// The valid entries of the table at `table`, with their indices.
-    fn table_entries(&self, table: usize) -> Vec<(usize, u64)> {
+    fn table_entries(&self, table: usize) -> Vec<(usize, Sv39Entry)> {
         let ptes = self.ptes(table);
         (0..ENTRIES)
             .map(|index| (index, pte_at(&ptes, index)))
-            .filter(|&(_, pte)| pte & Sv39Entry::VALID != 0)
+            .filter(|&(_, pte)| pte.is_valid())
             .collect()
     }
 
-    /// The physical address of `va`'s leaf PTE, if the tables leading to it exist.
-    fn leaf_pte(&self, va: usize) -> Option<usize> {
+    fn read(&self, pte: usize) -> Sv39Entry {
+        Sv39Entry(self.memory.read_u64(pte))
+    }
+
+    fn write(&self, pte: usize, entry: Sv39Entry) {
+        self.memory.write_u64(pte, entry.0);
+    }
+
+    /// The leaf PTE that covers `va` (canonical) and its level, if one does.
+    fn walk(&self, va: usize) -> Option<(usize, u32)> {
         let mut table = self.root?;
-        for level in [2, 1] {
-            table = next_table(self.memory.read_u64(pte_addr(table, va, level)))?;
+        for level in (0..=ROOT_LEVEL).rev() {
+            let pte = pte_addr(table, va, level);
+            let entry = self.read(pte);
+            if !entry.is_valid() {
+                return None;
+            }
+            if entry.is_leaf() {
+                return Some((pte, level));
+            }
+            table = entry.pa();
         }
-        Some(pte_addr(table, va, 0))
+        None
     }
 
-    /// The physical address of `va`'s leaf PTE if that PTE is valid.
-    fn mapped_leaf(&self, va: usize) -> Result<usize, PagingError> {
+    /// The leaf PTE that starts at `va`, and its level.
+    ///
+    /// # Errors
+    ///
+    /// [`PagingError::OutOfRange`] for a non-canonical `va`, [`PagingError::Misaligned`] for
+    /// an unaligned one, [`PagingError::NotMapped`], and [`PagingError::HugePage`] if a huge
+    /// leaf covers `va` but starts before it.
+    fn leaf_starting_at(&self, va: usize) -> Result<(usize, u32), PagingError> {
         check_va(va)?;
-        self.leaf_pte(va)
-            .filter(|&pte| self.memory.read_u64(pte) & Sv39Entry::VALID != 0)
-            .ok_or(PagingError::NotMapped { va })
+        let (pte, level) = self.walk(va).ok_or(PagingError::NotMapped { va })?;
+        if va % span(level) != 0 {
+            return Err(PagingError::HugePage { va });
+        }
+        Ok((pte, level))
     }
 
-    /// The raw address of the lowest valid leaf under the level-`level` table at `table`
-    /// (which translates the raw addresses from `base`) that lies in the raw range
-    /// `[start, end)`: a depth-first walk that skips an invalid entry with every page below
-    /// it and stops at the first entry beyond `end`.
+    /// The address of the lowest leaf under the level-`level` table at `table` (which
+    /// translates the raw addresses from `base`) that intersects the raw range `[start, end)`,
+    /// clamped to `start`: a depth-first walk that skips an invalid entry with every page
+    /// below it and stops at the first entry beyond `end`.
     fn first_leaf(
         &self,
         table: usize,
@@ -314,22 +353,44 @@ impl SoftPageTable {
         start: usize,
         end: usize,
     ) -> Option<usize> {
-        let span = PAGE_SIZE << (9 * level);
-        let first = start.saturating_sub(base) / span;
+        let first = start.saturating_sub(base) / span(level);
         let ptes = self.ptes(table);
         (first..ENTRIES)
-            .map(|index| (index, base + index * span))
+            .map(|index| (index, base + index * span(level)))
             .take_while(|&(_, va)| va < end)
             .find_map(|(index, va)| {
                 let pte = pte_at(&ptes, index);
-                if pte & Sv39Entry::VALID == 0 {
+                if !pte.is_valid() {
                     None
-                } else if level == 0 {
-                    Some(va)
+                } else if pte.is_leaf() {
+                    Some(va.max(start))
+                } else if level > 0 {
+                    self.first_leaf(pte.pa(), level - 1, va, start, end)
                 } else {
-                    self.first_leaf(frame_of(pte), level - 1, va, start, end)
+                    None
                 }
             })
+    }
+
+    /// Whether the table at `table` (of level `level`) maps nothing.
+    fn is_empty_table(&self, table: usize, level: u32) -> bool {
+        self.table_entries(table)
+            .into_iter()
+            .all(|(_, pte)| !pte.is_leaf() && level > 0 && self.is_empty_table(pte.pa(), level - 1))
+    }
+
+    /// Gives the table at `table` (of level `level`) and every table below it back.
+    fn free_tables(&mut self, table: usize, level: u32, frames: &mut impl FrameAllocator) {
+        // Read each table before freeing it: a freed frame is poisoned.
+        if level > 0 {
+            for (_, pte) in self.table_entries(table) {
+                if !pte.is_leaf() {
+                    self.free_tables(pte.pa(), level - 1, frames);
+                }
+            }
+        }
+        frames.dealloc(table);
+        self.table_frames -= 1;
     }
 
     /// A table frame from `frames`, counted as this table's.
@@ -341,79 +402,130 @@ impl SoftPageTable {
 }
 
 impl PageTable for SoftPageTable {
-    type Entry = Sv39Entry;
+    fn page_sizes(&self) -> &'static [PageSize] {
+        self.sizes
+    }
 
-    /// Maps `va` to `pa` with a `V|R|W|X` kernel-only leaf, allocating missing tables.
+    /// Maps the leaf, allocating missing tables; an empty table where a huge leaf goes is
+    /// given back and replaced by the leaf.
     ///
     /// # Errors
     ///
-    /// [`PagingError::Misaligned`] for an unaligned `va` or `pa`, [`PagingError::OutOfRange`]
-    /// for a non-canonical `va` or a `pa` of 2^56 or more, [`PagingError::AlreadyMapped`],
-    /// and [`PagingError::OutOfFrames`] (tables allocated before the failure stay, empty).
+    /// [`PagingError::Misaligned`] for a `va` or `pa` that is not a multiple of `size`,
+    /// [`PagingError::OutOfRange`] for a non-canonical `va` or a `pa` of 2^56 or more,
+    /// [`PagingError::UnsupportedSize`], [`PagingError::AlreadyMapped`], and
+    /// [`PagingError::OutOfFrames`] (tables allocated before the failure stay, empty).
     fn map(
         &mut self,
         va: usize,
         pa: usize,
+        size: PageSize,
+        attr: MemoryAttr,
         frames: &mut impl FrameAllocator,
-    ) -> Result<&mut Sv39Entry, PagingError> {
+    ) -> Result<(), PagingError> {
         check_va(va)?;
+        if !self.sizes.contains(&size) {
+            return Err(PagingError::UnsupportedSize { size });
+        }
+        for addr in [va, pa] {
+            if !size.is_aligned(addr) {
+                return Err(PagingError::Misaligned { addr });
+            }
+        }
+        if pa >> PA_BITS != 0 || (pa + (size.bytes() - 1)) >> PA_BITS != 0 {
+            return Err(PagingError::OutOfRange { addr: pa });
+        }
+        let target = level_of(size);
+        let mut table = match self.root {
+            Some(root) => root,
+            None => {
+                let root = self.alloc_table(frames)?;
+                self.root = Some(root);
+                root
+            }
+        };
+        for level in (target + 1..=ROOT_LEVEL).rev() {
+            let pte = pte_addr(table, va, level);
+            let entry = self.read(pte);
+            table = if entry.is_leaf() {
+                return Err(PagingError::AlreadyMapped { va });
+            } else if entry.is_valid() {
+                entry.pa()
+            } else {
+                let next = self.alloc_table(frames)?;
+                self.write(pte, Sv39Entry::table(next));
+                next
+            };
+        }
+        let pte = pte_addr(table, va, target);
+        let entry = self.read(pte);
+        if entry.is_leaf() {
+            return Err(PagingError::AlreadyMapped { va });
+        }
+        if entry.is_valid() {
+            // A table where a huge leaf goes: fine if nothing is mapped below it.
+            let below = target.checked_sub(1);
+            match below.filter(|&level| self.is_empty_table(entry.pa(), level)) {
+                Some(level) => self.free_tables(entry.pa(), level, frames),
+                None => return Err(PagingError::AlreadyMapped { va }),
+            }
+        }
+        self.write(pte, Sv39Entry::leaf(pa, attr));
+        Ok(())
+    }
+
+    fn unmap(&mut self, va: usize) -> Result<Leaf, PagingError> {
+        let (pte, level) = self.leaf_starting_at(va)?;
+        let leaf = leaf_at(va, self.read(pte), level);
+        self.write(pte, Sv39Entry(0));
+        Ok(leaf)
+    }
+
+    fn protect(&mut self, va: usize, attr: MemoryAttr) -> Result<MemoryAttr, PagingError> {
+        let (pte, _) = self.leaf_starting_at(va)?;
+        let old = self.read(pte);
+        self.write(pte, Sv39Entry::leaf(old.pa(), attr));
+        Ok(old.attr())
+    }
+
+    fn remap(&mut self, va: usize, pa: usize, attr: MemoryAttr) -> Result<usize, PagingError> {
+        let (pte, level) = self.leaf_starting_at(va)?;
+        if level != 0 {
+            return Err(PagingError::HugePage { va });
+        }
         if pa % PAGE_SIZE != 0 {
             return Err(PagingError::Misaligned { addr: pa });
         }
         if pa >> PA_BITS != 0 {
             return Err(PagingError::OutOfRange { addr: pa });
         }
-        let mut table = if let Some(root) = self.root {
-            root
-        } else {
-            let root = self.alloc_table(frames)?;
-            self.root = Some(root);
-            root
+        let old = self.read(pte);
+        self.write(pte, Sv39Entry::leaf(pa, attr));
+        Ok(old.pa())
+    }
+
+    fn split(&mut self, va: usize, frames: &mut impl FrameAllocator) -> Result<(), PagingError> {
+        let (pte, level) = match self.leaf_starting_at(va) {
+            Ok((pte, level)) if level > 0 => (pte, level),
+            _ => return Err(PagingError::NotMapped { va }),
         };
-        for level in [2, 1] {
-            let pte = pte_addr(table, va, level);
-            table = if let Some(next) = next_table(self.memory.read_u64(pte)) {
-                next
-            } else {
-                let next = self.alloc_table(frames)?;
-                self.memory
-                    .write_u64(pte, ppn_bits(next) | Sv39Entry::VALID);
-                next
-            };
+        let old = self.read(pte);
+        let table = self.alloc_table(frames)?;
+        let smaller = span(level - 1);
+        for index in 0..ENTRIES {
+            let entry = Sv39Entry::leaf(old.pa() + index * smaller, old.attr());
+            self.write(table + index * 8, entry);
         }
-        let leaf = pte_addr(table, va, 0);
-        // The tables leading to a mapped page exist, so refusing it here,
-        // after one walk, allocated nothing.
-        if self.memory.read_u64(leaf) & Sv39Entry::VALID != 0 {
-            return Err(PagingError::AlreadyMapped { va });
+        self.write(pte, Sv39Entry::table(table));
+        Ok(())
+    }
+
+    fn query(&self, va: usize) -> Option<Leaf> {
+        if sign_extend(va) != va {
+            return None;
         }
-        let rwx = Sv39Entry::READ | Sv39Entry::WRITE | Sv39Entry::EXECUTE;
-        self.memory
-            .write_u64(leaf, ppn_bits(pa) | rwx | Sv39Entry::VALID);
-        self.entry.pte = leaf;
-        Ok(&mut self.entry)
-    }
-
-    fn unmap(&mut self, va: usize) -> Result<usize, PagingError> {
-        let leaf = self.mapped_leaf(va)?;
-        let pa = frame_of(self.memory.read_u64(leaf));
-        self.memory.write_u64(leaf, 0);
-        Ok(pa)
-    }
-
-    fn entry_mut(&mut self, va: usize) -> Result<&mut Sv39Entry, PagingError> {
-        self.entry.pte = self.mapped_leaf(va)?;
-        Ok(&mut self.entry)
-    }
-
-    fn translate(&self, va: usize) -> Option<(usize, MemoryAttr)> {
-        let offset = va % PAGE_SIZE;
-        let leaf = self.mapped_leaf(va - offset).ok()?;
-        let entry = self.entry_at(leaf);
-        Some((
-            frame_of(entry.bits()) + offset,
-            MemoryAttr::from_entry(&entry),
-        ))
+        let (pte, level) = self.walk(va)?;
+        Some(leaf_at(va - va % span(level), self.read(pte), level))
     }
 
     /// Walks down from the root, skipping every invalid root or middle entry with the 1 GiB or
@@ -421,7 +533,7 @@ impl PageTable for SoftPageTable {
     /// at most 512 per table visited, however large the range.
     fn next_mapped(&self, start: usize, end: usize) -> Option<usize> {
         let start = start.checked_next_multiple_of(PAGE_SIZE)?;
-        let raw = self.first_leaf(self.root?, 2, 0, to_raw(start), to_raw(end))?;
+        let raw = self.first_leaf(self.root?, ROOT_LEVEL, 0, to_raw(start), to_raw(end))?;
         Some(sign_extend(raw))
     }
 
@@ -435,19 +547,9 @@ impl PageTable for SoftPageTable {
     }
 
     fn destroy(&mut self, frames: &mut impl FrameAllocator) {
-        let Some(root) = self.root.take() else {
-            return;
-        };
-        // Read each table before freeing it: a freed frame is poisoned.
-        for (_, root_pte) in self.table_entries(root) {
-            let middle = frame_of(root_pte);
-            for (_, middle_pte) in self.table_entries(middle) {
-                frames.dealloc(frame_of(middle_pte));
-            }
-            frames.dealloc(middle);
+        if let Some(root) = self.root.take() {
+            self.free_tables(root, ROOT_LEVEL, frames);
         }
-        frames.dealloc(root);
-        self.table_frames = 0;
     }
 }
 
@@ -466,8 +568,33 @@ impl fmt::Debug for SoftPageTable {
         f.debug_struct("SoftPageTable")
             .field("root", &self.root.map(|root| format!("{root:#x}")))
             .field("table_frames", &self.table_frames)
-            .field("activations", &self.activations())
+            .field("activations", &self.activations.get())
             .finish_non_exhaustive()
+    }
+}
+
+/// The bytes a leaf of level `level` maps.
+fn span(level: u32) -> usize {
+    PAGE_SIZE << (9 * level)
+}
+
+/// The level whose leaves have `size`.
+fn level_of(size: PageSize) -> u32 {
+    match size {
+        PageSize::Size4K => 0,
+        PageSize::Size2M => 1,
+        PageSize::Size1G => 2,
+    }
+}
+
+/// The leaf of level `level` at `va` with entry `pte`.
+fn leaf_at(va: usize, pte: Sv39Entry, level: u32) -> Leaf {
+    let size = [PageSize::Size4K, PageSize::Size2M, PageSize::Size1G][level as usize];
+    Leaf {
+        va,
+        pa: pte.pa(),
+        size,
+        attr: pte.attr(),
     }
 }
 
@@ -507,15 +634,12 @@ fn pte_addr(table: usize, va: usize, level: u32) -> usize {
 }
 
 /// The PTE at `index` in the bytes `ptes` of a table (0, invalid, past its end).
-fn pte_at(ptes: &[u8], index: usize) -> u64 {
-    ptes.get(index * 8..)
-        .and_then(<[u8]>::first_chunk)
-        .map_or(0, |bytes| u64::from_le_bytes(*bytes))
-}
-
-/// The table a valid non-leaf PTE points to.
-fn next_table(pte: u64) -> Option<usize> {
-    (pte & Sv39Entry::VALID != 0).then(|| frame_of(pte))
+fn pte_at(ptes: &[u8], index: usize) -> Sv39Entry {
+    Sv39Entry(
+        ptes.get(index * 8..)
+            .and_then(<[u8]>::first_chunk)
+            .map_or(0, |bytes| u64::from_le_bytes(*bytes)),
+    )
 }
 
 /// The physical address a PTE's PPN names.
@@ -541,7 +665,7 @@ mod tests {
     /// 2 MiB: the span of one middle entry.
     const MIB2: usize = 1 << 21;
 
-    /// Maps through the traits only, the way `MemorySet` will.
+    /// Maps a 4 KiB page through the trait, the way `MemorySet` does.
     fn map_with(
         pt: &mut impl PageTable,
         va: usize,
@@ -549,8 +673,17 @@ mod tests {
         attr: MemoryAttr,
         frames: &mut impl FrameAllocator,
     ) -> Result<(), PagingError> {
-        attr.apply(pt.map(va, pa, frames)?);
-        Ok(())
+        pt.map(va, pa, PageSize::Size4K, attr, frames)
+    }
+
+    /// Maps a kernel `rwx` 4 KiB page, as the seed's `pt.map(va, pa)` did.
+    fn map_rwx(
+        pt: &mut impl PageTable,
+        va: usize,
+        pa: usize,
+        frames: &mut impl FrameAllocator,
+    ) -> Result<(), PagingError> {
+        map_with(pt, va, pa, MemoryAttr::new().set_execute(), frames)
     }
 
     fn setup(frames: usize) -> (CountingFrameAllocator, SoftPageTable) {
@@ -563,14 +696,14 @@ mod tests {
     fn map_writes_an_sv39_rwx_kernel_leaf_and_three_tables() {
         let (mut fa, mut pt) = setup(8);
         assert_eq!(pt.table_frames(), 0);
-        let entry = pt.map(0x1000, 0x4000_0000, &mut fa).expect("map");
+        map_rwx(&mut pt, 0x1000, 0x4000_0000, &mut fa).expect("map");
         let rwx = Sv39Entry::READ | Sv39Entry::WRITE | Sv39Entry::EXECUTE;
+        let (pte, level) = pt.walk(0x1000).expect("a leaf");
+        assert_eq!(level, 0);
         assert_eq!(
-            entry.bits(),
+            pt.read(pte).0,
             (0x4000_0000 >> 12) << 10 | rwx | Sv39Entry::VALID
         );
-        assert!(entry.is_present() && entry.is_writable() && entry.is_execute());
-        assert!(!entry.is_user());
         assert_eq!(pt.table_frames(), 3);
         assert_eq!(fa.live(), 3);
         assert_eq!(
@@ -582,7 +715,7 @@ mod tests {
     #[test]
     fn root_table_entry_points_to_the_next_level() {
         let (mut fa, mut pt) = setup(8);
-        pt.map(0x1000, 0x5000, &mut fa).expect("map");
+        map_rwx(&mut pt, 0x1000, 0x5000, &mut fa).expect("map");
         // Tables are allocated root first, lowest frame first.
         let (root, middle, leaf) = (BASE, BASE + PAGE_SIZE, BASE + 2 * PAGE_SIZE);
         let pte = |table: usize, index: usize| fa.memory().read_u64(table + index * 8);
@@ -592,17 +725,33 @@ mod tests {
     }
 
     #[test]
-    fn applied_attr_lands_in_simulated_memory() {
+    fn attributes_land_in_simulated_memory_and_protect_returns_the_old_ones() {
         let (mut fa, mut pt) = setup(8);
         let attr = MemoryAttr::new().set_user().set_readonly();
         map_with(&mut pt, 0x2000, 0x9000, attr, &mut fa).expect("map");
         assert_eq!(pt.translate(0x2000), Some((0x9000, attr)));
-        let entry = pt.entry_mut(0x2000).expect("mapped");
-        assert!(entry.is_user() && !entry.is_writable() && !entry.is_execute());
-        assert_eq!(entry.bits() & Sv39Entry::READ, Sv39Entry::READ);
+        let (pte, _) = pt.walk(0x2000).expect("a leaf");
+        let bits = pt.read(pte).0;
+        assert_eq!(
+            bits & 0x3f,
+            Sv39Entry::VALID | Sv39Entry::READ | Sv39Entry::USER
+        );
         let text = MemoryAttr::new().set_readonly().set_execute();
-        text.apply(entry);
+        assert_eq!(pt.protect(0x2000, text), Ok(attr));
         assert_eq!(pt.translate(0x2abc), Some((0x9abc, text)));
+    }
+
+    #[test]
+    fn every_attribute_encodes_and_decodes() {
+        for flags in 0..=MemoryAttr::FLAGS_MASK {
+            let attr = MemoryAttr::try_from(flags).expect("a valid value");
+            let entry = Sv39Entry::leaf(0x8000_1000, attr);
+            assert!(entry.is_leaf());
+            assert_eq!((entry.pa(), entry.attr()), (0x8000_1000, attr));
+            assert_eq!(entry.0 & Sv39Entry::PBMT_IO != 0, attr.is_device());
+            assert_eq!(entry.0 & Sv39Entry::GLOBAL != 0, attr.is_global());
+        }
+        assert!(!Sv39Entry::table(0x8000_2000).is_leaf());
     }
 
     #[test]
@@ -611,7 +760,7 @@ mod tests {
         let attr = MemoryAttr::new().set_user();
         map_with(&mut pt, 0x1000, 0x8000, attr, &mut fa).expect("map");
         assert_eq!(
-            pt.map(0x1000, 0x9000, &mut fa).map(|_| ()),
+            map_rwx(&mut pt, 0x1000, 0x9000, &mut fa),
             Err(PagingError::AlreadyMapped { va: 0x1000 })
         );
         assert_eq!(pt.translate(0x1000), Some((0x8000, attr)));
@@ -621,16 +770,16 @@ mod tests {
     #[test]
     fn unmap_returns_the_frame_and_refuses_a_second_time() {
         let (mut fa, mut pt) = setup(8);
-        pt.map(0x3000, 0xa000, &mut fa).expect("map");
-        assert_eq!(pt.unmap(0x3000), Ok(0xa000));
+        map_rwx(&mut pt, 0x3000, 0xa000, &mut fa).expect("map");
+        assert_eq!(pt.unmap(0x3000).map(|leaf| leaf.pa), Ok(0xa000));
         assert_eq!(pt.translate(0x3000), None);
         assert_eq!(pt.unmap(0x3000), Err(PagingError::NotMapped { va: 0x3000 }));
         assert_eq!(
-            pt.entry_mut(0x3000).map(|_| ()),
+            pt.protect(0x3000, MemoryAttr::new()),
             Err(PagingError::NotMapped { va: 0x3000 })
         );
         // The tables stay; the page can be mapped again without new frames.
-        pt.map(0x3000, 0xb000, &mut fa).expect("map again");
+        map_rwx(&mut pt, 0x3000, 0xb000, &mut fa).expect("map again");
         assert_eq!(fa.live(), 3);
     }
 
@@ -649,15 +798,23 @@ mod tests {
         let (mut fa, mut pt) = setup(8);
         let misaligned = |addr| Err(PagingError::Misaligned { addr });
         assert_eq!(
-            pt.map(0x1001, 0x2000, &mut fa).map(|_| ()),
+            map_rwx(&mut pt, 0x1001, 0x2000, &mut fa),
             misaligned(0x1001)
         );
         assert_eq!(
-            pt.map(0x1000, 0x2008, &mut fa).map(|_| ()),
+            map_rwx(&mut pt, 0x1000, 0x2008, &mut fa),
             misaligned(0x2008)
         );
         assert_eq!(pt.unmap(0x1800).map(|_| ()), misaligned(0x1800));
-        assert_eq!(pt.entry_mut(0x10).map(|_| ()), misaligned(0x10));
+        assert_eq!(
+            pt.protect(0x10, MemoryAttr::new()).map(|_| ()),
+            misaligned(0x10)
+        );
+        let huge = |va, pa, fa: &mut CountingFrameAllocator, pt: &mut SoftPageTable| {
+            pt.map(va, pa, PageSize::Size2M, MemoryAttr::new(), fa)
+        };
+        assert_eq!(huge(0x1000, 0, &mut fa, &mut pt), misaligned(0x1000));
+        assert_eq!(huge(MIB2, 0x1000, &mut fa, &mut pt), misaligned(0x1000));
         assert_eq!(fa.allocated(), 0);
     }
 
@@ -666,18 +823,18 @@ mod tests {
         let (mut fa, mut pt) = setup(8);
         for va in [1 << 38, 1 << 39, 0xffff_ff80_0000_0000 - PAGE_SIZE, 1 << 63] {
             let out = Err(PagingError::OutOfRange { addr: va });
-            assert_eq!(pt.map(va, 0x1000, &mut fa).map(|_| ()), out);
+            assert_eq!(map_rwx(&mut pt, va, 0x1000, &mut fa), out);
             assert_eq!(pt.unmap(va).map(|_| ()), out);
             assert_eq!(pt.translate(va), None);
         }
         assert_eq!(
-            pt.map(0x1000, 1 << 56, &mut fa).map(|_| ()),
+            map_rwx(&mut pt, 0x1000, 1 << 56, &mut fa),
             Err(PagingError::OutOfRange { addr: 1 << 56 })
         );
         assert_eq!(fa.allocated(), 0);
         // The widest physical page still fits.
         let top_pa = (1 << 56) - PAGE_SIZE;
-        pt.map(0x1000, top_pa, &mut fa).expect("widest pa");
+        map_rwx(&mut pt, 0x1000, top_pa, &mut fa).expect("widest pa");
         assert_eq!(pt.translate(0x1000).map(|(pa, _)| pa), Some(top_pa));
     }
 
@@ -712,14 +869,13 @@ mod tests {
     #[test]
     fn tables_are_shared_within_their_span() {
         let (mut fa, mut pt) = setup(16);
-        pt.map(0, 0x1000, &mut fa).expect("first page");
+        map_rwx(&mut pt, 0, 0x1000, &mut fa).expect("first page");
         assert_eq!(pt.table_frames(), 3);
-        pt.map(MIB2 - PAGE_SIZE, 0x1000, &mut fa)
-            .expect("same leaf table");
+        map_rwx(&mut pt, MIB2 - PAGE_SIZE, 0x1000, &mut fa).expect("same leaf table");
         assert_eq!(pt.table_frames(), 3);
-        pt.map(MIB2, 0x1000, &mut fa).expect("next leaf table");
+        map_rwx(&mut pt, MIB2, 0x1000, &mut fa).expect("next leaf table");
         assert_eq!(pt.table_frames(), 4);
-        pt.map(GIB, 0x1000, &mut fa).expect("next middle table");
+        map_rwx(&mut pt, GIB, 0x1000, &mut fa).expect("next middle table");
         assert_eq!(pt.table_frames(), 6);
         assert_eq!(fa.live(), pt.table_frames());
     }
@@ -728,7 +884,7 @@ mod tests {
     fn out_of_frames_maps_nothing_and_destroy_reclaims_partial_tables() {
         let (mut fa, mut pt) = setup(2);
         assert_eq!(
-            pt.map(0x1000, 0x1000, &mut fa).map(|_| ()),
+            map_rwx(&mut pt, 0x1000, 0x1000, &mut fa).map(|_| ()),
             Err(PagingError::OutOfFrames)
         );
         assert_eq!(pt.translate(0x1000), None);
@@ -741,7 +897,7 @@ mod tests {
     fn destroy_frees_every_table_and_leaves_a_usable_empty_table() {
         let (mut fa, mut pt) = setup(16);
         for va in [0x1000, 0x2000, MIB2, GIB, usize::MAX - (PAGE_SIZE - 1)] {
-            pt.map(va, 0x1000, &mut fa).expect("map");
+            map_rwx(&mut pt, va, 0x1000, &mut fa).expect("map");
         }
         let tables = pt.table_frames();
         assert_eq!(tables, 8);
@@ -752,7 +908,7 @@ mod tests {
         assert_eq!(pt.translate(0x1000), None);
         pt.destroy(&mut fa);
         assert_eq!(fa.freed(), tables);
-        pt.map(0x1000, 0x1000, &mut fa).expect("map after destroy");
+        map_rwx(&mut pt, 0x1000, 0x1000, &mut fa).expect("map after destroy");
         assert_eq!(pt.table_frames(), 3);
     }
 
@@ -760,7 +916,7 @@ mod tests {
     fn destroy_keeps_mapped_frames_alive() {
         let (mut fa, mut pt) = setup(8);
         let page = fa.alloc().expect("a page");
-        pt.map(0x1000, page, &mut fa).expect("map");
+        map_rwx(&mut pt, 0x1000, page, &mut fa).expect("map");
         pt.destroy(&mut fa);
         assert_eq!(fa.live_frames(), vec![page]);
     }
@@ -789,11 +945,11 @@ mod tests {
             top,
         ];
         for va in pages {
-            pt.map(va, 0x1000, &mut fa).expect("map");
+            map_rwx(&mut pt, va, 0x1000, &mut fa).expect("map");
         }
         // An emptied leaf table and an emptied middle table must be skipped too.
         for va in [4 * MIB2, 9 * GIB] {
-            pt.map(va, 0x1000, &mut fa).expect("map");
+            map_rwx(&mut pt, va, 0x1000, &mut fa).expect("map");
             pt.unmap(va).expect("unmap");
         }
         let walked: Vec<_> = pt.mapped_pages().map(|(va, _, _)| va).collect();
@@ -866,8 +1022,8 @@ mod tests {
         assert_eq!(&buf, b"hello");
 
         for pt in [&mut parent, &mut child] {
-            let pa = pt.unmap(0x1000).expect("unmap");
-            fa.dealloc(pa);
+            let leaf = pt.unmap(0x1000).expect("unmap");
+            fa.dealloc(leaf.pa);
             pt.destroy(&mut fa);
         }
         assert_eq!(fa.live(), 0);
@@ -879,7 +1035,7 @@ mod tests {
     fn tables_from_another_memory_are_detected() {
         let mut elsewhere = CountingFrameAllocator::new(4);
         let mut pt = SoftPageTable::new(CountingFrameAllocator::new(0).memory());
-        let _ = pt.map(0x1000, 0x1000, &mut elsewhere);
+        let _ = map_rwx(&mut pt, 0x1000, 0x1000, &mut elsewhere);
     }
 
     #[test]
@@ -902,7 +1058,7 @@ mod tests {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for step in 0..steps {
             let va = vas[rng.below(vas.len())];
-            let attr = MemoryAttr::try_from(rng.below(8)).expect("three flag bits");
+            let attr = MemoryAttr::try_from(rng.below(32)).expect("five flag bits");
             match rng.below(3) {
                 0 => {
                     let pa = rng.below(1 << 20) * PAGE_SIZE;
@@ -919,12 +1075,13 @@ mod tests {
                 }
                 1 => {
                     let expected = model.remove(&va).map(|(pa, _)| pa);
-                    assert_eq!(pt.unmap(va).ok(), expected);
+                    assert_eq!(pt.unmap(va).ok().map(|leaf| leaf.pa), expected);
                 }
-                _ => match pt.entry_mut(va) {
-                    Ok(entry) => {
-                        attr.apply(entry);
-                        model.get_mut(&va).expect("mapped in the model").1 = attr;
+                _ => match pt.protect(va, attr) {
+                    Ok(old) => {
+                        let page = model.get_mut(&va).expect("mapped in the model");
+                        assert_eq!(old, page.1);
+                        page.1 = attr;
                     }
                     Err(error) => {
                         assert_eq!(error, PagingError::NotMapped { va });
@@ -947,5 +1104,150 @@ mod tests {
         }
         pt.destroy(&mut fa);
         assert_eq!(fa.live(), 0);
+    }
+
+    #[test]
+    fn huge_leaves_map_translate_and_list_as_their_pages() {
+        let (mut fa, mut pt) = setup(8);
+        let rw = MemoryAttr::new();
+        pt.map(GIB, 0x4000_0000, PageSize::Size1G, rw, &mut fa)
+            .expect("1 GiB");
+        pt.map(2 * MIB2, 0x20_0000, PageSize::Size2M, rw, &mut fa)
+            .expect("2 MiB");
+        assert_eq!(pt.table_frames(), 2, "a root and one middle table");
+        assert_eq!(pt.translate(GIB + 0x12_3456), Some((0x4012_3456, rw)));
+        let leaf = pt.query(2 * MIB2 + 0x5000).expect("mapped");
+        assert_eq!(
+            (leaf.va, leaf.pa, leaf.size),
+            (2 * MIB2, 0x20_0000, PageSize::Size2M)
+        );
+        assert_eq!(pt.leaves().len(), 2);
+        assert_eq!(pt.mapped_pages().count(), 512 + 512 * 512);
+        assert_eq!(pt.next_mapped(GIB + 0x5000, 2 * GIB), Some(GIB + 0x5000));
+        assert_eq!(pt.next_mapped(0, GIB), Some(2 * MIB2));
+        // A page inside a huge leaf is mapped; only the leaf's start unmaps it.
+        assert_eq!(
+            map_rwx(&mut pt, GIB + 0x1000, 0x1000, &mut fa),
+            Err(PagingError::AlreadyMapped { va: GIB + 0x1000 })
+        );
+        assert_eq!(
+            pt.unmap(2 * MIB2 + 0x1000),
+            Err(PagingError::HugePage {
+                va: 2 * MIB2 + 0x1000
+            })
+        );
+        assert_eq!(pt.unmap(2 * MIB2).map(|l| l.size), Ok(PageSize::Size2M));
+        assert_eq!(pt.translate(2 * MIB2), None);
+    }
+
+    #[test]
+    fn split_keeps_every_translation_and_split_at_makes_a_boundary() {
+        let (mut fa, mut pt) = setup(8);
+        let ro = MemoryAttr::new().set_readonly();
+        pt.map(GIB, 0x4000_0000, PageSize::Size1G, ro, &mut fa)
+            .expect("1 GiB");
+        let before: Vec<_> = [GIB, GIB + 0x12_3000, 2 * GIB - PAGE_SIZE]
+            .map(|va| pt.translate(va))
+            .to_vec();
+        let addr = GIB + 3 * MIB2 + 5 * PAGE_SIZE;
+        pt.split_at(addr, &mut fa).expect("two splits");
+        assert_eq!(
+            pt.query(addr).map(|l| (l.va, l.size)),
+            Some((addr, PageSize::Size4K))
+        );
+        assert_eq!(pt.query(GIB).map(|l| l.size), Some(PageSize::Size2M));
+        let after: Vec<_> = [GIB, GIB + 0x12_3000, 2 * GIB - PAGE_SIZE]
+            .map(|va| pt.translate(va))
+            .to_vec();
+        assert_eq!(after, before);
+        assert_eq!(pt.table_frames(), 3);
+        assert_eq!(
+            pt.split(addr, &mut fa),
+            Err(PagingError::NotMapped { va: addr })
+        );
+        // An aligned address needs no split.
+        pt.split_at(GIB + 4 * MIB2, &mut fa)
+            .expect("already a boundary");
+        assert_eq!(pt.table_frames(), 3);
+    }
+
+    #[test]
+    fn a_split_without_a_frame_changes_nothing() {
+        let (mut fa, mut pt) = setup(2);
+        pt.map(
+            GIB,
+            0x4000_0000,
+            PageSize::Size1G,
+            MemoryAttr::new(),
+            &mut fa,
+        )
+        .expect("1 GiB");
+        fa.set_budget(Some(0));
+        assert_eq!(
+            pt.split_at(GIB + PAGE_SIZE, &mut fa),
+            Err(PagingError::OutOfFrames)
+        );
+        assert_eq!(pt.query(GIB).map(|l| l.size), Some(PageSize::Size1G));
+    }
+
+    #[test]
+    fn map_range_takes_the_largest_leaves_alignment_allows() {
+        let (mut fa, mut pt) = setup(16);
+        let rw = MemoryAttr::new();
+        // 4 KiB up to 2 MiB alignment, 2 MiB leaves up to 1 GiB, one 1 GiB leaf, then back
+        // down.
+        let (va, pa) = (GIB - MIB2 - PAGE_SIZE, 0x8000_0000 - MIB2 - PAGE_SIZE);
+        let len = PAGE_SIZE + MIB2 + GIB + MIB2 + PAGE_SIZE;
+        pt.map_range(va, pa, len, rw, &mut fa).expect("mapped");
+        let sizes: Vec<_> = pt.leaves().iter().map(|l| l.size).collect();
+        use PageSize::*;
+        assert_eq!(sizes, [Size4K, Size2M, Size1G, Size2M, Size4K]);
+        assert_eq!(pt.translate(va + len - 1), Some((pa + len - 1, rw)));
+        // Without huge pages: one leaf per page.
+        let mut flat = SoftPageTable::without_huge_pages(fa.memory());
+        assert_eq!(
+            flat.map(0, 0, Size2M, rw, &mut fa),
+            Err(PagingError::UnsupportedSize { size: Size2M })
+        );
+        flat.map_range(0, 0, 2 * MIB2, rw, &mut fa).expect("mapped");
+        assert_eq!(flat.leaves().len(), 1024);
+        flat.destroy(&mut fa);
+        pt.destroy(&mut fa);
+        assert_eq!(fa.live(), 0);
+    }
+
+    #[test]
+    fn a_huge_leaf_replaces_an_emptied_table_but_not_a_used_one() {
+        let (mut fa, mut pt) = setup(16);
+        let rw = MemoryAttr::new();
+        map_rwx(&mut pt, MIB2 + PAGE_SIZE, 0x1000, &mut fa).expect("4 KiB");
+        assert_eq!(
+            pt.map(MIB2, 0, PageSize::Size2M, rw, &mut fa),
+            Err(PagingError::AlreadyMapped { va: MIB2 })
+        );
+        pt.unmap(MIB2 + PAGE_SIZE).expect("unmapped");
+        let tables = pt.table_frames();
+        pt.map(MIB2, 0, PageSize::Size2M, rw, &mut fa)
+            .expect("the empty leaf table goes");
+        assert_eq!(pt.table_frames(), tables - 1);
+        assert_eq!(fa.live(), pt.table_frames());
+    }
+
+    #[test]
+    fn the_tlb_serves_stale_translations_until_flushed() {
+        let (mut fa, mut pt) = setup(8);
+        let rw = MemoryAttr::new();
+        map_with(&mut pt, 0x1000, 0x8000_5000, rw, &mut fa).expect("map");
+        assert_eq!(pt.access(0x1008, Access::Write), Some(0x8000_5008));
+        pt.protect(0x1000, rw.set_readonly()).expect("protect");
+        assert_eq!(pt.access(0x1008, Access::Write), Some(0x8000_5008), "stale");
+        pt.flush_tlb(0x1000..0x2000);
+        assert_eq!(pt.access(0x1008, Access::Write), None);
+        assert_eq!(pt.access(0x1008, Access::Read), Some(0x8000_5008));
+        assert_eq!((pt.flushes(), pt.tlb_entries()), (1, 1));
+        pt.unmap(0x1000).expect("unmap");
+        assert_eq!(pt.access(0x1008, Access::Read), Some(0x8000_5008), "stale");
+        pt.flush_tlb(0..usize::MAX);
+        assert_eq!(pt.access(0x1008, Access::Read), None);
     }
 }

@@ -5,35 +5,36 @@ use core::fmt;
 use core::ops::Range;
 
 use super::{Access, MemoryAttr, MemoryHandler, PageContext};
-use crate::memory_set::page_table::{FrameAllocator, PageEntry, PageTable, PagingError, PAGE_SIZE};
+use crate::memory_set::page_table::{FrameAllocator, PageTable, PagingError, PAGE_SIZE};
 
 /// One file's pages in memory: the kernel's page cache, as a [`FileMapping`] sees it.
 ///
 /// The cache holds its own reference to the frame of every page it caches (taken from the same
 /// [`FrameAllocator`] the address spaces use), and the mappings take one more each. A clone is
-/// a handle onto the same file, and two handles are equal exactly when they name the same file
-/// (compare pointers, not contents): that is what lets two adjacent mappings of it merge.
+/// a handle onto the same file (an `Arc` of the kernel's inode, shared between CPUs), and two
+/// handles are equal exactly when they name the same file (compare pointers, not contents):
+/// that is what lets two adjacent mappings of it merge.
 ///
 /// The test kit's `MemFile` is an in-memory implementation that counts page reads and
 /// writebacks (about 150 lines with its accessors).
-pub trait PageCache: Clone + PartialEq + 'static {
-    /// The frame holding page `pgoff` of the file, read in first if it is not cached. The
-    /// cache keeps its reference; the caller takes its own with
+pub trait PageCache<FA: FrameAllocator>: Clone + PartialEq + Send + Sync + 'static {
+    /// The frame holding page `pgoff` of the file, read in first (into a frame of `frames`)
+    /// if it is not cached. The cache keeps its reference; the caller takes its own with
     /// [`FrameAllocator::add_ref`] for each mapping.
     ///
     /// # Errors
     ///
     /// [`PagingError::NoPage`] for a page beyond the end of the file (Linux's `SIGBUS`),
     /// [`PagingError::OutOfFrames`] when no frame is left to read it into.
-    fn page(&self, pgoff: usize) -> Result<usize, PagingError>;
+    fn page(&self, pgoff: usize, frames: &mut FA) -> Result<usize, PagingError>;
 
     /// Page `pgoff` is written through a shared mapping, or may have been (a mapping that was
     /// writable goes away): it is dirty from now on, until [`writeback`](Self::writeback).
     fn set_dirty(&self, pgoff: usize);
 
     /// Writes the dirty pages among `pgoffs` back to the file and marks them clean; how many
-    /// it wrote.
-    fn writeback(&self, pgoffs: Range<usize>) -> usize;
+    /// it wrote. `frames` is the allocator of the cached frames.
+    fn writeback(&self, pgoffs: Range<usize>, frames: &mut FA) -> usize;
 }
 
 /// Pages of a file, `mmap`ed: page `va` of the area maps page `pgoff + (va - start) / 4096`
@@ -65,7 +66,7 @@ pub struct FileMapping<C> {
     origin: usize,
 }
 
-impl<C: PageCache> FileMapping<C> {
+impl<C> FileMapping<C> {
     /// A private (`MAP_PRIVATE`) mapping of `cache`'s file from page `pgoff` on.
     pub fn private(cache: C, pgoff: usize) -> Self {
         Self::new(cache, pgoff, false)
@@ -102,8 +103,11 @@ impl<C: PageCache> FileMapping<C> {
         cx: &mut PageContext<PT, FA>,
         va: usize,
         attr: MemoryAttr,
-    ) -> Result<(), PagingError> {
-        let pa = self.cache.page(self.pgoff_of(va))?;
+    ) -> Result<(), PagingError>
+    where
+        C: PageCache<FA>,
+    {
+        let pa = self.cache.page(self.pgoff_of(va), &mut cx.fa)?;
         cx.map_frame(va, pa, attr)?;
         cx.fa.add_ref(pa);
         Ok(())
@@ -117,10 +121,13 @@ impl<C: PageCache> FileMapping<C> {
         va: usize,
         access: Access,
         attr: MemoryAttr,
-    ) -> Result<(), PagingError> {
+    ) -> Result<(), PagingError>
+    where
+        C: PageCache<FA>,
+    {
         match (cx.pt.translate(va), access) {
             (None, Access::Write) => {
-                let cached = self.cache.page(self.pgoff_of(va))?;
+                let cached = self.cache.page(self.pgoff_of(va), &mut cx.fa)?;
                 cx.map_new_frame(va, attr, Some(cached)).map(drop)
             }
             (None, _) => self.map_cached(cx, va, attr.set_readonly()),
@@ -136,12 +143,14 @@ impl<C: PageCache> FileMapping<C> {
         cx: &mut PageContext<PT, FA>,
         range: Range<usize>,
         clean: bool,
-    ) {
-        cx.for_each_mapped(range, |cx, va| {
-            if cx.pt.entry_mut(va).is_ok_and(|entry| entry.is_writable()) {
-                self.cache.set_dirty(self.pgoff_of(va));
-                if let (true, Some((_, attr))) = (clean, cx.pt.translate(va)) {
-                    let set = cx.set_attr(va, attr.set_readonly());
+    ) where
+        C: PageCache<FA>,
+    {
+        cx.for_each_mapped(range, |cx, leaf| {
+            if !leaf.attr.is_readonly() {
+                self.cache.set_dirty(self.pgoff_of(leaf.va));
+                if clean {
+                    let set = cx.set_attr(leaf, leaf.attr.set_readonly());
                     debug_assert!(set.is_ok(), "inconsistent state: {set:?}");
                 }
             }
@@ -155,7 +164,10 @@ impl<C: PageCache> FileMapping<C> {
         va: usize,
         access: Access,
         attr: MemoryAttr,
-    ) -> Result<(), PagingError> {
+    ) -> Result<(), PagingError>
+    where
+        C: PageCache<FA>,
+    {
         let write = access == Access::Write;
         let mapped = cx.pt.translate(va).is_some();
         if !mapped {
@@ -164,15 +176,15 @@ impl<C: PageCache> FileMapping<C> {
         }
         if write {
             self.cache.set_dirty(self.pgoff_of(va));
-            if mapped {
-                attr.apply(cx.pt.entry_mut(va)?);
+            if let (true, Some(leaf)) = (mapped, cx.pt.query(va)) {
+                cx.set_attr(leaf, attr)?;
             }
         }
         Ok(())
     }
 }
 
-impl<PT: PageTable, FA: FrameAllocator, C: PageCache + fmt::Debug> MemoryHandler<PT, FA>
+impl<PT: PageTable, FA: FrameAllocator, C: PageCache<FA> + fmt::Debug> MemoryHandler<PT, FA>
     for FileMapping<C>
 {
     fn box_clone(&self) -> Box<dyn MemoryHandler<PT, FA>> {
@@ -210,16 +222,14 @@ impl<PT: PageTable, FA: FrameAllocator, C: PageCache + fmt::Debug> MemoryHandler
         if !self.shared {
             return cx.protect_pages(range, attr, true);
         }
-        cx.for_each_mapped(range, |cx, va| {
-            if let Ok(entry) = cx.pt.entry_mut(va) {
-                let attr = if entry.is_writable() {
-                    attr
-                } else {
-                    attr.set_readonly()
-                };
-                let set = cx.set_attr(va, attr);
-                debug_assert!(set.is_ok(), "inconsistent state: {set:?}");
-            }
+        cx.for_each_mapped(range, |cx, leaf| {
+            let attr = if leaf.attr.is_readonly() {
+                attr.set_readonly()
+            } else {
+                attr
+            };
+            let set = cx.set_attr(leaf, attr);
+            debug_assert!(set.is_ok(), "inconsistent state: {set:?}");
         });
     }
 
@@ -245,7 +255,7 @@ impl<PT: PageTable, FA: FrameAllocator, C: PageCache + fmt::Debug> MemoryHandler
         }
         self.note_dirty(cx, range.clone(), true);
         let last = self.pgoff_of(range.end - PAGE_SIZE);
-        self.cache.writeback(self.pgoff_of(range.start)..last + 1)
+        (self.cache).writeback(self.pgoff_of(range.start)..last + 1, &mut cx.fa)
     }
 
     fn can_merge(&self, next: &dyn MemoryHandler<PT, FA>) -> bool {

@@ -5,11 +5,12 @@ use core::fmt;
 use core::ops::Range;
 
 use super::{same, Access, MemoryAttr, MemoryHandler, PageContext};
-use crate::memory_set::page_table::{FrameAllocator, PageTable, PagingError, PAGE_SIZE};
+use crate::memory_set::page_table::{FrameAllocator, PageTable, PagingError};
 
 /// Page `va` maps the physical address `va - offset`: a kernel's linear map of its image and
-/// of physical memory. The frames belong to no one: they are never allocated, never freed,
-/// and a fork maps the same ones.
+/// of physical memory, with 2 MiB and 1 GiB pages wherever the page table has them and the
+/// alignment allows. The frames belong to no one: they are never allocated, never freed, and
+/// a fork maps the same ones.
 ///
 /// # Examples
 ///
@@ -48,9 +49,7 @@ impl Linear {
         range: Range<usize>,
         attr: MemoryAttr,
     ) -> Result<(), PagingError> {
-        range
-            .step_by(PAGE_SIZE)
-            .try_for_each(|va| cx.map_frame(va, self.frame_of(va), attr))
+        cx.map_linear(range.clone(), self.frame_of(range.start), attr)
     }
 }
 

@@ -38,6 +38,9 @@ pub use shared::Shared;
 /// How the pages of a [`MemoryArea`](super::MemoryArea) are backed: the seed's
 /// `MemoryHandler`, an open trait a kernel implements for its own kinds of memory.
 ///
+/// A handler is `Send + Sync`: an address space is shared by the CPUs that run its threads,
+/// which look its areas up at once.
+///
 /// A handler is the area's policy, not its state: which frame each page maps is recorded in
 /// the page table, and how many mappings share a frame in the [`FrameAllocator`]'s reference
 /// counts. So a split gives the right half a [`box_clone`](Self::box_clone), and a handler
@@ -114,7 +117,7 @@ pub use shared::Shared;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait MemoryHandler<PT: PageTable, FA: FrameAllocator>:
-    Any + fmt::Debug + fmt::Display
+    Any + Send + Sync + fmt::Debug + fmt::Display
 {
     /// A boxed copy of the handler: the right half's after a split, the child's after a fork
     /// (the seed's `box_clone`).
