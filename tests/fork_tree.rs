@@ -352,21 +352,17 @@ fn shared_file_pages_are_seen_across_the_tree_and_written_back() {
     h.finish();
 }
 
-/// Crate bug (`fork_model::KNOWN_BUG`): write-protecting a writable shared
-/// file page must not lose the writes made through it. `protect` is one more
-/// way for a mapping to stop being writable, as `msync` and `unmap` are, and
-/// those mark the page dirty; `protect` does not. After `msync` of another
-/// mapping of the page writes it back, a store through the first mapping
-/// (still writable, so no fault) leaves the page clean; `protect` then takes
-/// the write permission away, and nothing marks the page dirty again: the
-/// cache drops it, and the disk keeps the first write.
-///
-/// This test fails until the crate is fixed.
+/// Write-protecting a writable shared file page must not lose the writes made through it:
+/// `protect` is one more way for a mapping to stop being writable, as `msync` and `unmap`
+/// are, and all three mark the page dirty. (The model found it: `protect` used not to.) After
+/// `msync` of another mapping of the page writes it back, a store through the first mapping
+/// (still writable, so no fault) leaves the page clean; `protect` takes the write permission
+/// away and must mark the page dirty, or the cache drops it with the second write.
 #[test]
 fn protect_of_a_writable_shared_file_page_loses_no_write() {
     let fa = CountingFrameAllocator::new(64);
     let mut set = MemorySet::new(SoftPageTable::new(fa.memory()), fa.clone());
-    let file = MemFile::new(7, 4, &fa);
+    let file = MemFile::new(7, 4);
     let (one, two) = (0x10000, 0x20000);
     for at in [one, two] {
         let mapping = FileMapping::shared(file.clone(), 0);
@@ -377,7 +373,7 @@ fn protect_of_a_writable_shared_file_page_loses_no_write() {
     mmu::store(&mut set, one, b"second!!").unwrap();
     set.protect(one, one + PAGE_SIZE, ro()).unwrap();
     drop(set);
-    assert_eq!(file.evict(), 1);
+    assert_eq!(file.evict(&mut fa.clone()), 1);
     let mut disk = [0; 8];
     file.read_disk(0, &mut disk);
     let disk = String::from_utf8_lossy(&disk);

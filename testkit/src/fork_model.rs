@@ -36,8 +36,7 @@
 //! the live frames are those frames plus the page tables'; every cached
 //! page's dirty bit and every disk page; and that no write can be lost (a
 //! cached page that differs from the disk is dirty, or writable in some
-//! process, which marks it dirty when it stops being; but for the one crate
-//! bug the runner tolerates and counts, [`KNOWN_BUG`]). A step refused for
+//! process, which marks it dirty when it stops being). A step refused for
 //! want of frames must have spent its whole budget and left every page
 //! table (leaf by leaf), area and reference count as it was (a page table
 //! may keep the empty tables it allocated, and a file's cache the page it
@@ -72,21 +71,6 @@ use range_action_map::MapError;
 use crate::op::Reader;
 use crate::set_model::{attrs, Backing, Set};
 use crate::{mmu, CountingFrameAllocator, MemFile, SoftPageTable};
-
-/// The one crate bug the model tolerates, so that random runs keep testing
-/// everything else: [`MemorySet::protect`] write-protects a writable page of
-/// a [`FileMapping::shared`] without marking it dirty in the cache, as
-/// `msync` and `unmap` do. After another mapping's `msync` cleaned the page,
-/// a store through the still-writable mapping raises no fault and leaves it
-/// clean; once `protect` takes the write permission away, nothing will mark
-/// it dirty, and the cache drops it with the write (see
-/// `tests/fork_tree.rs`, `protect_of_a_writable_shared_file_page_loses_no_write`).
-/// The model takes the cache's dirty bit after a `protect` (so a fix passes
-/// too), and counts each write so put at risk in
-/// [`ForkStats::lost_writes`].
-pub const KNOWN_BUG: &str = "MemorySet::protect write-protects a writable shared file page \
-                             without marking it dirty: a write made after another mapping's \
-                             msync is lost";
 
 /// Steps per scenario (every step walks every process's page table).
 pub const MAX_FORK_STEPS: usize = 200;
@@ -505,9 +489,6 @@ struct Model {
     /// Frame copies made (copy-on-write breaks and private copies of file
     /// pages).
     copies: usize,
-    /// Cached file pages holding a write that [`KNOWN_BUG`] left clean and
-    /// unmapped writable: the cache may drop them with the write.
-    lost: BTreeSet<(usize, usize)>,
 }
 
 impl Model {
@@ -538,17 +519,10 @@ impl Model {
         self.refs().get(&frame).copied().unwrap_or(0)
     }
 
-    /// Forgets the frames nothing refers to any more, and the lost writes
-    /// that are no longer at risk (written back, dirty again, or gone).
+    /// Forgets the frames nothing refers to any more.
     fn collect_garbage(&mut self) {
         let refs = self.refs();
         self.values.retain(|frame, _| refs.contains_key(frame));
-        let (files, values) = (&self.files, &self.values);
-        self.lost.retain(|&(file, pgoff)| {
-            let model = &files[file];
-            let cached = model.cache.get(&pgoff);
-            cached.is_some_and(|&(frame, dirty)| !dirty && values[&frame] != model.disk(pgoff))
-        });
     }
 
     /// The cached frame of page `pgoff` of `file`, read in from the disk if
@@ -650,15 +624,10 @@ impl Model {
     }
 
     /// Areas in the range whose permissions differ get `attr`: a `Shared`
-    /// piece cut by the range becomes a piece of its own. Returns the file
-    /// pages behind the shared file pages it write-protected, whose dirty
-    /// bit the crate leaves as it was (see [`KNOWN_BUG`]).
-    fn protect(
-        &mut self,
-        p: usize,
-        (start, end): (usize, usize),
-        attr: MemoryAttr,
-    ) -> Vec<(usize, usize)> {
+    /// piece cut by the range becomes a piece of its own. A shared file page
+    /// made read-only is marked dirty (it may have been written since it was
+    /// last clean).
+    fn protect(&mut self, p: usize, (start, end): (usize, usize), attr: MemoryAttr) {
         let refs = self.refs();
         let mut write_protected = Vec::new();
         let mut pieces = BTreeMap::new();
@@ -676,16 +645,16 @@ impl Model {
             area.attr = attr;
             self.spaces[p].areas.insert(page, area);
             if let Some(m) = self.spaces[p].mapped.get_mut(&page) {
-                let was = m.writable;
-                m.writable = (area.kind).writable_after_protect(attr, was, refs[&m.frame]);
-                if let (true, false, Some(file_page)) =
-                    (was, m.writable, Self::file_page(area.kind, page))
-                {
-                    write_protected.extend(area.kind.is_shared_file().then_some(file_page));
+                let was = *m;
+                m.writable = (area.kind).writable_after_protect(attr, was.writable, refs[&m.frame]);
+                if was.writable && !m.writable {
+                    write_protected.push((area.kind, page, was));
                 }
             }
         }
-        write_protected
+        for (kind, page, mapping) in write_protected {
+            self.note_dirty(kind, page, mapping);
+        }
     }
 
     /// A user load: the value, faulting the page in if it is absent.
@@ -902,8 +871,6 @@ pub struct ForkStats {
     pub copies: usize,
     /// Steps refused for want of frames.
     pub refusals: usize,
-    /// Writes put at risk of being lost by [`KNOWN_BUG`].
-    pub lost_writes: usize,
 }
 
 impl ForkStats {
@@ -918,7 +885,6 @@ impl ForkStats {
         self.accesses += other.accesses;
         self.copies += other.copies;
         self.refusals += other.refusals;
-        self.lost_writes += other.lost_writes;
     }
 }
 
@@ -928,8 +894,7 @@ impl fmt::Display for ForkStats {
         write!(
             f,
             "{} steps, {} forks (depth up to {}, {} processes at once), {} exits, {} spawns, \
-             {} loads and stores, {} frame copies, {} out-of-frames refusals, \
-             {} writes left at risk by the known bug",
+             {} loads and stores, {} frame copies, {} out-of-frames refusals",
             self.steps,
             self.forks,
             self.max_depth,
@@ -938,8 +903,7 @@ impl fmt::Display for ForkStats {
             self.spawns,
             self.accesses,
             self.copies,
-            self.refusals,
-            self.lost_writes
+            self.refusals
         )
     }
 }
@@ -989,7 +953,7 @@ impl ForkHarness {
     /// One empty process, and two files of `file_pages` pages.
     pub fn new(file_pages: [usize; 2]) -> Self {
         let fa = CountingFrameAllocator::new(FRAMES);
-        let files = (0..2).map(|i| MemFile::new(i as u64 + 1, file_pages[i], &fa));
+        let files = (0..2).map(|i| MemFile::new(i as u64 + 1, file_pages[i]));
         let files: Vec<_> = files.collect();
         let model = Model {
             spaces: Vec::new(),
@@ -1005,7 +969,6 @@ impl ForkHarness {
             next_frame: 0,
             next_piece: 0,
             copies: 0,
-            lost: BTreeSet::new(),
         };
         let mut h = ForkHarness {
             fa,
@@ -1181,12 +1144,11 @@ impl ForkHarness {
                 attr,
             } => {
                 let p = proc % len;
-                let write_protected = next.protect(p, range(start, pages), attr);
+                next.protect(p, range(start, pages), attr);
                 let got = self.procs[p]
                     .set
                     .protect(va(start), va(start + pages), attr);
                 assert_eq!(got, Ok(()), "{ctx}");
-                self.take_dirty_bits(&mut next, write_protected);
             }
             ForkOp::Load { proc, page } => {
                 let p = proc % len;
@@ -1247,27 +1209,12 @@ impl ForkHarness {
             }
             ForkOp::Evict { file } => {
                 let want = next.evict(file);
-                assert_eq!(self.files[file].evict(), want, "{ctx}: pages evicted");
+                let got = self.files[file].evict(&mut self.fa);
+                assert_eq!(got, want, "{ctx}: pages evicted");
             }
         }
         self.model = next;
         Outcome::Done
-    }
-
-    /// [`KNOWN_BUG`]: `protect` may (the fix) or may not (the crate now)
-    /// mark dirty the file pages whose writable mappings it write-protected;
-    /// the model takes the cache's word, and counts each write that is then
-    /// at risk of being lost.
-    fn take_dirty_bits(&mut self, next: &mut Model, write_protected: Vec<(usize, usize)>) {
-        for (file, pgoff) in write_protected {
-            let (frame, dirty) = next.files[file].cache[&pgoff];
-            if self.files[file].is_dirty(pgoff) {
-                next.files[file].cache.insert(pgoff, (frame, true));
-            } else if !dirty && next.values[&frame] != next.files[file].disk(pgoff) {
-                next.lost.insert((file, pgoff));
-                self.stats.lost_writes += 1;
-            }
-        }
     }
 
     /// The handler of an area of `kind`.
@@ -1496,9 +1443,8 @@ impl ForkHarness {
         for (i, file) in self.model.files.iter().enumerate() {
             for (&pgoff, &(frame, dirty)) in &file.cache {
                 let changed = self.model.values[&frame] != file.disk(pgoff);
-                let known = self.model.lost.contains(&(i, pgoff));
                 assert!(
-                    !changed || dirty || writable.contains(&frame) || known,
+                    !changed || dirty || writable.contains(&frame),
                     "{}: page {pgoff} of file {i} was written, yet it is clean and no mapping \
                      of it is writable: evicting it loses the write",
                     self.context
@@ -1526,7 +1472,8 @@ impl ForkHarness {
         for file in 0..self.files.len() {
             self.context = format!("final eviction of file {file}");
             let want = self.model.evict(file);
-            assert_eq!(self.files[file].evict(), want, "{}: evicted", self.context);
+            let got = self.files[file].evict(&mut self.fa);
+            assert_eq!(got, want, "{}: evicted", self.context);
             self.model.collect_garbage();
             self.check();
         }
