@@ -80,3 +80,12 @@ fn degenerate_inputs_decode() {
         set_model::run_memory_set(decode(data));
     }
 }
+
+#[test]
+fn fork_tree_corpus_replays() {
+    use range_action_map_testkit::fork_model::{run_fork_tree, ForkScenario};
+    let run: fn(ForkScenario) = |scenario| {
+        run_fork_tree(scenario);
+    };
+    assert!(replay("fork_tree", run) > 0, "no fork_tree seeds");
+}

@@ -8,6 +8,8 @@
 //!   (one operation on both, everything compared).
 //! - [`fuzz`]: the byte decoders and runners of the fuzz targets, which the
 //!   stable corpus replay runs too; [`set_model`]: the same for `MemorySet`.
+//! - [`fork_model`]: fork trees of `MemorySet`s (copy-on-write, shared and file mappings,
+//!   frames running out) against a model of every page and frame.
 //! - [`trace`]: the parser of the `strace` captures in `benches/data`;
 //!   [`bench`](mod@bench): the peers, workloads and replay the benches measure.
 //! - [`Rng`]: the seeded generator every randomized test draws from.
@@ -62,6 +64,7 @@
 pub mod bench;
 pub mod doc;
 pub mod file;
+pub mod fork_model;
 pub mod frames;
 pub mod fuzz;
 pub mod harness;

@@ -217,7 +217,8 @@ impl<PT: PageTable, FA: FrameAllocator, C: PageCache<FA> + fmt::Debug> MemoryHan
     }
 
     /// Private pages stay read-only while their frame is shared (with the cache or a fork);
-    /// shared pages become writable only once dirty, so a page that is writable now stays so.
+    /// shared pages become writable only once dirty, so a page that is writable now stays so,
+    /// and one made read-only is marked dirty (it may have been written since it was clean).
     fn protect(&self, cx: &mut PageContext<PT, FA>, range: Range<usize>, attr: MemoryAttr) {
         if !self.shared {
             return cx.protect_pages(range, attr, true);
@@ -226,6 +227,11 @@ impl<PT: PageTable, FA: FrameAllocator, C: PageCache<FA> + fmt::Debug> MemoryHan
             let attr = if leaf.attr.is_readonly() {
                 attr.set_readonly()
             } else {
+                // A writable page may have been written since it was last clean; once it is
+                // read-only, no write fault will say so.
+                if attr.is_readonly() {
+                    self.cache.set_dirty(self.pgoff_of(leaf.va));
+                }
                 attr
             };
             let set = cx.set_attr(leaf, attr);
