@@ -95,8 +95,9 @@ fn random_fork_trees_match_the_model() {
         }
     }
     eprintln!("fork trees: {total} in {:.2?}", started.elapsed());
-    assert!(total.forks > 0 && total.exits > 0 && total.accesses > 0);
+    // Miri's one short scenario may hold no fork (`a_small_fork_tree` has them).
     if !cfg!(miri) {
+        assert!(total.forks > 0 && total.exits > 0 && total.accesses > 0);
         assert!(total.max_depth >= 2, "grandchildren occur");
         assert!(total.refusals > 0, "frames run out");
         assert!(total.copies > 0, "copy-on-write breaks");

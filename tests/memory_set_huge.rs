@@ -100,6 +100,7 @@ fn an_unaligned_linear_area_takes_small_pages_up_to_the_alignment() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "tears down a thousand leaves: minutes under Miri")]
 fn unmapping_part_of_a_huge_page_splits_it_and_keeps_the_rest() {
     let (fa, mut set) = setup(SoftPageTable::new);
     let start = OFFSET + GIB;
