@@ -45,6 +45,7 @@ fn translations(
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "maps a thousand leaves: minutes under Miri")]
 fn a_gib_of_linear_map_is_one_leaf_and_one_table() {
     let (fa, mut huge) = setup(SoftPageTable::new);
     huge.push(
@@ -63,7 +64,7 @@ fn a_gib_of_linear_map_is_one_leaf_and_one_table() {
 
     // Without huge pages: one leaf per page (on part of the range under Miri, which runs
     // every access).
-    let blocks = if cfg!(miri) { 2 } else { 64 };
+    let blocks = 64;
     let (_, mut flat) = setup(SoftPageTable::without_huge_pages);
     let end = OFFSET + GIB + blocks * MIB2;
     flat.push(OFFSET + GIB, end, MemoryAttr::new(), Linear::new(OFFSET))
@@ -75,6 +76,7 @@ fn a_gib_of_linear_map_is_one_leaf_and_one_table() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "maps a thousand leaves: minutes under Miri")]
 fn an_unaligned_linear_area_takes_small_pages_up_to_the_alignment() {
     let (_fa, mut set) = setup(SoftPageTable::new);
     let start = OFFSET + MIB2 - 2 * PAGE_SIZE;

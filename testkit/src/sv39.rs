@@ -1122,7 +1122,10 @@ mod tests {
             (2 * MIB2, 0x20_0000, PageSize::Size2M)
         );
         assert_eq!(pt.leaves().len(), 2);
-        assert_eq!(pt.mapped_pages().count(), 512 + 512 * 512);
+        if !cfg!(miri) {
+            // A quarter of a million pages: natively only.
+            assert_eq!(pt.mapped_pages().count(), 512 + 512 * 512);
+        }
         assert_eq!(pt.next_mapped(GIB + 0x5000, 2 * GIB), Some(GIB + 0x5000));
         assert_eq!(pt.next_mapped(0, GIB), Some(2 * MIB2));
         // A page inside a huge leaf is mapped; only the leaf's start unmaps it.
