@@ -62,8 +62,7 @@ fn a_gib_of_linear_map_is_one_leaf_and_one_table() {
         Some((GIB + 0x1234, MemoryAttr::new()))
     );
 
-    // Without huge pages: one leaf per page (on part of the range under Miri, which runs
-    // every access).
+    // Without huge pages: one leaf per page.
     let blocks = 64;
     let (_, mut flat) = setup(SoftPageTable::without_huge_pages);
     let end = OFFSET + GIB + blocks * MIB2;
