@@ -283,7 +283,11 @@ impl SetHarness {
     /// An empty set in `window` over a machine of `frames` frames.
     pub fn new(frames: usize, window: Window) -> Self {
         let fa = CountingFrameAllocator::new(frames);
-        let set = MemorySet::with_window(window, SoftPageTable::new(fa.memory()), fa.clone());
+        // 4 KiB leaves only: the model predicts page by page what the table
+        // refuses and when frames run out (and a linear area of 256 GiB in huge
+        // pages would fit in a few frames, then cost its 2^26 pages to check).
+        let pt = SoftPageTable::without_huge_pages(fa.memory());
+        let set = MemorySet::with_window(window, pt, fa.clone());
         SetHarness {
             fa,
             space: Space {
@@ -503,7 +507,7 @@ impl SetHarness {
     /// (no page copied); then one of the two lives on.
     fn fork(&mut self, keep_child: bool) {
         let free = self.free_frames();
-        let pt = SoftPageTable::new(self.fa.memory());
+        let pt = SoftPageTable::without_huge_pages(self.fa.memory());
         let child = match self.space.set.clone_for_fork(pt) {
             Ok(child) => child,
             Err(MemoryError::Paging(PagingError::OutOfFrames)) => {
