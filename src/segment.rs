@@ -30,16 +30,9 @@ impl core::error::Error for AllocError {}
 /// [`UnsafeRef`](intrusive_collections::UnsafeRef)s, which never grant
 /// exclusive access, so per-segment state that changes lives in a
 /// [`Cell`](core::cell::Cell) (or the user's own lock). Do **not** cast
-/// `&self` to `&mut Self` to avoid that:
-///
-/// ```text
-/// fn modify(&self, flags: usize, _: &mut ()) {
-///     // UNSOUND: there is no valid SAFETY argument. Other `&Self` exist
-///     // (the map's iterators, `&'static` owners): writing through them is UB.
-///     // SAFETY: none — this is the bug.
-///     unsafe { (*(self as *const Self as *mut Self)).flags = flags };
-/// }
-/// ```
+/// `&self` to `&mut Self` through a raw pointer to avoid that: other `&Self`
+/// exist (the map's iterators, `&'static` owners), so writing through the
+/// cast is undefined behaviour, and no safety argument can make it sound.
 ///
 /// A callback may panic: the map stays valid (see each operation's
 /// "Panics" section for what the caller then observes).

@@ -89,8 +89,6 @@
 //! # Ok::<(), range_action_map::memory_set::MemoryError>(())
 //! ```
 
-#[cfg(any(feature = "page_table_multiarch", feature = "x86_64"))]
-pub mod adapters;
 pub mod attr;
 pub mod page_table;
 

@@ -1,4 +1,4 @@
-//! What the tests of the page-table adapters (`memory_set::adapters`) share: physical memory
+//! What the tests of the page-table adapters (`range-action-map-adapters`) share: physical memory
 //! that real page-table crates can dereference, and the checks every adapter must pass.
 //!
 //! - [`HostFrames`]: a reference-counting [`FrameAllocator`] over frames in host memory, whose

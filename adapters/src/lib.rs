@@ -1,5 +1,10 @@
-//! [`PageTable`] over the field's page-table crates, each behind a cargo feature of its name
-//! (off by default, `no_std`).
+//! `range-action-map`'s [`PageTable`] over the field's page-table crates, each behind a cargo
+//! feature of its name (off by default, `no_std`).
+//!
+//! A crate of its own beside `range-action-map`, because an adapter cannot be safe code: it
+//! turns a table's physical addresses into pointers through the kernel's window onto physical
+//! memory, calls the crates' `unsafe` mapping functions, and reads and writes control
+//! registers. `range-action-map` itself keeps its unsafe code in its tree alone.
 //!
 //! - [`page_table_multiarch`](mod@page_table_multiarch) (feature `page_table_multiarch`):
 //!   ArceOS's [`PageTable64`](::page_table_multiarch::PageTable64), as its RISC-V Sv39 and
@@ -27,24 +32,24 @@
 //! crate's `map` finds every table in place. Only the root comes from the handler (the crate
 //! has no constructor that takes one), and goes back to it when the table is dropped.
 //!
-//! [`PageTable`]: super::PageTable
-//! [`PagingError`]: super::PagingError
-//! [`PageTable::map`]: super::PageTable::map
-//! [`PageTable::destroy`]: super::PageTable::destroy
-//! [`FrameAllocator`]: super::FrameAllocator
+//! [`PageTable`]: range_action_map::memory_set::PageTable
+//! [`PagingError`]: range_action_map::memory_set::PagingError
+//! [`PageTable::map`]: range_action_map::memory_set::PageTable::map
+//! [`PageTable::destroy`]: range_action_map::memory_set::PageTable::destroy
+//! [`FrameAllocator`]: range_action_map::memory_set::FrameAllocator
 //! [`GenericPTE::new_table`]: ::page_table_multiarch::GenericPTE::new_table
+
+#![no_std]
 
 use core::ops::Range;
 
-use super::page_table::{FrameAllocator, PageSize, PagingError, PAGE_SIZE};
+use range_action_map::memory_set::{FrameAllocator, PageSize, PagingError, PAGE_SIZE};
 
 // Pointers to table frames are made from the crates' physical-to-virtual conversions and
-// dereferenced here: each adapter is the one place it is done for its crate.
+// dereferenced in each adapter: it is the one place it is done for its crate.
 #[cfg(all(feature = "page_table_multiarch", target_pointer_width = "64"))]
-#[allow(unsafe_code)]
 pub mod page_table_multiarch;
 #[cfg(all(feature = "x86_64", target_pointer_width = "64"))]
-#[allow(unsafe_code)]
 pub mod x86_64;
 
 /// Entries per table: 4 KiB of 8-byte entries, at every level of every table served here.
@@ -193,7 +198,7 @@ fn check_va<T: RawTables>(va: usize) -> Result<(), PagingError> {
     Ok(())
 }
 
-/// The checks of [`PageTable::map`](super::PageTable::map) before the table is touched, in
+/// The checks of [`PageTable::map`](range_action_map::memory_set::PageTable::map) before the table is touched, in
 /// the test kit's order: `va` page aligned and canonical, `size` supported, `va` and `pa`
 /// multiples of `size`, and `[pa, pa + size)` inside what an entry can hold (`pa_ok` of its
 /// last byte).
@@ -306,7 +311,7 @@ fn free_below_root<T: RawTables>(t: &mut T, frames: &mut impl FrameAllocator) {
     }
 }
 
-/// [`PageTable::next_mapped`](super::PageTable::next_mapped) over raw entries: a depth-first
+/// [`PageTable::next_mapped`](range_action_map::memory_set::PageTable::next_mapped) over raw entries: a depth-first
 /// walk that skips an absent entry with every page below it and stops at the first entry
 /// beyond `end`, *O*(entries read), at most 512 per table visited.
 fn next_mapped<T: RawTables>(t: &T, start: usize, end: usize) -> Option<usize> {

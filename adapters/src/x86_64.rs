@@ -52,11 +52,13 @@ use ::x86_64::structures::paging::{
 };
 use ::x86_64::{PhysAddr, VirtAddr};
 
-use super::{
+use crate::{
     check_map, free_below_root, is_canonical, leaf_covering, leaf_starting_at, level_of, make_room,
     size_at, span, Node, RawTables, Slot, SIZES,
 };
-use crate::memory_set::{FrameAllocator, Leaf, MemoryAttr, PageSize, PageTable, PagingError};
+use range_action_map::memory_set::{
+    FrameAllocator, Leaf, MemoryAttr, PageSize, PageTable, PagingError,
+};
 
 /// The `x86_64` crate's four-level [`OffsetPageTable`] as a [`PageTable`]: 4 KiB, 2 MiB and
 /// 1 GiB leaves, every table (the root included) from the set's [`FrameAllocator`], the root
@@ -71,7 +73,7 @@ use crate::memory_set::{FrameAllocator, Leaf, MemoryAttr, PageSize, PageTable, P
 /// # Examples
 ///
 /// ```no_run
-/// use range_action_map::memory_set::adapters::x86_64::OffsetTable;
+/// use range_action_map_adapters::x86_64::OffsetTable;
 /// use range_action_map::memory_set::{ByFrame, MemoryAttr, MemorySet};
 /// # use range_action_map::memory_set::FrameAllocator;
 /// # #[derive(Clone)] struct Frames;
@@ -337,7 +339,7 @@ impl PageTable for OffsetTable {
 
     /// Walks the raw entries of the range: *O*(entries read), at most 512 per table visited.
     fn next_mapped(&self, start: usize, end: usize) -> Option<usize> {
-        super::next_mapped(self, start, end)
+        crate::next_mapped(self, start, end)
     }
 
     /// Flushes the local CPU's TLB with `invlpg` page by page, or whole by toggling
@@ -346,7 +348,7 @@ impl PageTable for OffsetTable {
     fn flush_tlb(&mut self, range: Range<usize>) {
         self.flushes += 1;
         #[cfg(all(target_arch = "x86_64", target_os = "none"))]
-        super::flush_range(
+        crate::flush_range(
             range,
             |va| ::x86_64::instructions::tlb::flush(VirtAddr::new_truncate(va as u64)),
             flush_all_with_globals,

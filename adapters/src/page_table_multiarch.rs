@@ -66,11 +66,13 @@ use ::page_table_multiarch::{
 };
 use memory_addr::PhysAddr;
 
-use super::{
+use crate::{
     check_map, free_below_root, index_of, is_canonical, leaf_covering, leaf_starting_at, level_of,
     make_room, size_at, span, Node, RawTables, Slot, ENTRIES, SIZES,
 };
-use crate::memory_set::{FrameAllocator, Leaf, MemoryAttr, PageSize, PageTable, PagingError};
+use range_action_map::memory_set::{
+    FrameAllocator, Leaf, MemoryAttr, PageSize, PageTable, PagingError,
+};
 
 /// An entry format of `page_table_multiarch`, with the bits [`MappingFlags`] cannot name.
 ///
@@ -177,16 +179,32 @@ pub type X64Table<H> = MultiarchTable<
 ///
 /// ```no_run
 /// # #[cfg(target_arch = "x86_64")] {
+/// use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+///
 /// use memory_addr::{PhysAddr, VirtAddr};
 /// use page_table_multiarch::PagingHandler;
-/// use range_action_map::memory_set::adapters::page_table_multiarch::X64Table;
+/// use range_action_map_adapters::page_table_multiarch::X64Table;
+///
+/// /// The frames the kernel set aside for root tables, handed out by a bump pointer.
+/// static NEXT_ROOT: AtomicUsize = AtomicUsize::new(0x10_0000);
+/// const ROOTS_END: usize = 0x20_0000;
 ///
 /// struct Kernel;
 /// impl PagingHandler for Kernel {
 ///     fn alloc_frames(num: usize, align: usize) -> Option<PhysAddr> {
-///         unimplemented!("the kernel's frame allocator")
+///         let (len, align) = (num.checked_mul(0x1000)?, align.max(0x1000));
+///         let mut next = NEXT_ROOT.load(Relaxed);
+///         loop {
+///             let start = next.checked_next_multiple_of(align)?;
+///             let end = start.checked_add(len).filter(|&end| end <= ROOTS_END)?;
+///             match NEXT_ROOT.compare_exchange_weak(next, end, Relaxed, Relaxed) {
+///                 Ok(_) => return Some(PhysAddr::from(start)),
+///                 Err(now) => next = now,
+///             }
+///         }
 ///     }
-///     fn dealloc_frames(paddr: PhysAddr, num: usize) {}
+///     // A bump pointer takes nothing back; a kernel's real allocator would.
+///     fn dealloc_frames(_: PhysAddr, _: usize) {}
 ///     fn phys_to_virt(paddr: PhysAddr) -> VirtAddr {
 ///         VirtAddr::from(paddr.as_usize() + 0xffff_8000_0000_0000)
 ///     }
@@ -490,7 +508,7 @@ where
 
     /// Walks the raw entries of the range: *O*(entries read), at most 512 per table visited.
     fn next_mapped(&self, start: usize, end: usize) -> Option<usize> {
-        super::next_mapped(self, start, end)
+        crate::next_mapped(self, start, end)
     }
 
     /// Flushes the local CPU's TLB with `M`'s flush, page by page or whole (bare-metal
@@ -499,7 +517,7 @@ where
     fn flush_tlb(&mut self, range: Range<usize>) {
         self.flushes += 1;
         #[cfg(target_os = "none")]
-        super::flush_range(
+        crate::flush_range(
             range,
             |va| M::flush_tlb(Some(M::VirtAddr::from(va))),
             || {

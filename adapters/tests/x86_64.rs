@@ -4,8 +4,8 @@
 //! Sv39 table.
 #![cfg(all(feature = "x86_64", target_pointer_width = "64"))]
 
-use range_action_map::memory_set::adapters::x86_64::OffsetTable;
 use range_action_map::memory_set::{MemoryAttr, PageSize, PageTable};
+use range_action_map_adapters::x86_64::OffsetTable;
 use range_action_map_testkit::host::{self, HostFrames, TableKind};
 use x86_64::structures::paging::mapper::{MappedFrame, Translate, TranslateResult};
 use x86_64::VirtAddr;

@@ -9,8 +9,8 @@
 
 use memory_addr::{PhysAddr, VirtAddr};
 use page_table_multiarch::{PagingHandler, PagingMetaData};
-use range_action_map::memory_set::adapters::page_table_multiarch::MultiarchTable;
 use range_action_map::memory_set::{FrameAllocator, MemoryAttr, PageSize, PageTable, PAGE_SIZE};
+use range_action_map_adapters::page_table_multiarch::MultiarchTable;
 use range_action_map_testkit::host::{self, HostFrames, TableKind};
 
 /// The kernel's side of the crate: frames and the physical-memory window, here the host
@@ -34,18 +34,18 @@ impl PagingHandler for Handler {
 }
 
 #[cfg(target_arch = "riscv64")]
-type Sv39 = range_action_map::memory_set::adapters::page_table_multiarch::Sv39Table<Handler>;
+type Sv39 = range_action_map_adapters::page_table_multiarch::Sv39Table<Handler>;
 #[cfg(not(target_arch = "riscv64"))]
 type Sv39 = MultiarchTable<sv39::Sv39MetaData, sv39::Rv64PTE, Handler>;
 
 #[cfg(target_arch = "x86_64")]
-type X64 = range_action_map::memory_set::adapters::page_table_multiarch::X64Table<Handler>;
+type X64 = range_action_map_adapters::page_table_multiarch::X64Table<Handler>;
 
 /// A table over the host memory of the running test, which [`Handler`] reaches.
 fn new_table<M, PTE>(frames: &HostFrames) -> MultiarchTable<M, PTE, Handler>
 where
     M: PagingMetaData,
-    PTE: range_action_map::memory_set::adapters::page_table_multiarch::Entry,
+    PTE: range_action_map_adapters::page_table_multiarch::Entry,
 {
     host::install(frames);
     // SAFETY: `Handler` maps every frame of the installed memory, which every table and
@@ -203,7 +203,7 @@ fn flush_tlb_is_counted_once_per_call() {
 mod sv39 {
     use super::*;
     use page_table_multiarch::{GenericPTE, MappingFlags};
-    use range_action_map::memory_set::adapters::page_table_multiarch::Entry;
+    use range_action_map_adapters::page_table_multiarch::Entry;
 
     /// `page_table_multiarch::riscv::Sv39MetaData`'s constants.
     pub struct Sv39MetaData;
