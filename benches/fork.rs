@@ -70,7 +70,8 @@ const FAULT_LEN: usize = 64 << 20;
 /// Private anonymous memory that a fork copies at once: the baseline copy-on-write is
 /// measured against. Every page gets a fresh zeroed frame when the area is added, as with
 /// [`ByFrame`]; a fork maps a fresh copy of each page the parent maps, writable on both
-/// sides, so no later write faults.
+/// sides, so no later write faults (the default `handle_fault` suffices: every page is
+/// mapped with the area's permissions from the start).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct EagerCopy;
 
@@ -86,22 +87,6 @@ impl<PT: PageTable, FA: FrameAllocator> MemoryHandler<PT, FA> for EagerCopy {
         attr: MemoryAttr,
     ) -> Result<(), PagingError> {
         cx.map_new_frames(range, attr)
-    }
-
-    /// A fresh zeroed frame if the page is absent. Every page is mapped with the area's
-    /// permissions from the start and never shared, so the set answers any other fault as
-    /// spurious before it gets here.
-    fn handle_fault(
-        &self,
-        cx: &mut PageContext<PT, FA>,
-        va: usize,
-        _: Access,
-        attr: MemoryAttr,
-    ) -> Result<(), PagingError> {
-        match cx.pt.translate(va) {
-            None => cx.map_new_frame(va, attr, None).map(drop),
-            Some(_) => Ok(()),
-        }
     }
 
     fn unmap(&self, cx: &mut PageContext<PT, FA>, range: Range<usize>) {

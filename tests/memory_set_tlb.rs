@@ -154,16 +154,6 @@ impl<PT: PageTable, FA: FrameAllocator> MemoryHandler<PT, FA> for FreesBeforeThe
         cx.map_new_frames(range, attr)
     }
 
-    fn handle_fault(
-        &self,
-        _: &mut PageContext<PT, FA>,
-        _: usize,
-        _: Access,
-        _: MemoryAttr,
-    ) -> Result<(), PagingError> {
-        Ok(())
-    }
-
     fn unmap(&self, cx: &mut PageContext<PT, FA>, range: Range<usize>) {
         for va in range.step_by(PAGE_SIZE) {
             if let Ok(leaf) = cx.pt.unmap(va) {

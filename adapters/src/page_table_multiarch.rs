@@ -66,7 +66,7 @@ use ::page_table_multiarch::{
 };
 use memory_addr::PhysAddr;
 
-use crate::{
+use crate::raw::{
     check_map, free_below_root, index_of, is_canonical, leaf_covering, leaf_starting_at, level_of,
     make_room, size_at, span, Node, RawTables, Slot, ENTRIES, SIZES,
 };
@@ -508,7 +508,7 @@ where
 
     /// Walks the raw entries of the range: *O*(entries read), at most 512 per table visited.
     fn next_mapped(&self, start: usize, end: usize) -> Option<usize> {
-        crate::next_mapped(self, start, end)
+        crate::raw::next_mapped(self, start, end)
     }
 
     /// Flushes the local CPU's TLB with `M`'s flush, page by page or whole (bare-metal
@@ -517,7 +517,7 @@ where
     fn flush_tlb(&mut self, range: Range<usize>) {
         self.flushes += 1;
         #[cfg(target_os = "none")]
-        crate::flush_range(
+        crate::raw::flush_range(
             range,
             |va| M::flush_tlb(Some(M::VirtAddr::from(va))),
             || {

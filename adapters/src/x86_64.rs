@@ -52,7 +52,7 @@ use ::x86_64::structures::paging::{
 };
 use ::x86_64::{PhysAddr, VirtAddr};
 
-use crate::{
+use crate::raw::{
     check_map, free_below_root, is_canonical, leaf_covering, leaf_starting_at, level_of, make_room,
     size_at, span, Node, RawTables, Slot, SIZES,
 };
@@ -339,7 +339,7 @@ impl PageTable for OffsetTable {
 
     /// Walks the raw entries of the range: *O*(entries read), at most 512 per table visited.
     fn next_mapped(&self, start: usize, end: usize) -> Option<usize> {
-        crate::next_mapped(self, start, end)
+        crate::raw::next_mapped(self, start, end)
     }
 
     /// Flushes the local CPU's TLB with `invlpg` page by page, or whole by toggling
@@ -348,7 +348,7 @@ impl PageTable for OffsetTable {
     fn flush_tlb(&mut self, range: Range<usize>) {
         self.flushes += 1;
         #[cfg(all(target_arch = "x86_64", target_os = "none"))]
-        crate::flush_range(
+        crate::raw::flush_range(
             range,
             |va| ::x86_64::instructions::tlb::flush(VirtAddr::new_truncate(va as u64)),
             flush_all_with_globals,

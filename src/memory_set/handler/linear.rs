@@ -4,7 +4,7 @@ use alloc::boxed::Box;
 use core::fmt;
 use core::ops::Range;
 
-use super::{same, Access, MemoryAttr, MemoryHandler, PageContext};
+use super::{same, MemoryAttr, MemoryHandler, PageContext};
 use crate::memory_set::page_table::{FrameAllocator, PageTable, PagingError};
 
 /// Page `va` maps the physical address `va - offset`: a kernel's linear map of its image and
@@ -65,18 +65,6 @@ impl<PT: PageTable, FA: FrameAllocator> MemoryHandler<PT, FA> for Linear {
         attr: MemoryAttr,
     ) -> Result<(), PagingError> {
         self.map_range(cx, range, attr)
-    }
-
-    /// Every page is mapped from the start, so a fault the area allows finds its page mapped
-    /// with the area's permissions, and is spurious.
-    fn handle_fault(
-        &self,
-        _: &mut PageContext<PT, FA>,
-        _: usize,
-        _: Access,
-        _: MemoryAttr,
-    ) -> Result<(), PagingError> {
-        Ok(())
     }
 
     fn unmap(&self, cx: &mut PageContext<PT, FA>, range: Range<usize>) {
@@ -165,16 +153,6 @@ impl<PT: PageTable, FA: FrameAllocator> MemoryHandler<PT, FA> for Device {
         attr: MemoryAttr,
     ) -> Result<(), PagingError> {
         self.linear.map_range(cx, range, attr.set_device())
-    }
-
-    fn handle_fault(
-        &self,
-        cx: &mut PageContext<PT, FA>,
-        va: usize,
-        access: Access,
-        attr: MemoryAttr,
-    ) -> Result<(), PagingError> {
-        MemoryHandler::<PT, FA>::handle_fault(&self.linear, cx, va, access, attr)
     }
 
     fn unmap(&self, cx: &mut PageContext<PT, FA>, range: Range<usize>) {

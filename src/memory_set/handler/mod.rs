@@ -160,6 +160,11 @@ pub trait MemoryHandler<PT: PageTable, FA: FrameAllocator>:
     /// table did not (the page is absent, or read-only for a write): maps the page, or makes
     /// it writable, or copies it.
     ///
+    /// The default does nothing, which is right for a handler that maps every page in
+    /// [`map`](Self::map) and [`fork`](Self::fork) with the area's permissions: a fault the
+    /// area allows then only meets a stale TLB entry, and is spurious. A handler that maps
+    /// pages on demand must override it, or its pages fault forever.
+    ///
     /// # Errors
     ///
     /// [`PagingError::OutOfFrames`] or another page-table error, with nothing changed.
@@ -169,7 +174,10 @@ pub trait MemoryHandler<PT: PageTable, FA: FrameAllocator>:
         va: usize,
         access: Access,
         attr: MemoryAttr,
-    ) -> Result<(), PagingError>;
+    ) -> Result<(), PagingError> {
+        let _ = (cx, va, access, attr);
+        Ok(())
+    }
 
     /// Unmaps the mapped pages of `range` and drops what their mappings hold on their frames.
     fn unmap(&self, cx: &mut PageContext<PT, FA>, range: Range<usize>);

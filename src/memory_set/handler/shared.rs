@@ -4,7 +4,7 @@ use alloc::boxed::Box;
 use core::fmt;
 use core::ops::Range;
 
-use super::{Access, MemoryAttr, MemoryHandler, PageContext};
+use super::{MemoryAttr, MemoryHandler, PageContext};
 use crate::memory_set::page_table::{FrameAllocator, PageTable, PagingError};
 
 /// Shared anonymous memory (Linux's `MAP_SHARED | MAP_ANONYMOUS`): after a fork, parent and
@@ -38,18 +38,6 @@ impl<PT: PageTable, FA: FrameAllocator> MemoryHandler<PT, FA> for Shared {
         attr: MemoryAttr,
     ) -> Result<(), PagingError> {
         cx.map_new_frames(range, attr)
-    }
-
-    /// Every page is mapped from the start with the area's permissions: a fault the area
-    /// allows is spurious.
-    fn handle_fault(
-        &self,
-        _: &mut PageContext<PT, FA>,
-        _: usize,
-        _: Access,
-        _: MemoryAttr,
-    ) -> Result<(), PagingError> {
-        Ok(())
     }
 
     fn unmap(&self, cx: &mut PageContext<PT, FA>, range: Range<usize>) {
