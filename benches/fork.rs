@@ -103,10 +103,9 @@ impl<PT: PageTable, FA: FrameAllocator> MemoryHandler<PT, FA> for EagerCopy {
         let mut from = range.start;
         // Loop invariant: every page of `[range.start, from)` that the parent maps, the
         // child maps to a copy of its frame. (On an error the set unmaps the range.)
-        while let Some(va) = parent.next_mapped(from, range.end) {
-            let (pa, _) = parent.translate(va).ok_or(PagingError::NotMapped { va })?;
-            child.map_new_frame(va, attr, Some(pa))?;
-            from = va + PAGE_SIZE;
+        while let Some(leaf) = parent.next_leaf(from, range.end) {
+            child.map_new_frame(leaf.va, attr, Some(leaf.pa))?;
+            from = leaf.range().end;
         }
         Ok(())
     }

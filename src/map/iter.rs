@@ -63,16 +63,18 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     ///
     /// An empty or reversed range (`start >= end`) overlaps nothing.
     pub fn overlapping(&self, start: usize, end: usize) -> Overlapping<'_, A> {
-        let front = self
-            .tree
-            .lower_bound(start)
-            .filter(|n| start < end && n.start() < end);
-        Overlapping {
-            tree: &self.tree,
-            end,
-            front,
-            back: None,
-        }
+        Overlapping::new(&self.tree, start, end)
+    }
+
+    /// [`overlapping`](Self::overlapping), and beside it the value handed to every callback,
+    /// mutably: for code that acts on the resources of the segments of a range through that
+    /// value (`msync` writing back each area's pages).
+    pub fn overlapping_with_args_mut(
+        &mut self,
+        start: usize,
+        end: usize,
+    ) -> (Overlapping<'_, A>, &mut ArgsOf<A>) {
+        (Overlapping::new(&self.tree, start, end), &mut self.args)
     }
 
     /// The free gaps of `[start, end)`, in address order, from either end,
@@ -194,6 +196,19 @@ pub struct Overlapping<'a, A: RangeAdapter> {
 }
 
 impl<'a, A: RangeAdapter> Overlapping<'a, A> {
+    /// The segments of `tree` that overlap `[start, end)`.
+    fn new(tree: &'a Tree<A>, start: usize, end: usize) -> Self {
+        let front = tree
+            .lower_bound(start)
+            .filter(|n| start < end && n.start() < end);
+        Overlapping {
+            tree,
+            end,
+            front,
+            back: None,
+        }
+    }
+
     /// The next overlapping node from the front.
     fn next_node(&mut self) -> Option<NodeRef<'a, A>> {
         let node = self.front.filter(|n| n.start() < self.end)?;

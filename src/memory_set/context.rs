@@ -236,18 +236,15 @@ impl<PT: PageTable, FA: FrameAllocator> PageContext<PT, FA> {
 
 /// The lowest mapped leaf of `[from, end)` in `pt`.
 fn next_leaf<PT: PageTable>(pt: &PT, from: usize, end: usize) -> Option<Leaf> {
-    let va = pt.next_mapped(from, end)?;
-    // A page outside the range would make the caller's walk go back or
-    // overflow: the table is wrong, and its answer is dropped.
-    let in_range = (from..end).contains(&va) && va % PAGE_SIZE == 0;
+    let leaf = pt.next_leaf(from, end)?;
+    // The set splits huge leaves at the bounds of every range it changes, so
+    // the leaf lies inside; one outside the range would make the caller's walk
+    // go back or overflow: the table is wrong, and its answer is dropped.
+    let inside = leaf.va >= from && leaf.va % PAGE_SIZE == 0 && leaf.range().end <= end;
     debug_assert!(
-        in_range,
-        "inconsistent state: next_mapped({from:#x}, {end:#x}) returned {va:#x}"
+        inside,
+        "inconsistent state: next_leaf({from:#x}, {end:#x}) returned {leaf:?}"
     );
-    let leaf = pt.query(va).filter(|_| in_range)?;
-    debug_assert!(
-        leaf.va >= from && leaf.range().end <= end,
-        "inconsistent state: leaf {leaf:?} crosses {from:#x}..{end:#x}"
-    );
-    Some(leaf)
+    let crosses = leaf.va < end && leaf.range().end > from;
+    crosses.then_some(leaf)
 }

@@ -615,7 +615,7 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// ([`MemoryHandler::sync`]): the dirty pages of [shared file
     /// mappings](FileMapping::shared), which become clean and read-only
     /// until their next write. Holes in the range are fine. Returns how many
-    /// pages were written. *O*(areas · log n + pages mapped in the range).
+    /// pages were written. *O*(log n + areas + pages mapped in the range).
     ///
     /// # Errors
     ///
@@ -623,14 +623,13 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// [`MapError::OutOfWindow`]; nothing written.
     pub fn msync(&mut self, start: usize, end: usize) -> MemoryResult<usize> {
         self.check_pages(start, end)?;
-        let (mut written, mut from) = (0, start);
-        // Loop invariant: the areas' parts in `[start, from)` are written.
-        while let Some(range) = self.map.overlapping(from, end).next().map(|a| a.range()) {
-            if let (Some(area), cx) = self.map.find_with_args_mut(range.start) {
-                written += (area.handler()).sync(cx, range.start.max(start)..range.end.min(end));
-            }
-            from = range.end;
-        }
+        let (areas, cx) = self.map.overlapping_with_args_mut(start, end);
+        let written = areas
+            .map(|area| {
+                let range = area.range();
+                (area.handler()).sync(cx, range.start.max(start)..range.end.min(end))
+            })
+            .sum();
         self.flush_tlb();
         Ok(written)
     }
@@ -658,10 +657,8 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     where
         P: PlacementPolicy,
     {
-        let resolved = if self.map.find(addr).is_some() {
-            self.fault_in_area(addr, access)
-        } else {
-            self.grow_stack(addr).and_then(|grown| {
+        let resolved = match self.fault_in_area(addr, access) {
+            Err(FaultError::Unmapped { .. }) => self.grow_stack(addr).and_then(|grown| {
                 let resolved = self.fault_in_area(addr, access);
                 if resolved.is_err() {
                     // Nothing is left behind: the stack shrinks back.
@@ -669,7 +666,8 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
                     debug_assert!(unmapped.is_ok(), "inconsistent state: {unmapped:?}");
                 }
                 resolved
-            })
+            }),
+            resolved => resolved,
         };
         self.flush_tlb();
         resolved

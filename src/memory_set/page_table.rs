@@ -316,7 +316,8 @@ pub trait PageTable: 'static {
     ///
     /// # Examples
     ///
-    /// Visiting the mapped leaves of a range, as `MemorySet` does for a lazy area:
+    /// Visiting the mapped leaves of a range, as `MemorySet` does for a lazy area (through
+    /// [`next_leaf`](Self::next_leaf)):
     ///
     /// ```
     /// use range_action_map::memory_set::{MemoryAttr, PageSize, PageTable, PAGE_SIZE};
@@ -337,6 +338,13 @@ pub trait PageTable: 'static {
     /// # Ok::<(), range_action_map::memory_set::PagingError>(())
     /// ```
     fn next_mapped(&self, start: usize, end: usize) -> Option<usize>;
+
+    /// The leaf that maps the address [`next_mapped`](Self::next_mapped) finds. The default
+    /// asks [`query`](Self::query) for it, a second walk; a table whose walk ends at the leaf
+    /// returns it at once (the set calls this for every leaf it unmaps, protects or forks).
+    fn next_leaf(&self, start: usize, end: usize) -> Option<Leaf> {
+        self.query(self.next_mapped(start, end)?)
+    }
 
     /// Invalidates the TLB entries of the pages of `range` on every CPU that may have used
     /// this table (RISC-V `sfence.vma` per page or for the whole address space, x86 `invlpg`

@@ -341,10 +341,10 @@ impl SoftPageTable {
         Ok((pte, level))
     }
 
-    /// The address of the lowest leaf under the level-`level` table at `table` (which
-    /// translates the raw addresses from `base`) that intersects the raw range `[start, end)`,
-    /// clamped to `start`: a depth-first walk that skips an invalid entry with every page
-    /// below it and stops at the first entry beyond `end`.
+    /// The lowest leaf under the level-`level` table at `table` (which translates the raw
+    /// addresses from `base`) that intersects the raw range `[start, end)`, as the raw address
+    /// it starts at, its entry and its level: a depth-first walk that skips an invalid entry
+    /// with every page below it and stops at the first entry beyond `end`.
     fn first_leaf(
         &self,
         table: usize,
@@ -352,7 +352,7 @@ impl SoftPageTable {
         base: usize,
         start: usize,
         end: usize,
-    ) -> Option<usize> {
+    ) -> Option<(usize, Sv39Entry, u32)> {
         let first = start.saturating_sub(base) / span(level);
         let ptes = self.ptes(table);
         (first..ENTRIES)
@@ -363,7 +363,7 @@ impl SoftPageTable {
                 if !pte.is_valid() {
                     None
                 } else if pte.is_leaf() {
-                    Some(va.max(start))
+                    Some((va, pte, level))
                 } else if level > 0 {
                     self.first_leaf(pte.pa(), level - 1, va, start, end)
                 } else {
@@ -533,8 +533,16 @@ impl PageTable for SoftPageTable {
     /// at most 512 per table visited, however large the range.
     fn next_mapped(&self, start: usize, end: usize) -> Option<usize> {
         let start = start.checked_next_multiple_of(PAGE_SIZE)?;
-        let raw = self.first_leaf(self.root?, ROOT_LEVEL, 0, to_raw(start), to_raw(end))?;
-        Some(sign_extend(raw))
+        let (raw, _, _) = self.first_leaf(self.root?, ROOT_LEVEL, 0, to_raw(start), to_raw(end))?;
+        Some(sign_extend(raw.max(to_raw(start))))
+    }
+
+    /// [`next_mapped`](PageTable::next_mapped)'s walk, which ends at the leaf.
+    fn next_leaf(&self, start: usize, end: usize) -> Option<Leaf> {
+        let start = start.checked_next_multiple_of(PAGE_SIZE)?;
+        let (raw, pte, level) =
+            self.first_leaf(self.root?, ROOT_LEVEL, 0, to_raw(start), to_raw(end))?;
+        Some(leaf_at(sign_extend(raw), pte, level))
     }
 
     /// Drops the simulated TLB's entries for `range`, and counts the flush.
@@ -1099,6 +1107,8 @@ mod tests {
                     let (start, end) = (vas[rng.below(vas.len())], vas[rng.below(vas.len())]);
                     let expected = lowest_in(&mapped, start, end);
                     assert_eq!(pt.next_mapped(start, end), expected, "step {step}");
+                    let leaf = pt.next_mapped(start, end).and_then(|va| pt.query(va));
+                    assert_eq!(pt.next_leaf(start, end), leaf, "step {step}");
                 }
             }
         }
@@ -1127,6 +1137,7 @@ mod tests {
             assert_eq!(pt.mapped_pages().count(), 512 + 512 * 512);
         }
         assert_eq!(pt.next_mapped(GIB + 0x5000, 2 * GIB), Some(GIB + 0x5000));
+        assert_eq!(pt.next_leaf(GIB + 0x5000, 2 * GIB), pt.query(GIB));
         assert_eq!(pt.next_mapped(0, GIB), Some(2 * MIB2));
         // A page inside a huge leaf is mapped; only the leaf's start unmaps it.
         assert_eq!(
