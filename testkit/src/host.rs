@@ -19,8 +19,7 @@ use std::fmt::Debug;
 use std::rc::Rc;
 
 use range_action_map::memory_set::{
-    ByFrame, Device, FrameAllocator, Lazy, Leaf, Linear, MemoryAttr, MemoryHandler, MemorySet,
-    PageSize, PageTable, PagingError, Shared, PAGE_SIZE,
+    FrameAllocator, Leaf, MemoryAttr, MemorySet, PageSize, PageTable, PagingError, PAGE_SIZE,
 };
 use range_action_map::Window;
 
@@ -415,7 +414,7 @@ fn apply<PT: PageTable, FA: FrameAllocator + Clone>(
 ) -> String {
     let handler = |kind: u8| {
         let (attr, backing) = kinds().nth(kind.into()).expect("a kind number");
-        (attr, boxed::<PT, FA>(backing))
+        (attr, backing.boxed::<PT, FA>())
     };
     match op {
         SetOp::Push(start, end, kind) => {
@@ -446,17 +445,6 @@ fn apply<PT: PageTable, FA: FrameAllocator + Clone>(
             set.clear();
             "cleared".into()
         }
-    }
-}
-
-/// The crate's handler that `backing` names, for any table.
-fn boxed<PT: PageTable, FA: FrameAllocator>(backing: Backing) -> Box<dyn MemoryHandler<PT, FA>> {
-    match backing {
-        Backing::Linear(offset) => Box::new(Linear::new(offset)),
-        Backing::Device(offset) => Box::new(Device::new(offset)),
-        Backing::ByFrame => Box::new(ByFrame::new()),
-        Backing::Lazy => Box::new(Lazy::new()),
-        Backing::Shared => Box::new(Shared::new()),
     }
 }
 

@@ -26,7 +26,7 @@ use std::any::Any;
 
 use range_action_map::memory_set::{
     Access, ByFrame, Device, FaultError, FrameAllocator, Lazy, Linear, MemoryAttr, MemoryError,
-    MemoryHandler, MemorySet, PagingError, Shared, PAGE_SIZE,
+    MemoryHandler, MemorySet, PageTable, PagingError, Shared, PAGE_SIZE,
 };
 use range_action_map::{Direction, Hint, MapError, Window};
 
@@ -81,7 +81,7 @@ pub enum Backing {
 
 impl Backing {
     /// The handler.
-    pub fn boxed(self) -> Box<dyn MemoryHandler<SoftPageTable, CountingFrameAllocator>> {
+    pub fn boxed<PT: PageTable, FA: FrameAllocator>(self) -> Box<dyn MemoryHandler<PT, FA>> {
         match self {
             Backing::Linear(offset) => Box::new(Linear::new(offset)),
             Backing::Device(offset) => Box::new(Device::new(offset)),
