@@ -6,11 +6,13 @@ use core::ops::Range;
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use intrusive_collections::intrusive_adapter;
+use spin::RwLock;
 
 use super::attr::MemoryAttr;
 use super::context::PageContext;
+use super::fault::{Access, FaultError};
 use super::handler::MemoryHandler;
-use super::page_table::{FrameAllocator, PageTable};
+use super::page_table::{FrameAllocator, PageTable, PAGE_SIZE};
 use crate::linux::GrowsDown;
 use crate::{RangeLink, Segment};
 
@@ -75,36 +77,64 @@ impl<PT: PageTable, FA: FrameAllocator> MemoryArea<PT, FA> {
     pub(super) fn place_at(&mut self, start: usize) {
         self.handler.placed_at(start);
     }
+
+    /// Resolves a fault at `addr`, in this area, by an `access`: refused if the area forbids
+    /// it, spurious (nothing to do) if the page's entry already allows it, and otherwise the
+    /// handler's ([`MemoryHandler::handle_fault`]). The caller flushes what `cx` gathered.
+    pub(super) fn fault(
+        &self,
+        cx: &mut PageContext<PT, FA>,
+        addr: usize,
+        access: Access,
+    ) -> Result<(), FaultError> {
+        let attr = self.attr();
+        if !access.is_allowed_by(attr) {
+            return Err(FaultError::AccessViolation { addr, access, attr });
+        }
+        let va = addr & !(PAGE_SIZE - 1);
+        if cx
+            .pt
+            .translate(va)
+            .is_some_and(|(_, now)| access.is_allowed_by(now))
+        {
+            return Ok(());
+        }
+        self.handler
+            .handle_fault(cx, va, access, attr)
+            .map_err(FaultError::Paging)
+    }
 }
 
 impl<PT: PageTable, FA: FrameAllocator> Segment for MemoryArea<PT, FA> {
-    type Args = PageContext<PT, FA>;
+    /// Locked, for the faults taken through `&MemorySet`; the map's own actions, under
+    /// `&mut`, reach it without locking.
+    type Args = RwLock<PageContext<PT, FA>>;
     type Flags = MemoryAttr;
     type Pointer = Box<Self>;
 
-    fn remove(&self, cx: &mut PageContext<PT, FA>) {
-        self.handler.unmap(cx, self.link.range());
+    fn remove(&self, cx: &mut RwLock<PageContext<PT, FA>>) {
+        self.handler.unmap(cx.get_mut(), self.link.range());
     }
 
-    fn shrink(&self, start: usize, end: usize, cx: &mut PageContext<PT, FA>) {
-        let old = self.link.range();
+    fn shrink(&self, start: usize, end: usize, cx: &mut RwLock<PageContext<PT, FA>>) {
+        let (cx, old) = (cx.get_mut(), self.link.range());
         self.handler.unmap(cx, old.start..start);
         self.handler.unmap(cx, end..old.end);
     }
 
-    fn split(&self, _pos: usize, _cx: &mut PageContext<PT, FA>) -> Box<Self> {
+    fn split(&self, _pos: usize, _cx: &mut RwLock<PageContext<PT, FA>>) -> Box<Self> {
         // The page table already records which frame backs which page, so
         // the right half owns its frames by covering them.
         Box::new(self.duplicate())
     }
 
-    fn modify(&self, attr: MemoryAttr, cx: &mut PageContext<PT, FA>) {
+    fn modify(&self, attr: MemoryAttr, cx: &mut RwLock<PageContext<PT, FA>>) {
         self.attr.store(attr.into(), Relaxed);
         // A page not faulted in yet gets `attr` when it is.
-        self.handler.protect(cx, self.link.range(), attr);
+        self.handler.protect(cx.get_mut(), self.link.range(), attr);
     }
 
-    fn try_merge(&self, next: &Self, _cx: &mut PageContext<PT, FA>) -> bool {
+    fn try_merge(&self, next: &Self, _cx: &mut RwLock<PageContext<PT, FA>>) -> bool {
         // A stack merged into an ordinary area would lose its guard gap.
         self.attr() == next.attr()
             && self.grows_down == next.grows_down

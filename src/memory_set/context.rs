@@ -1,7 +1,9 @@
 //! [`PageContext`]: the page table and frame allocator of one address space, and the page-level
 //! steps every [`MemoryHandler`](super::MemoryHandler) is made of.
 
-use core::ops::Range;
+use core::ops::{Deref, Range};
+
+use spin::RwLockReadGuard;
 
 use super::attr::MemoryAttr;
 use super::page_table::{FrameAllocator, Leaf, PageSize, PageTable, PagingError, PAGE_SIZE};
@@ -247,4 +249,26 @@ fn next_leaf<PT: PageTable>(pt: &PT, from: usize, end: usize) -> Option<Leaf> {
     );
     let crosses = leaf.va < end && leaf.range().end > from;
     crosses.then_some(leaf)
+}
+
+/// A part of a locked [`PageContext`] (its page table, its frame allocator), borrowed for as
+/// long as the lock is held.
+pub(super) struct Locked<'a, C, T> {
+    guard: RwLockReadGuard<'a, C>,
+    part: fn(&C) -> &T,
+}
+
+impl<'a, C, T> Locked<'a, C, T> {
+    /// The `part` of what `guard` locks.
+    pub(super) fn new(guard: RwLockReadGuard<'a, C>, part: fn(&C) -> &T) -> Self {
+        Locked { guard, part }
+    }
+}
+
+impl<C, T> Deref for Locked<'_, C, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        (self.part)(&self.guard)
+    }
 }

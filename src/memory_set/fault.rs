@@ -54,6 +54,16 @@ pub enum FaultError {
         /// The faulting address.
         addr: usize,
     },
+    /// The address is below a stack (an area that grows down) that the
+    /// fault would grow, which
+    /// [`handle_page_fault_shared`](super::MemorySet::handle_page_fault_shared)
+    /// does not do: retry with
+    /// [`handle_page_fault`](super::MemorySet::handle_page_fault), under the
+    /// address space's write lock.
+    WouldGrowStack {
+        /// The faulting address.
+        addr: usize,
+    },
     /// The page could not be mapped (frames ran out, the page table
     /// refused the address, a file has no such page).
     Paging(PagingError),
@@ -68,6 +78,9 @@ impl fmt::Display for FaultError {
             }
             FaultError::StackLimit { addr } => {
                 write!(f, "the stack may not grow down to {addr:#x}")
+            }
+            FaultError::WouldGrowStack { addr } => {
+                write!(f, "a fault at {addr:#x} would grow the stack above it")
             }
             FaultError::Paging(error) => write!(f, "cannot map the faulting page: {error}"),
         }

@@ -22,6 +22,9 @@
 //!   mapped pages whose permissions change, and leaves other areas whole;
 //! - [`handle_page_fault`](MemorySet::handle_page_fault) maps lazy pages
 //!   and breaks copy-on-write sharing;
+//!   [`handle_page_fault_shared`](MemorySet::handle_page_fault_shared) does
+//!   the same through `&self`, for a kernel that faults on several CPUs at
+//!   once under the read side of a reader-writer lock;
 //! - [`clone_for_fork`](MemorySet::clone_for_fork) makes the child's address
 //!   space: private memory shared copy-on-write, shared memory shared, no
 //!   page copied;
@@ -101,13 +104,16 @@ mod tlb;
 
 use alloc::boxed::Box;
 use core::fmt;
-use core::ops::Range;
+use core::ops::{Deref, Range};
+
+use spin::RwLock;
 
 use crate::linux::{GrowsDown, StackRlimit};
 use crate::range::{check_align, check_aligned, checked_end};
 use crate::{Coverage, MapError, MapResult, RangeActionMap, Window};
 
 use area::AreaAdapter;
+use context::Locked;
 
 pub use area::MemoryArea;
 pub use attr::{InvalidAttrBits, MemoryAttr};
@@ -353,7 +359,7 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// ```
     pub fn with_policy(policy: P, window: Window, pt: PT, fa: FA) -> Self {
         MemorySet {
-            map: RangeActionMap::with_window(window, PageContext::new(pt, fa)),
+            map: RangeActionMap::with_window(window, RwLock::new(PageContext::new(pt, fa))),
             policy,
             stack_rlimit: StackRlimit::DEFAULT,
         }
@@ -403,13 +409,19 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// kernel's own unsafe code, whose conditions (the kernel's code, stack
     /// and data mapped here; the set outliving its activation) only the
     /// kernel can check.
-    pub fn page_table(&self) -> &PT {
-        &self.map.args().pt
+    ///
+    /// It is borrowed under the read side of the lock whose write side
+    /// [`handle_page_fault_shared`](Self::handle_page_fault_shared) takes: borrows of the page
+    /// table and the frame allocator may be held together, and a fault taken through this
+    /// set while one lasts waits for it to end (on the same thread: forever).
+    pub fn page_table(&self) -> impl Deref<Target = PT> + '_ {
+        Locked::new(self.map.args().read(), |cx| &cx.pt)
     }
 
-    /// The frame allocator.
-    pub fn frame_allocator(&self) -> &FA {
-        &self.map.args().fa
+    /// The frame allocator, borrowed under the same lock (read side) as
+    /// [`page_table`](Self::page_table).
+    pub fn frame_allocator(&self) -> impl Deref<Target = FA> + '_ {
+        Locked::new(self.map.args().read(), |cx| &cx.fa)
     }
 
     /// Adds an area `[start, end)` with `handler` and maps what the handler
@@ -624,6 +636,7 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     pub fn msync(&mut self, start: usize, end: usize) -> MemoryResult<usize> {
         self.check_pages(start, end)?;
         let (areas, cx) = self.map.overlapping_with_args_mut(start, end);
+        let cx = cx.get_mut();
         let written = areas
             .map(|area| {
                 let range = area.range();
@@ -678,21 +691,68 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     fn fault_in_area(&mut self, addr: usize, access: Access) -> Result<(), FaultError> {
         let (area, cx) = self.map.find_with_args_mut(addr);
         let area = area.ok_or(FaultError::Unmapped { addr })?;
-        let attr = area.attr();
-        if !access.is_allowed_by(attr) {
-            return Err(FaultError::AccessViolation { addr, access, attr });
-        }
-        let va = addr & !(PAGE_SIZE - 1);
-        if cx
-            .pt
-            .translate(va)
-            .is_some_and(|(_, now)| access.is_allowed_by(now))
-        {
-            return Ok(());
-        }
-        area.handler()
-            .handle_fault(cx, va, access, attr)
-            .map_err(FaultError::Paging)
+        area.fault(cx.get_mut(), addr, access)
+    }
+
+    /// [`handle_page_fault`](Self::handle_page_fault) through a shared reference: for a kernel
+    /// that keeps the address space behind a reader-writer lock and takes page faults under
+    /// its read side, on several CPUs at once (as Linux faults under the read side of
+    /// `mmap_lock`). *O*(log n).
+    ///
+    /// The areas are looked up without a lock, in parallel; the page-table work of the fault
+    /// (mapping the page, breaking copy-on-write, the TLB flush, the frames it frees) runs
+    /// under one spin lock per address space, as Linux's `page_table_lock`. A fault that another
+    /// CPU resolved while this one waited for the lock finds the page mapped and returns
+    /// `Ok(())` with nothing changed, so two CPUs faulting on one page map it once.
+    ///
+    /// A fault below a stack would change the areas (the stack grows), which this does not
+    /// do: it answers [`FaultError::WouldGrowStack`], and the kernel retries with
+    /// [`handle_page_fault`](Self::handle_page_fault) under the write lock.
+    ///
+    /// # Errors
+    ///
+    /// As [`handle_page_fault`](Self::handle_page_fault), and
+    /// [`FaultError::WouldGrowStack`] where that would grow a stack.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::RwLock;
+    /// use range_action_map::memory_set::{
+    ///     Access, FaultError, Lazy, MemoryAttr, MemorySet, PageTable,
+    /// };
+    /// # use range_action_map_testkit::{CountingFrameAllocator, SoftPageTable};
+    /// # let fa = CountingFrameAllocator::new(64);
+    /// # let pt = SoftPageTable::new(fa.memory());
+    /// let space = RwLock::new(MemorySet::new(pt, fa));
+    /// let rw = MemoryAttr::new().set_user();
+    /// space.write().unwrap().push(0x10000, 0x20000, rw, Lazy::new())?;
+    ///
+    /// // A fault handler, on any CPU: the read lock first.
+    /// let fault = |addr| match space.read().unwrap().handle_page_fault_shared(addr, Access::Write) {
+    ///     Err(FaultError::WouldGrowStack { .. }) => {
+    ///         space.write().unwrap().handle_page_fault(addr, Access::Write)
+    ///     }
+    ///     resolved => resolved,
+    /// };
+    /// fault(0x10008)?;
+    /// assert!(space.read().unwrap().page_table().translate(0x10000).is_some());
+    /// assert_eq!(fault(0x30000), Err(FaultError::Unmapped { addr: 0x30000 }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn handle_page_fault_shared(&self, addr: usize, access: Access) -> Result<(), FaultError> {
+        let Some(area) = self.map.find(addr) else {
+            let above = self.map.lower_bound(addr);
+            return Err(if above.get().is_some_and(|area| area.grows_down()) {
+                FaultError::WouldGrowStack { addr }
+            } else {
+                FaultError::Unmapped { addr }
+            });
+        };
+        let mut cx = self.map.args().write();
+        let resolved = area.fault(&mut cx, addr, access);
+        cx.flush_tlb();
+        resolved
     }
 
     /// Grows the area that grows down right above `addr` (in no area)
@@ -745,7 +805,7 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// `[start, end)` touches whole pages only. A split changes no
     /// translation: on error, the address space is as it was.
     fn split_huge_pages_at(&mut self, start: usize, end: usize) -> MemoryResult<()> {
-        let cx = self.map.args_mut();
+        let cx = self.map.args_mut().get_mut();
         cx.split_at(start)?;
         cx.split_at(end)?;
         Ok(())
@@ -754,7 +814,7 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
     /// Ends an operation: flushes what it gathered from the TLB, once, then
     /// drops the frame references that waited for the flush.
     fn flush_tlb(&mut self) {
-        self.map.args_mut().flush_tlb();
+        self.map.args_mut().get_mut().flush_tlb();
     }
 
     /// Checks `[start, end)` for [`push`](Self::push) and adds `area` over
@@ -808,7 +868,7 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
         parent: Option<&PT>,
     ) -> MemoryResult<()> {
         let (attr, handler) = (area.attr(), area.handler());
-        let cx = self.map.args_mut();
+        let cx = self.map.args_mut().get_mut();
         let mapped = match parent {
             None => handler.map(cx, start..end, attr),
             Some(parent) => handler.fork(parent, cx, start..end, attr),
@@ -822,7 +882,7 @@ impl<PT: PageTable, FA: FrameAllocator, P> MemorySet<PT, FA, P> {
             refused
                 .node
                 .handler()
-                .unmap(self.map.args_mut(), start..end);
+                .unmap(self.map.args_mut().get_mut(), start..end);
             return Err(refused.error.into());
         }
         Ok(())
@@ -853,24 +913,18 @@ impl<PT: PageTable, FA: FrameAllocator + Clone, P: Clone> MemorySet<PT, FA, P> {
     /// [`PagingError::OutOfFrames`] (or another page-table error); the partial child is then
     /// torn down, every reference it took dropped, and the parent is unchanged.
     pub fn clone_for_fork(&mut self, child_pt: PT) -> MemoryResult<Self> {
-        let mut child = Self::with_policy(
-            self.policy.clone(),
-            self.map.window(),
-            child_pt,
-            self.map.args().fa.clone(),
-        );
+        let window = self.map.window();
+        let (areas, cx) = self.map.iter_with_args_mut();
+        let cx = cx.get_mut();
+        let mut child = Self::with_policy(self.policy.clone(), window, child_pt, cx.fa.clone());
         child.stack_rlimit = self.stack_rlimit;
-        for area in self.map.iter() {
+        for area in areas {
             let range = area.range();
-            child.insert(
-                range.start,
-                range.end,
-                area.duplicate(),
-                Some(&self.map.args().pt),
-            )?;
+            child.insert(range.start, range.end, area.duplicate(), Some(&cx.pt))?;
         }
         // Only now that the child exists: what became shared turns read-only here too.
         let (areas, cx) = self.map.iter_with_args_mut();
+        let cx = cx.get_mut();
         for area in areas {
             area.handler().protect(cx, area.range(), area.attr());
         }
@@ -883,7 +937,7 @@ impl<PT: PageTable, FA: FrameAllocator, P> Drop for MemorySet<PT, FA, P> {
     /// Unmaps every area, then gives the page table's frames back.
     fn drop(&mut self) {
         self.map.clear();
-        let cx = self.map.args_mut();
+        let cx = self.map.args_mut().get_mut();
         cx.flush_tlb();
         cx.pt.destroy(&mut cx.fa);
     }

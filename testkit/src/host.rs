@@ -464,7 +464,7 @@ fn compare<PT: PageTable>(
     let want: Vec<String> = soft.iter().map(|area| format!("{area:?}")).collect();
     assert_eq!(got, want, "{ctx}: areas");
     let (soft_pt, real_pt) = (soft.page_table(), real.page_table());
-    let (want, got) = (soft_pt.leaves(), leaves(real_pt));
+    let (want, got) = (soft_pt.leaves(), leaves(&*real_pt));
     let shape =
         |leaves: &[Leaf]| -> Vec<_> { leaves.iter().map(|l| (l.va, l.size, l.attr)).collect() };
     assert_eq!(shape(&got), shape(&want), "{ctx}: leaves");
@@ -517,12 +517,12 @@ fn compare<PT: PageTable>(
     );
     let pages = |live: usize, tables: usize| live - tables;
     assert_eq!(
-        pages(real_fa.live(), (kind.table_frames)(real_pt)),
+        pages(real_fa.live(), (kind.table_frames)(&real_pt)),
         pages(soft_fa.live(), soft_pt.table_frames()),
         "{ctx}: frames held by pages ({owned} leaves own one)"
     );
     assert_eq!(
-        (kind.flushes)(real_pt),
+        (kind.flushes)(&real_pt),
         soft_pt.flushes(),
         "{ctx}: TLB flushes"
     );

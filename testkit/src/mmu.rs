@@ -25,10 +25,32 @@ pub fn translate<P: PlacementPolicy>(
     if let Some(pa) = set.page_table().access(va, access) {
         return Ok(pa);
     }
-    set.handle_page_fault(va, access)?;
+    fault(set, va, access)?;
     let pa = (set.page_table().access(va, access))
         .unwrap_or_else(|| panic!("{access:?} of {va:#x} still faults after its fault"));
     Ok(pa)
+}
+
+/// Resolves a fault as a kernel that holds its address spaces behind a reader-writer lock
+/// does: under the read side ([`MemorySet::handle_page_fault_shared`]) for the pages of odd
+/// page numbers, and under the write side ([`MemorySet::handle_page_fault`]) for the others
+/// and wherever a stack must grow, so that tests cover both paths.
+///
+/// # Errors
+///
+/// As [`MemorySet::handle_page_fault`].
+pub fn fault<P: PlacementPolicy>(
+    set: &mut MemorySet<SoftPageTable, CountingFrameAllocator, P>,
+    addr: usize,
+    access: Access,
+) -> Result<(), FaultError> {
+    if addr / PAGE_SIZE % 2 == 1 {
+        match set.handle_page_fault_shared(addr, access) {
+            Err(FaultError::WouldGrowStack { .. }) => {}
+            resolved => return resolved,
+        }
+    }
+    set.handle_page_fault(addr, access)
 }
 
 /// Stores `data` at `va` (within one page), as a user program would.

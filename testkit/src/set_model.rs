@@ -477,7 +477,7 @@ impl SetHarness {
 
     fn fault(&mut self, addr: usize, access: Access) {
         let free = self.free_frames();
-        let got = self.space.set.handle_page_fault(addr, access);
+        let got = crate::mmu::fault(&mut self.space.set, addr, access);
         let va = addr & !(PAGE_SIZE - 1);
         let ctx = &self.context;
         let Some(area) = self.space.areas.find(addr) else {
