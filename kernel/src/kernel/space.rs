@@ -1,0 +1,80 @@
+//! The kernel's address space, built with the crate: the image's sections and the rest of
+//! physical memory mapped [`Linear`](range_action_map::memory_set::Linear) at the high half
+//! (huge pages where they fit), the test finisher mapped as [`Device`] memory, over
+//! `page_table_multiarch`'s Sv39 table in guest RAM; and `activate`, which makes the CPU use
+//! one.
+//!
+//! The address space the CPU runs on is [`ACTIVE`]: the trap handler resolves page faults in
+//! it.
+
+use range_action_map::memory_set::{Device, KernelLayout, MemoryAttr, MemoryResult, MemorySet};
+use range_action_map_adapters::page_table_multiarch::Sv39Table;
+
+use super::boot::{image, PHYS_OFFSET};
+use super::finisher;
+use super::frames::Frames;
+
+/// A kernel address space.
+pub type Space = MemorySet<Sv39Table<Frames>, Frames>;
+
+/// The address space the CPU runs on (set by [`activate`]), in which page faults are
+/// resolved.
+pub static ACTIVE: spin::Mutex<Option<Space>> = spin::Mutex::new(None);
+
+/// Where the test finisher is mapped in every kernel address space: the page below the
+/// kernel's linear window.
+pub const FINISHER_VA: usize = PHYS_OFFSET + 0x8000_0000 - 0x1000;
+
+/// A kernel address space: the image's sections and physical memory up to `ram_end`
+/// (physical) mapped linearly at `PHYS_OFFSET`, and the test finisher as device memory at
+/// [`FINISHER_VA`].
+///
+/// # Errors
+///
+/// When frames run out for the tables.
+pub fn new_kernel_space(ram_end: usize) -> MemoryResult<Space> {
+    let image = image();
+    let layout = KernelLayout::new(PHYS_OFFSET)
+        .text(image.text..image.rodata)
+        .rodata(image.rodata..image.data)
+        .data(image.data..image.bss)
+        .bss(image.bss..image.end)
+        .physical_memory(image.end..ram_end + PHYS_OFFSET);
+    // SAFETY: every frame of the pool, and so every root and table the crate and the adapter
+    // allocate, is mapped at `pa + PHYS_OFFSET` (`Frames::phys_to_virt`) by the boot table and by
+    // every kernel address space, and is used by its holder alone.
+    let table = unsafe { Sv39Table::<Frames>::try_new() }?;
+    let mut space = MemorySet::new_kernel(&layout, table, Frames)?;
+    space.push(
+        FINISHER_VA,
+        FINISHER_VA + 0x1000,
+        MemoryAttr::new(),
+        Device::at(FINISHER_VA, finisher::PA),
+    )?;
+    Ok(space)
+}
+
+/// Makes the CPU translate through `space` (Sv39, ASID 0) and flushes the TLB, and makes it
+/// [`ACTIVE`]; returns the address space that was active before.
+///
+/// # Safety
+///
+/// `space` maps the kernel's image, stack and physical memory as the address space running
+/// now does (every space from [`new_kernel_space`] does).
+pub unsafe fn activate(space: Space) -> Option<Space> {
+    let mut active = ACTIVE.lock();
+    let root = space.page_table().root_paddr();
+    // SAFETY: the new table maps all the kernel uses at the same addresses (the caller's
+    // promise), so the code, stack and data the next instruction uses stay where they are; the
+    // flush drops every translation of the table before.
+    unsafe {
+        riscv::register::satp::set(riscv::register::satp::Mode::Sv39, 0, root >> 12);
+        riscv::asm::sfence_vma_all();
+    }
+    active.replace(space)
+}
+
+/// The root table's physical address that `satp` holds now.
+pub fn satp_root() -> usize {
+    riscv::register::satp::read().ppn() << 12
+}
