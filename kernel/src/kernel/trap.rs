@@ -78,6 +78,25 @@ pub unsafe fn probe_write(addr: usize, value: u64) -> Result<(), usize> {
     }
 }
 
+/// The last fault resolved (its `pc` and address), and how many times in a row it was.
+static LAST_RESOLVED: spin::Mutex<((usize, usize), usize)> = spin::Mutex::new(((0, 0), 0));
+
+/// Faults of one instruction at one address the set may resolve in a row: a fault can be
+/// spurious once (a stale translation of this hart, flushed by the set), not every time.
+const MAX_REPEATS: usize = 3;
+
+/// Panics if the fault at `addr` by the instruction at `pc` was resolved [`MAX_REPEATS`]
+/// times in a row: the set said it mapped the page, and the MMU disagrees.
+fn check_progress(pc: usize, addr: usize) {
+    let mut last = LAST_RESOLVED.lock();
+    let repeats = if last.0 == (pc, addr) { last.1 + 1 } else { 1 };
+    *last = ((pc, addr), repeats);
+    assert!(
+        repeats <= MAX_REPEATS,
+        "the page fault at {addr:#x} at {pc:#x} was resolved {repeats} times in a row, and the access still faults"
+    );
+}
+
 /// The registers `trap_entry` saved (index = register number; `sp` is not saved).
 #[repr(C)]
 pub struct Registers([usize; 32]);
@@ -101,7 +120,7 @@ extern "C" fn trap_handler(_registers: &mut Registers) {
         None => panic!("page fault at {addr:#x} ({access:?}) at {pc:#x} before any address space"),
     };
     match resolved {
-        Ok(()) => {}
+        Ok(()) => check_progress(pc, addr),
         Err(_) if PROBING.load(Ordering::SeqCst) => {
             REFUSED.store(addr + 1, Ordering::SeqCst);
             // SAFETY: skipping the probe's store instruction (2 bytes if compressed: its low
