@@ -7,6 +7,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use range_action_map::memory_set::{
     FrameAllocator, Lazy, Linear, MemoryAttr, PageSize, PageTable, PAGE_SIZE,
 };
+use range_action_map_adapters::page_table_multiarch::Sv39Table;
 
 use super::boot::PHYS_OFFSET;
 use super::frames::{self, Frames};
@@ -52,6 +53,7 @@ pub fn run(ram_end: usize) -> bool {
     device(&mut verdicts);
     let kernel_frames = frames::live();
     lazy(&mut verdicts, ram_end, kernel_frames);
+    fork(&mut verdicts, ram_end, kernel_frames);
     let Verdicts { failed, run } = verdicts;
     println!(
         "{run} checks, {failed} failed; frames: {} in use by the kernel's space ({at_start} before it), {} free",
@@ -258,6 +260,74 @@ fn lazy(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
             "after unmap {after_unmap} frames above the count before the touches, the {tables_kept} tables kept; after the space was dropped {after_drop} frames in use, as before it was built ({before})"
         ),
     );
+}
+
+/// Copy-on-write between two kernel spaces, parent and child of `clone_for_fork`: each side
+/// reads back what it wrote and the other side's writes never; a write copies a page only
+/// while its frame is shared; dropping both spaces gives back every frame.
+fn fork(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
+    const PAGES: usize = 4;
+    let page = |i: usize| LAZY_VA + i * PAGE_SIZE;
+    let mut parent = space::new_kernel_space(ram_end).expect("frames for a parent space");
+    parent
+        .push(LAZY_VA, page(PAGES), MemoryAttr::new(), Lazy::new())
+        .expect("the parent's private area");
+    // SAFETY: a kernel space maps the image, its stack and physical memory.
+    let kernel = unsafe { space::activate(parent) }.expect("the kernel's space was active");
+    for i in 0..PAGES {
+        // SAFETY: a page of the private area, ours; the write faults it in.
+        unsafe { ptr(page(i)).write_volatile(0x9a7e_0000 + i as u64) };
+    }
+    // SAFETY: as for `try_new` in `new_kernel_space`: every frame is mapped at
+    // `pa + PHYS_OFFSET`.
+    let table = unsafe { Sv39Table::try_new() }.expect("a root for the child");
+    let child = active(|parent| parent.clone_for_fork(table)).expect("the child's space");
+    let at_fork = frames::live();
+
+    // Sides take turns: `write` pages get a side's own value, then every page is read.
+    let turn = |space: space::Space, own: u64, write: &[usize]| {
+        // SAFETY: a kernel space maps the image, its stack and physical memory.
+        let other = unsafe { space::activate(space) }.expect("a space was active");
+        for &i in write {
+            // SAFETY: a page of the private area, ours.
+            unsafe { ptr(page(i)).write_volatile(own + i as u64) };
+        }
+        // SAFETY: as above.
+        let seen: [u64; PAGES] = core::array::from_fn(|i| unsafe { ptr(page(i)).read_volatile() });
+        (other, seen)
+    };
+    let (parent, child_seen) = turn(child, 0xc41d_0000, &[0, 1]);
+    let (child, parent_seen) = turn(parent, 0x9a7e_1000, &[0, 2]);
+    let copies = frames::live() - at_fork;
+    let (parent, child_later) = turn(child, 0, &[]);
+    // Parent: its own pages 0 and 2, the fork's 1 and 3. Child: its own 0 and 1, the fork's
+    // 2 and 3. The child's writes copied pages 0 and 1 (shared); the parent's write to 2
+    // copied it (still shared), to 0 did not (the child had copied it away).
+    let (fork, child_own, parent_own) = (0x9a7e_0000, 0xc41d_0000, 0x9a7e_1000);
+    let want_parent = [parent_own, fork + 1, parent_own + 2, fork + 3];
+    let want_child = [child_own, child_own + 1, fork + 2, fork + 3];
+    drop(parent);
+    // SAFETY: `kernel` is a kernel space as the child is.
+    let child = unsafe { space::activate(kernel) }.expect("the child's space was active");
+    drop(child);
+    let after = frames::live();
+    let separate =
+        parent_seen == want_parent && child_seen == want_child && child_later == want_child;
+    verdicts.check(
+        separate && copies == 3 && after == before,
+        "copy-on-write",
+        format_args!(
+            "after fork the child wrote pages 0 and 1, the parent 0 and 2; {}; {copies} frames copied for 3 writes to shared pages; both spaces dropped, {after} frames in use as before ({before})",
+            if separate {
+                "each read back its own writes and never the other's"
+            } else {
+                "a side read the other's writes or lost its own"
+            },
+        ),
+    );
+    if !separate {
+        println!("    parent read {parent_seen:x?}, child {child_seen:x?} then {child_later:x?}");
+    }
 }
 
 /// Table frames below the root in the active space.
