@@ -1,7 +1,9 @@
 //! A small RISC-V kernel that runs `range-action-map` under a real MMU: booted by OpenSBI on
 //! QEMU's `virt` machine (`cargo qemu`), it builds its own high-half address space with the
 //! crate over Sv39 tables in guest RAM, switches to it, runs its checks (each prints one
-//! line), and leaves QEMU through the test finisher with status 0 only if every check passed.
+//! line: lazy pages, `protect` in the MMU, copy-on-write across a fork, U-mode processes
+//! whose `mmap`/`munmap`/`mprotect` and page faults go through the crate, frames given back),
+//! and leaves QEMU through the test finisher with status 0 only if every check passed.
 //!
 //! The kernel is in `kernel/`, compiled for `riscv64gc-unknown-none-elf` only. On any other
 //! target the binary only says how to boot it, and fails.

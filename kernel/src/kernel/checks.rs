@@ -11,7 +11,8 @@ use range_action_map_adapters::page_table_multiarch::Sv39Table;
 
 use super::boot::PHYS_OFFSET;
 use super::frames::{self, Frames};
-use super::space::{self, Space, ACTIVE, FINISHER_VA};
+use super::space::{self, with_active as active, FINISHER_VA};
+use super::user::{self, Exit, Program};
 use super::{finisher, trap};
 
 /// A word of `.data`, written before the switch to the kernel's own space and read after it.
@@ -54,6 +55,7 @@ pub fn run(ram_end: usize) -> bool {
     let kernel_frames = frames::live();
     lazy(&mut verdicts, ram_end, kernel_frames);
     fork(&mut verdicts, ram_end, kernel_frames);
+    processes(&mut verdicts, ram_end, kernel_frames);
     let Verdicts { failed, run } = verdicts;
     println!(
         "{run} checks, {failed} failed; frames: {} in use by the kernel's space ({at_start} before it), {} free",
@@ -330,15 +332,42 @@ fn fork(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
     }
 }
 
+/// U-mode processes, their system calls and page faults served through their own
+/// `MemorySet`: one maps, writes, unmaps, says hello and exits; one writes a page it made
+/// read-only and is killed at that address; then every frame is back.
+fn processes(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
+    let first = user::run(Program::Mmap, ram_end);
+    let said = &first.written.0[..first.written.1];
+    verdicts.check(
+        first.exit == Exit::Code(42)
+            && said == b"hello from U-mode\n"
+            && first.faults == 2
+            && first.pages == 1,
+        "user mmap",
+        format_args!(
+            "a process mapped 64 KiB at {:#x}, wrote 2 pages ({} faults), unmapped 1 ({} left mapped), wrote {} bytes, ended with {}",
+            first.mapped,
+            first.faults,
+            first.pages,
+            said.len(),
+            first.exit
+        ),
+    );
+    let second = user::run(Program::Mprotect, ram_end);
+    let after = frames::live();
+    verdicts.check(
+        second.exit == (Exit::Segv { addr: second.mapped }) && second.mapped != 0 && after == before,
+        "user mprotect",
+        format_args!(
+            "a process that wrote to its page {:#x} after mprotect(PROT_READ) ended with {}; both processes gone, {after} frames in use as before ({before})",
+            second.mapped, second.exit
+        ),
+    );
+}
+
 /// Table frames below the root in the active space.
 fn tables() -> usize {
     active(|space| space.page_table().table_frames())
-}
-
-/// Runs `f` on the active address space (not across an access that may fault: the fault
-/// handler takes the same lock).
-fn active<R>(f: impl FnOnce(&mut Space) -> R) -> R {
-    f(ACTIVE.lock().as_mut().expect("an active address space"))
 }
 
 /// The kernel's pointer to the `u64` at `va`.

@@ -33,3 +33,10 @@ macro_rules! println {
         $crate::kernel::console::print(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
+
+/// Prints through the SBI console.
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::kernel::console::print(format_args!($($arg)*))
+    };
+}

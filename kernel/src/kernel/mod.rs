@@ -1,4 +1,13 @@
 //! The kernel: `rust_main` (where `_start` lands), the heap, the panic handler.
+//!
+//! - `boot`: the entry point, the boot page table, the linker's symbols;
+//! - `console`: printing through the SBI;
+//! - `frames`: the crate's `FrameAllocator` (with reference counts) over free RAM;
+//! - `space`: kernel address spaces built with the crate, and `activate`;
+//! - `trap`: traps from S-mode, page faults through `MemorySet::handle_page_fault`;
+//! - `user`: U-mode processes, their system calls and page faults;
+//! - `finisher`: the test finisher, mapped through the crate as device memory;
+//! - `checks`: what each boot verifies.
 
 #[macro_use]
 mod console;
@@ -8,6 +17,7 @@ mod finisher;
 mod frames;
 mod space;
 mod trap;
+mod user;
 
 use buddy_system_allocator::LockedHeap;
 

@@ -78,3 +78,10 @@ pub unsafe fn activate(space: Space) -> Option<Space> {
 pub fn satp_root() -> usize {
     riscv::register::satp::read().ppn() << 12
 }
+
+/// Runs `f` on the active address space (not across an access that may fault: the fault
+/// handler takes the same lock).
+#[track_caller]
+pub fn with_active<R>(f: impl FnOnce(&mut Space) -> R) -> R {
+    f(ACTIVE.lock().as_mut().expect("an active address space"))
+}

@@ -85,9 +85,9 @@ static LAST_RESOLVED: spin::Mutex<((usize, usize), usize)> = spin::Mutex::new(((
 /// spurious once (a stale translation of this hart, flushed by the set), not every time.
 const MAX_REPEATS: usize = 3;
 
-/// Panics if the fault at `addr` by the instruction at `pc` was resolved [`MAX_REPEATS`]
+/// Panics if the fault at `addr` by the instruction at `pc` (of the kernel or a process) was resolved [`MAX_REPEATS`]
 /// times in a row: the set said it mapped the page, and the MMU disagrees.
-fn check_progress(pc: usize, addr: usize) {
+pub fn check_progress(pc: usize, addr: usize) {
     let mut last = LAST_RESOLVED.lock();
     let repeats = if last.0 == (pc, addr) { last.1 + 1 } else { 1 };
     *last = ((pc, addr), repeats);
