@@ -2,7 +2,8 @@
 //! QEMU's `virt` machine (`cargo qemu`), it builds its own high-half address space with the
 //! crate over Sv39 tables in guest RAM, switches to it, runs its checks (each prints one
 //! line: lazy pages, `protect` in the MMU, copy-on-write across a fork, U-mode processes
-//! whose `mmap`/`munmap`/`mprotect` and page faults go through the crate, frames given back),
+//! whose `mmap`/`munmap`/`mprotect` and page faults go through the crate, faults on two
+//! harts through one address space, frames given back),
 //! and leaves QEMU through the test finisher with status 0 only if every check passed.
 //!
 //! The kernel is in `kernel/`, compiled for `riscv64gc-unknown-none-elf` only. On any other

@@ -69,7 +69,40 @@ global_asm!(
     main = sym super::rust_main,
 );
 
+/// Bytes of the second hart's stack.
+pub const SECOND_STACK_SIZE: usize = 64 * 1024;
+
+/// The second hart's stack (in `.bss`: zeroed before the hart starts).
+pub static mut SECOND_STACK: [u8; SECOND_STACK_SIZE] = [0; SECOND_STACK_SIZE];
+
+// Where OpenSBI starts a second hart (`sbi_hart_start`), with the MMU off, `a0` = its hart id
+// and `a1` = the top of its stack (a high-half address): the boot table again, then
+// `super::rust_second` at the high half on that stack.
+global_asm!(
+    "   .section .text",
+    "   .globl _start_second",
+    "   .balign 4",
+    "_start_second:",
+    "   lla     t0, {table}",
+    "   srli    t0, t0, 12",
+    "   li      t1, 8 << 60",
+    "   or      t0, t0, t1",
+    "   csrw    satp, t0",
+    "   sfence.vma",
+    "   mv      sp, a1",
+    "   li      t1, {offset}",
+    "   lla     t0, {main}",
+    "   add     t0, t0, t1",
+    "   jr      t0",
+    table = sym BOOT_TABLE,
+    offset = const PHYS_OFFSET,
+    main = sym super::rust_second,
+);
+
 unsafe extern "C" {
+    /// Where a second hart starts (physical: `lla` of it, with the MMU off, or the
+    /// high-half address less `PHYS_OFFSET`).
+    pub fn _start_second();
     /// The first byte of the image (`.text`).
     static kernel_start: u8;
     /// The end of `.text`, the start of `.rodata`.

@@ -2,14 +2,14 @@
 //! with what it found instead. [`run`] returns whether all passed.
 
 use core::fmt;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use range_action_map::memory_set::{
     FrameAllocator, Lazy, Linear, MemoryAttr, PageSize, PageTable, PAGE_SIZE,
 };
 use range_action_map_adapters::page_table_multiarch::Sv39Table;
 
-use super::boot::PHYS_OFFSET;
+use super::boot::{self, PHYS_OFFSET};
 use super::frames::{self, Frames};
 use super::space::{self, with_active as active, FINISHER_VA};
 use super::user::{self, Exit, Program};
@@ -45,7 +45,7 @@ impl Verdicts {
 }
 
 /// Runs every check on a machine whose RAM ends at `ram_end` (physical); `true` if all passed.
-pub fn run(ram_end: usize) -> bool {
+pub fn run(hart: usize, ram_end: usize) -> bool {
     let mut verdicts = Verdicts { failed: 0, run: 0 };
     let at_start = frames::live();
     activate(&mut verdicts, ram_end);
@@ -56,6 +56,7 @@ pub fn run(ram_end: usize) -> bool {
     lazy(&mut verdicts, ram_end, kernel_frames);
     fork(&mut verdicts, ram_end, kernel_frames);
     processes(&mut verdicts, ram_end, kernel_frames);
+    two_harts(&mut verdicts, hart);
     let Verdicts { failed, run } = verdicts;
     println!(
         "{run} checks, {failed} failed; frames: {} in use by the kernel's space ({at_start} before it), {} free",
@@ -361,6 +362,101 @@ fn processes(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
         format_args!(
             "a process that wrote to its page {:#x} after mprotect(PROT_READ) ended with {}; both processes gone, {after} frames in use as before ({before})",
             second.mapped, second.exit
+        ),
+    );
+}
+
+/// Where the two-hart check maps its lazy area, and the pages of it each hart writes (every
+/// other one, from its own end: the harts' pages interleave, and their faults run at once).
+const SMP_VA: usize = 0xffff_ffe8_0000_0000;
+const SMP_PAGES: usize = 256;
+
+/// How many harts finished their share of the two-hart check.
+static HARTS_DONE: AtomicUsize = AtomicUsize::new(0);
+/// How many harts arrived at the start of their share.
+static HARTS_ARRIVED: AtomicUsize = AtomicUsize::new(0);
+/// Writes to the two-hart area so far, both harts together: a clock.
+static TICKS: AtomicUsize = AtomicUsize::new(0);
+/// Each hart's first and last tick: `[first of share 0, last of 0, first of 1, last of 1]`.
+static SPANS: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
+
+/// One hart's share of the two-hart check: waits (a while) for the other hart, writes its
+/// pages of the lazy area (faulting each in) noting when, then reads them back; counts
+/// itself done if all held.
+fn smp_share(share: usize) {
+    HARTS_ARRIVED.fetch_add(1, Ordering::SeqCst);
+    let mut spins = 0u64;
+    while HARTS_ARRIVED.load(Ordering::SeqCst) < 2 && spins < 1 << 26 {
+        core::hint::spin_loop();
+        spins += 1;
+    }
+    let pages = (0..SMP_PAGES).filter(|i| i % 2 == share);
+    let value = |i: usize| 0x5a1e_0000 + (share << 12 | i) as u64;
+    for i in pages.clone() {
+        // SAFETY: a page of the lazy area that only this hart touches; the write faults it in.
+        unsafe { ptr(SMP_VA + i * PAGE_SIZE).write_volatile(value(i)) };
+        let tick = TICKS.fetch_add(1, Ordering::SeqCst);
+        if i < 2 {
+            SPANS[2 * share].store(tick, Ordering::SeqCst);
+        }
+        SPANS[2 * share + 1].store(tick, Ordering::SeqCst);
+    }
+    let read = |i: usize| {
+        // SAFETY: as above, the page is mapped now.
+        unsafe { ptr(SMP_VA + i * PAGE_SIZE).read_volatile() }
+    };
+    if pages.clone().all(|i| read(i) == value(i)) {
+        HARTS_DONE.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// What the second hart runs once it is on the kernel's address space: its share, then it
+/// stops.
+pub fn second_hart() -> ! {
+    smp_share(1);
+    sbi_rt::hart_stop();
+    unreachable!("hart_stop returned");
+}
+
+/// Two harts fault in the pages of one lazy area of the kernel's space, through the same
+/// `MemorySet` (behind its lock), both running: every page costs one frame, and holds what
+/// its hart wrote. Whether their faults interleaved in time is reported.
+fn two_harts(verdicts: &mut Verdicts, hart: usize) {
+    active(|space| {
+        space.push(
+            SMP_VA,
+            SMP_VA + SMP_PAGES * PAGE_SIZE,
+            MemoryAttr::new(),
+            Lazy::new(),
+        )
+    })
+    .expect("the two-hart area");
+    let (before, tables_before) = (frames::live(), tables());
+    let other = 1 - hart;
+    // SAFETY: `SECOND_STACK` is used by the second hart alone.
+    let stack_top = (&raw mut boot::SECOND_STACK).addr() + boot::SECOND_STACK_SIZE;
+    let entry = boot::_start_second as *const () as usize - PHYS_OFFSET;
+    let started = sbi_rt::hart_start(other, entry, stack_top);
+    smp_share(0);
+    // Waits for the other hart, for a while.
+    let mut spins = 0u64;
+    while HARTS_DONE.load(Ordering::SeqCst) < 2 && spins < 1 << 28 {
+        core::hint::spin_loop();
+        spins += 1;
+    }
+    let done = HARTS_DONE.load(Ordering::SeqCst);
+    let [first0, last0, first1, last1] = SPANS.each_ref().map(|tick| tick.load(Ordering::SeqCst));
+    // Each hart wrote (and faulted) before the other's last write: their faults interleaved.
+    // Reported, not required: on a loaded host one hart's share may run before the other's.
+    let interleaved = first0 < last1 && first1 < last0;
+    let pages = frames::live() - before - (tables() - tables_before);
+    let unmapped = active(|space| space.unmap(SMP_VA, SMP_VA + SMP_PAGES * PAGE_SIZE));
+    verdicts.check(
+        started.is_ok() && done == 2 && pages == SMP_PAGES && unmapped.is_ok(),
+        "two harts",
+        format_args!(
+            "harts {hart} and {other} each faulted in every other page of a {SMP_PAGES}-page Lazy area through one MemorySet: {done} of 2 read theirs back, {pages} page frames; the harts' writes {} (ticks {first0}-{last0} and {first1}-{last1})",
+            if interleaved { "interleaved" } else { "did not interleave this time" }
         ),
     );
 }

@@ -56,8 +56,16 @@ extern "C" fn rust_main(hart: usize, dtb: usize) -> ! {
     // needed again), and the boot table and every kernel space map it at `pa + PHYS_OFFSET`.
     unsafe { frames::init(free.start, free.end) };
 
-    let passed = checks::run(ram.end);
+    let passed = checks::run(hart, ram.end);
     finisher::exit(passed)
+}
+
+/// Where a second hart lands (from `_start_second`, on the boot table and its own stack):
+/// it takes the kernel's address space and runs its share of the two-hart check.
+extern "C" fn rust_second() -> ! {
+    trap::init();
+    space::enter_active();
+    checks::second_hart()
 }
 
 /// The RAM the device tree describes (its first region).

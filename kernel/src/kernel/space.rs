@@ -63,15 +63,36 @@ pub fn new_kernel_space(ram_end: usize) -> MemoryResult<Space> {
 /// now does (every space from [`new_kernel_space`] does).
 pub unsafe fn activate(space: Space) -> Option<Space> {
     let mut active = ACTIVE.lock();
-    let root = space.page_table().root_paddr();
-    // SAFETY: the new table maps all the kernel uses at the same addresses (the caller's
-    // promise), so the code, stack and data the next instruction uses stay where they are; the
-    // flush drops every translation of the table before.
+    // SAFETY: the caller's promise.
+    unsafe { load_satp(space.page_table().root_paddr()) };
+    active.replace(space)
+}
+
+/// Makes this hart (a second one, on the boot table) translate through the [`ACTIVE`] space.
+pub fn enter_active() {
+    let active = ACTIVE.lock();
+    let root = active
+        .as_ref()
+        .expect("an active address space")
+        .page_table()
+        .root_paddr();
+    // SAFETY: the active space is a kernel space, which maps the image, the stacks (in
+    // `.bss`) and physical memory at the addresses the boot table does.
+    unsafe { load_satp(root) };
+}
+
+/// Points `satp` at the Sv39 root `root` (ASID 0) and flushes this hart's TLB.
+///
+/// # Safety
+///
+/// The table maps all the kernel uses at the addresses it has now.
+unsafe fn load_satp(root: usize) {
+    // SAFETY: the code, stack and data the next instruction uses stay where they are (the
+    // caller's promise); the flush drops every translation of the table before.
     unsafe {
         riscv::register::satp::set(riscv::register::satp::Mode::Sv39, 0, root >> 12);
         riscv::asm::sfence_vma_all();
     }
-    active.replace(space)
 }
 
 /// The root table's physical address that `satp` holds now.
