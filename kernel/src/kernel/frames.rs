@@ -69,7 +69,7 @@ impl Books {
     fn index(&self, pa: usize) -> usize {
         let index = pa.wrapping_sub(self.base) / PAGE_SIZE;
         assert!(
-            pa % PAGE_SIZE == 0 && index < self.next && self.refs[index] > 0,
+            pa.is_multiple_of(PAGE_SIZE) && index < self.next && self.refs[index] > 0,
             "frame {pa:#x} is not allocated"
         );
         index
