@@ -1,0 +1,472 @@
+//! The checks each boot runs, each printing one line: `ok` with what it verified, or `FAIL`
+//! with what it found instead. [`run`] returns whether all passed.
+
+use core::fmt;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use range_action_map::memory_set::{
+    FrameAllocator, Lazy, Linear, MemoryAttr, PageSize, PageTable, PAGE_SIZE,
+};
+use range_action_map_adapters::page_table_multiarch::Sv39Table;
+
+use super::boot::{self, PHYS_OFFSET};
+use super::frames::{self, Frames};
+use super::space::{self, with_active as active, FINISHER_VA};
+use super::user::{self, Exit, Program};
+use super::{finisher, trap};
+
+/// A word of `.data`, written before the switch to the kernel's own space and read after it.
+static DATA_WORD: AtomicU64 = AtomicU64::new(1);
+
+/// Where the alias check maps a frame a second time.
+const ALIAS_VA: usize = 0xffff_ffd0_0000_0000;
+/// Where the lazy check maps 64 MiB.
+const LAZY_VA: usize = 0xffff_ffe0_0000_0000;
+const LAZY_LEN: usize = 64 << 20;
+/// The pages of the lazy area the check touches: one in every 4 MiB, at a different offset in
+/// each.
+const TOUCHED: usize = 16;
+
+/// The checks' verdicts so far.
+struct Verdicts {
+    failed: usize,
+    run: usize,
+}
+
+impl Verdicts {
+    /// Records a check and prints its line.
+    fn check(&mut self, ok: bool, name: &str, line: fmt::Arguments) {
+        self.run += 1;
+        if !ok {
+            self.failed += 1;
+        }
+        println!("[{}] {name}: {line}", if ok { "ok" } else { "FAIL" });
+    }
+}
+
+/// Runs every check on a machine whose RAM ends at `ram_end` (physical); `true` if all passed.
+pub fn run(hart: usize, ram_end: usize) -> bool {
+    let mut verdicts = Verdicts { failed: 0, run: 0 };
+    let at_start = frames::live();
+    activate(&mut verdicts, ram_end);
+    huge_pages(&mut verdicts);
+    alias(&mut verdicts);
+    device(&mut verdicts);
+    let kernel_frames = frames::live();
+    lazy(&mut verdicts, ram_end, kernel_frames);
+    fork(&mut verdicts, ram_end, kernel_frames);
+    processes(&mut verdicts, ram_end, kernel_frames);
+    two_harts(&mut verdicts, hart);
+    let Verdicts { failed, run } = verdicts;
+    println!(
+        "{run} checks, {failed} failed; frames: {} in use by the kernel's space ({at_start} before it), {} free",
+        frames::live(),
+        frames::capacity() - frames::live()
+    );
+    failed == 0
+}
+
+/// The kernel switches to an address space the crate built, and goes on running on it.
+fn activate(verdicts: &mut Verdicts, ram_end: usize) {
+    DATA_WORD.store(0x5eed_0000_0000_0001, Ordering::SeqCst);
+    let space = space::new_kernel_space(ram_end).expect("frames for the kernel's space");
+    let root = space.page_table().root_paddr();
+    // SAFETY: a kernel space maps the image, its stack (in `.bss`) and physical memory.
+    let boot = unsafe { space::activate(space) };
+    assert!(boot.is_none(), "the first space activated");
+    // From here on, the finisher is reached through the crate's device page.
+    finisher::set_va(FINISHER_VA);
+    let word = DATA_WORD.load(Ordering::SeqCst);
+    let addr = (&raw const DATA_WORD).addr();
+    let translated = active(|space| space.page_table().translate(addr).map(|(pa, _)| pa));
+    verdicts.check(
+        space::satp_root() == root && word == 0x5eed_0000_0000_0001 && translated == Some(addr - PHYS_OFFSET),
+        "activate",
+        format_args!(
+            "satp holds the crate's Sv39 root {:#x} (expected {root:#x}); .data word at {addr:#x} read back {word:#x} through its high-half leaf to {:#x}",
+            space::satp_root(),
+            translated.unwrap_or(0),
+        ),
+    );
+}
+
+/// The linear map takes huge pages where they fit: far fewer table frames than 4 KiB pages
+/// would need.
+fn huge_pages(verdicts: &mut Verdicts) {
+    let (used, need, leaf, probe, mib) = active(|space| {
+        // Tables 4 KiB leaves would need: the root, one per gigabyte and one per 2 MiB that
+        // an area touches (areas come in address order, so each is counted once).
+        let (mut need, mut last_1g, mut last_2m, mut bytes) = (1, None, None, 0);
+        for area in space.iter() {
+            let range = area.range();
+            bytes += range.len();
+            for (shift, last) in [(30, &mut last_1g), (21, &mut last_2m)] {
+                for region in range.start >> shift..=(range.end - 1) >> shift {
+                    if *last != Some(region) {
+                        *last = Some(region);
+                        need += 1;
+                    }
+                }
+            }
+        }
+        // A 2 MiB page in the middle of the linear window onto RAM.
+        let physical = space
+            .iter()
+            .max_by_key(|area| area.range().len())
+            .map(|a| a.range());
+        let probe = physical.map_or(0, |r| (r.start + r.len() / 2) & !((2 << 20) - 1));
+        let leaf = space.page_table().query(probe);
+        (
+            1 + space.page_table().table_frames(),
+            need,
+            leaf,
+            probe,
+            bytes >> 20,
+        )
+    });
+    let size = leaf.map(|leaf| leaf.size);
+    verdicts.check(
+        used < need && size == Some(PageSize::Size2M),
+        "huge pages",
+        format_args!(
+            "{mib} MiB mapped linear in {used} table frames (4 KiB pages would need {need}); {probe:#x} is a {} leaf",
+            size.map_or("missing", |s| match s {
+                PageSize::Size4K => "4 KiB",
+                PageSize::Size2M => "2 MiB",
+                PageSize::Size1G => "1 GiB",
+            })
+        ),
+    );
+}
+
+/// A frame mapped a second time through the crate (`Linear`) is the same memory as through
+/// the window onto RAM; once unmapped, a write to the alias faults.
+fn alias(verdicts: &mut Verdicts) {
+    let frame = Frames.alloc().expect("a frame");
+    let window = frame + PHYS_OFFSET;
+    let pushed = active(|space| {
+        space.push(
+            ALIAS_VA,
+            ALIAS_VA + PAGE_SIZE,
+            MemoryAttr::new(),
+            Linear::new(ALIAS_VA - frame),
+        )
+    });
+    pushed.expect("the alias area");
+    // SAFETY: both addresses map the frame just allocated, which nothing else uses.
+    let (seen_at_alias, seen_in_window) = unsafe {
+        ptr(window).write_volatile(0xa11a5);
+        let seen = ptr(ALIAS_VA).read_volatile();
+        ptr(ALIAS_VA + 8).write_volatile(0xb0b);
+        (seen, ptr(window + 8).read_volatile())
+    };
+    let unmapped = active(|space| space.unmap(ALIAS_VA, ALIAS_VA + PAGE_SIZE));
+    unmapped.expect("the alias area unmaps");
+    // SAFETY: if the write succeeds, it writes the frame, still ours.
+    let after_unmap = unsafe { trap::probe_write(ALIAS_VA, 1) };
+    Frames.dealloc(frame);
+    verdicts.check(
+        seen_at_alias == 0xa11a5 && seen_in_window == 0xb0b && after_unmap == Err(ALIAS_VA),
+        "linear alias",
+        format_args!(
+            "frame {frame:#x} written at {window:#x} read {seen_at_alias:#x} at {ALIAS_VA:#x} and back ({seen_in_window:#x}); after unmap a write there {}",
+            if after_unmap == Err(ALIAS_VA) { "faulted" } else { "did not fault" },
+        ),
+    );
+}
+
+/// The finisher this kernel exits through is a device leaf the crate mapped.
+fn device(verdicts: &mut Verdicts) {
+    let leaf = active(|space| space.page_table().query(FINISHER_VA));
+    let ok = leaf.is_some_and(|l| l.pa == finisher::PA && l.attr.is_device() && !l.attr.is_user());
+    verdicts.check(
+        ok && finisher::va() == FINISHER_VA,
+        "device",
+        format_args!(
+            "the test finisher {:#x} is mapped at {FINISHER_VA:#x} as {}, and the kernel exits through it",
+            leaf.map_or(0, |l| l.pa),
+            leaf.map_or("nothing", |l| if l.attr.is_device() { "device memory" } else { "normal memory" }),
+        ),
+    );
+}
+
+/// In a second kernel space: a 64 MiB `Lazy` area touched sparsely costs one frame per
+/// touched page, its pages fault in through `handle_page_fault`; `protect` makes a page
+/// read-only in the MMU; and dropping the space gives back every frame it took.
+fn lazy(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
+    let mut second = space::new_kernel_space(ram_end).expect("frames for a second space");
+    second
+        .push(LAZY_VA, LAZY_VA + LAZY_LEN, MemoryAttr::new(), Lazy::new())
+        .expect("the lazy area");
+    // SAFETY: a kernel space maps the image, its stack and physical memory.
+    let kernel = unsafe { space::activate(second) }.expect("the kernel's space was active");
+    let (frames_before, tables_before) = (frames::live(), tables());
+    let page = |i: usize| LAZY_VA + i * (LAZY_LEN / TOUCHED) + (i * 7 % 1024) * PAGE_SIZE;
+    for i in 0..TOUCHED {
+        // SAFETY: a page of the lazy area, which no one else uses; the write faults it in.
+        unsafe { ptr(page(i)).write_volatile(0x1a2e_0000 + i as u64) };
+    }
+    // SAFETY: as above, the pages are mapped now.
+    let intact =
+        (0..TOUCHED).all(|i| unsafe { ptr(page(i)).read_volatile() } == 0x1a2e_0000 + i as u64);
+    let tables_taken = tables() - tables_before;
+    let pages_taken = frames::live() - frames_before - tables_taken;
+    let mapped = active(|space| {
+        let (mut va, mut n) = (LAZY_VA, 0);
+        while let Some(at) = space.page_table().next_mapped(va, LAZY_VA + LAZY_LEN) {
+            (va, n) = (at + PAGE_SIZE, n + 1);
+        }
+        n
+    });
+    verdicts.check(
+        intact && pages_taken == TOUCHED && mapped == TOUCHED,
+        "lazy",
+        format_args!(
+            "{} MiB Lazy area, {TOUCHED} pages written and read back through page faults: {pages_taken} page frames (+{tables_taken} table frames), {mapped} pages mapped",
+            LAZY_LEN >> 20
+        ),
+    );
+
+    // `protect` takes write permission away in the MMU, and gives it back.
+    let target = page(3);
+    let ro =
+        active(|space| space.protect(target, target + PAGE_SIZE, MemoryAttr::new().set_readonly()));
+    // SAFETY: a page of the lazy area, ours.
+    let refused = unsafe { trap::probe_write(target, 0xdead) };
+    // SAFETY: as above.
+    let kept = unsafe { ptr(target).read_volatile() };
+    let rw = active(|space| space.protect(target, target + PAGE_SIZE, MemoryAttr::new()));
+    // SAFETY: as above.
+    let allowed = unsafe { trap::probe_write(target, 0xbeef) };
+    verdicts.check(
+        ro.is_ok() && rw.is_ok() && refused == Err(target) && kept == 0x1a2e_0003 && allowed.is_ok(),
+        "protect",
+        format_args!(
+            "a write to {target:#x} made read-only {} (the page kept {kept:#x}); made writable again, a write {}",
+            if refused.is_err() { "faulted" } else { "went through" },
+            if allowed.is_ok() { "went through" } else { "faulted" },
+        ),
+    );
+
+    // Unmapping the area frees its pages; dropping the space, its tables too.
+    let unmapped = active(|space| space.unmap(LAZY_VA, LAZY_VA + LAZY_LEN));
+    let after_unmap = frames::live() - frames_before;
+    let tables_kept = tables() - tables_before;
+    // SAFETY: `kernel` is a kernel space as `second` is.
+    let second = unsafe { space::activate(kernel) }.expect("the second space was active");
+    drop(second);
+    let after_drop = frames::live();
+    verdicts.check(
+        unmapped.is_ok() && after_unmap == tables_kept && after_drop == before,
+        "frames back",
+        format_args!(
+            "after unmap {after_unmap} frames above the count before the touches, the {tables_kept} tables kept; after the space was dropped {after_drop} frames in use, as before it was built ({before})"
+        ),
+    );
+}
+
+/// Copy-on-write between two kernel spaces, parent and child of `clone_for_fork`: each side
+/// reads back what it wrote and the other side's writes never; a write copies a page only
+/// while its frame is shared; dropping both spaces gives back every frame.
+fn fork(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
+    const PAGES: usize = 4;
+    let page = |i: usize| LAZY_VA + i * PAGE_SIZE;
+    let mut parent = space::new_kernel_space(ram_end).expect("frames for a parent space");
+    parent
+        .push(LAZY_VA, page(PAGES), MemoryAttr::new(), Lazy::new())
+        .expect("the parent's private area");
+    // SAFETY: a kernel space maps the image, its stack and physical memory.
+    let kernel = unsafe { space::activate(parent) }.expect("the kernel's space was active");
+    for i in 0..PAGES {
+        // SAFETY: a page of the private area, ours; the write faults it in.
+        unsafe { ptr(page(i)).write_volatile(0x9a7e_0000 + i as u64) };
+    }
+    // SAFETY: as for `try_new` in `new_kernel_space`: every frame is mapped at
+    // `pa + PHYS_OFFSET`.
+    let table = unsafe { Sv39Table::try_new() }.expect("a root for the child");
+    let child = active(|parent| parent.clone_for_fork(table)).expect("the child's space");
+    let at_fork = frames::live();
+
+    // Sides take turns: `write` pages get a side's own value, then every page is read.
+    let turn = |space: space::Space, own: u64, write: &[usize]| {
+        // SAFETY: a kernel space maps the image, its stack and physical memory.
+        let other = unsafe { space::activate(space) }.expect("a space was active");
+        for &i in write {
+            // SAFETY: a page of the private area, ours.
+            unsafe { ptr(page(i)).write_volatile(own + i as u64) };
+        }
+        // SAFETY: as above.
+        let seen: [u64; PAGES] = core::array::from_fn(|i| unsafe { ptr(page(i)).read_volatile() });
+        (other, seen)
+    };
+    let (parent, child_seen) = turn(child, 0xc41d_0000, &[0, 1]);
+    let (child, parent_seen) = turn(parent, 0x9a7e_1000, &[0, 2]);
+    let copies = frames::live() - at_fork;
+    let (parent, child_later) = turn(child, 0, &[]);
+    // Parent: its own pages 0 and 2, the fork's 1 and 3. Child: its own 0 and 1, the fork's
+    // 2 and 3. The child's writes copied pages 0 and 1 (shared); the parent's write to 2
+    // copied it (still shared), to 0 did not (the child had copied it away).
+    let (fork, child_own, parent_own) = (0x9a7e_0000, 0xc41d_0000, 0x9a7e_1000);
+    let want_parent = [parent_own, fork + 1, parent_own + 2, fork + 3];
+    let want_child = [child_own, child_own + 1, fork + 2, fork + 3];
+    drop(parent);
+    // SAFETY: `kernel` is a kernel space as the child is.
+    let child = unsafe { space::activate(kernel) }.expect("the child's space was active");
+    drop(child);
+    let after = frames::live();
+    let separate =
+        parent_seen == want_parent && child_seen == want_child && child_later == want_child;
+    verdicts.check(
+        separate && copies == 3 && after == before,
+        "copy-on-write",
+        format_args!(
+            "after fork the child wrote pages 0 and 1, the parent 0 and 2; {}; {copies} frames copied for 3 writes to shared pages; both spaces dropped, {after} frames in use as before ({before})",
+            if separate {
+                "each read back its own writes and never the other's"
+            } else {
+                "a side read the other's writes or lost its own"
+            },
+        ),
+    );
+    if !separate {
+        println!("    parent read {parent_seen:x?}, child {child_seen:x?} then {child_later:x?}");
+    }
+}
+
+/// U-mode processes, their system calls and page faults served through their own
+/// `MemorySet`: one maps, writes, unmaps, says hello and exits; one writes a page it made
+/// read-only and is killed at that address; then every frame is back.
+fn processes(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
+    let first = user::run(Program::Mmap, ram_end);
+    let said = &first.written.0[..first.written.1];
+    verdicts.check(
+        first.exit == Exit::Code(42)
+            && said == b"hello from U-mode\n"
+            && first.faults == 2
+            && first.pages == 1,
+        "user mmap",
+        format_args!(
+            "a process mapped 64 KiB at {:#x}, wrote 2 pages ({} faults), unmapped 1 ({} left mapped), wrote {} bytes, ended with {}",
+            first.mapped,
+            first.faults,
+            first.pages,
+            said.len(),
+            first.exit
+        ),
+    );
+    let second = user::run(Program::Mprotect, ram_end);
+    let after = frames::live();
+    verdicts.check(
+        second.exit == (Exit::Segv { addr: second.mapped }) && second.mapped != 0 && after == before,
+        "user mprotect",
+        format_args!(
+            "a process that wrote to its page {:#x} after mprotect(PROT_READ) ended with {}; both processes gone, {after} frames in use as before ({before})",
+            second.mapped, second.exit
+        ),
+    );
+}
+
+/// Where the two-hart check maps its lazy area, and the pages of it each hart writes (every
+/// other one, from its own end: the harts' pages interleave, and their faults run at once).
+const SMP_VA: usize = 0xffff_ffe8_0000_0000;
+const SMP_PAGES: usize = 256;
+
+/// How many harts finished their share of the two-hart check.
+static HARTS_DONE: AtomicUsize = AtomicUsize::new(0);
+/// How many harts arrived at the start of their share.
+static HARTS_ARRIVED: AtomicUsize = AtomicUsize::new(0);
+/// Writes to the two-hart area so far, both harts together: a clock.
+static TICKS: AtomicUsize = AtomicUsize::new(0);
+/// Each hart's first and last tick: `[first of share 0, last of 0, first of 1, last of 1]`.
+static SPANS: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
+
+/// One hart's share of the two-hart check: waits (a while) for the other hart, writes its
+/// pages of the lazy area (faulting each in) noting when, then reads them back; counts
+/// itself done if all held.
+fn smp_share(share: usize) {
+    HARTS_ARRIVED.fetch_add(1, Ordering::SeqCst);
+    let mut spins = 0u64;
+    while HARTS_ARRIVED.load(Ordering::SeqCst) < 2 && spins < 1 << 26 {
+        core::hint::spin_loop();
+        spins += 1;
+    }
+    let pages = (0..SMP_PAGES).filter(|i| i % 2 == share);
+    let value = |i: usize| 0x5a1e_0000 + (share << 12 | i) as u64;
+    for i in pages.clone() {
+        // SAFETY: a page of the lazy area that only this hart touches; the write faults it in.
+        unsafe { ptr(SMP_VA + i * PAGE_SIZE).write_volatile(value(i)) };
+        let tick = TICKS.fetch_add(1, Ordering::SeqCst);
+        if i < 2 {
+            SPANS[2 * share].store(tick, Ordering::SeqCst);
+        }
+        SPANS[2 * share + 1].store(tick, Ordering::SeqCst);
+    }
+    let read = |i: usize| {
+        // SAFETY: as above, the page is mapped now.
+        unsafe { ptr(SMP_VA + i * PAGE_SIZE).read_volatile() }
+    };
+    if pages.clone().all(|i| read(i) == value(i)) {
+        HARTS_DONE.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// What the second hart runs once it is on the kernel's address space: its share, then it
+/// stops.
+pub fn second_hart() -> ! {
+    smp_share(1);
+    sbi_rt::hart_stop();
+    unreachable!("hart_stop returned");
+}
+
+/// Two harts fault in the pages of one lazy area of the kernel's space, through the same
+/// `MemorySet` (behind its lock), both running: every page costs one frame, and holds what
+/// its hart wrote. Whether their faults interleaved in time is reported.
+fn two_harts(verdicts: &mut Verdicts, hart: usize) {
+    active(|space| {
+        space.push(
+            SMP_VA,
+            SMP_VA + SMP_PAGES * PAGE_SIZE,
+            MemoryAttr::new(),
+            Lazy::new(),
+        )
+    })
+    .expect("the two-hart area");
+    let (before, tables_before) = (frames::live(), tables());
+    let other = 1 - hart;
+    // SAFETY: `SECOND_STACK` is used by the second hart alone.
+    let stack_top = (&raw mut boot::SECOND_STACK).addr() + boot::SECOND_STACK_SIZE;
+    let entry = boot::_start_second as *const () as usize - PHYS_OFFSET;
+    let started = sbi_rt::hart_start(other, entry, stack_top);
+    smp_share(0);
+    // Waits for the other hart, for a while.
+    let mut spins = 0u64;
+    while HARTS_DONE.load(Ordering::SeqCst) < 2 && spins < 1 << 28 {
+        core::hint::spin_loop();
+        spins += 1;
+    }
+    let done = HARTS_DONE.load(Ordering::SeqCst);
+    let [first0, last0, first1, last1] = SPANS.each_ref().map(|tick| tick.load(Ordering::SeqCst));
+    // Each hart wrote (and faulted) before the other's last write: their faults interleaved.
+    // Reported, not required: on a loaded host one hart's share may run before the other's.
+    let interleaved = first0 < last1 && first1 < last0;
+    let pages = frames::live() - before - (tables() - tables_before);
+    let unmapped = active(|space| space.unmap(SMP_VA, SMP_VA + SMP_PAGES * PAGE_SIZE));
+    verdicts.check(
+        started.is_ok() && done == 2 && pages == SMP_PAGES && unmapped.is_ok(),
+        "two harts",
+        format_args!(
+            "harts {hart} and {other} each faulted in every other page of a {SMP_PAGES}-page Lazy area through one MemorySet: {done} of 2 read theirs back, {pages} page frames; the harts' writes {} (ticks {first0}-{last0} and {first1}-{last1})",
+            if interleaved { "interleaved" } else { "did not interleave this time" }
+        ),
+    );
+}
+
+/// Table frames below the root in the active space.
+fn tables() -> usize {
+    active(|space| space.page_table().table_frames())
+}
+
+/// The kernel's pointer to the `u64` at `va`.
+fn ptr(va: usize) -> *mut u64 {
+    core::ptr::with_exposed_provenance_mut(va)
+}
