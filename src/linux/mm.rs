@@ -1,0 +1,693 @@
+//! [`LinuxMm`]: `mmap`, `munmap` and `mprotect` with Linux's arguments,
+//! checks, placement, VMA flags, merges and results.
+
+#![forbid(unsafe_code)]
+
+use core::fmt;
+
+use super::errno::Errno;
+use super::layout::{LinuxLayout, ThpRule, PAGE_SIZE};
+use super::vma::{Backing, LinuxSegment, VmFlags, VmaAttrs};
+use crate::map::{ArgsOf, RangeActionMap, RangeAdapter, SegmentOf};
+use crate::range::Window;
+
+/// `PROT_*` bits (x86-64 values).
+pub mod prot {
+    /// `PROT_NONE`.
+    pub const NONE: u32 = 0;
+    /// `PROT_READ`.
+    pub const READ: u32 = 0x1;
+    /// `PROT_WRITE`.
+    pub const WRITE: u32 = 0x2;
+    /// `PROT_EXEC`.
+    pub const EXEC: u32 = 0x4;
+    /// `PROT_SEM`: accepted and ignored.
+    pub const SEM: u32 = 0x8;
+    /// `PROT_GROWSDOWN` (`mprotect` only: extend down to the VMA's start).
+    pub const GROWSDOWN: u32 = 0x0100_0000;
+    /// `PROT_GROWSUP` (refused on x86-64).
+    pub const GROWSUP: u32 = 0x0200_0000;
+}
+
+/// `MAP_*` flags of `mmap` (x86-64 values).
+pub mod map {
+    /// `MAP_SHARED`.
+    pub const SHARED: u32 = 0x1;
+    /// `MAP_PRIVATE`.
+    pub const PRIVATE: u32 = 0x2;
+    /// `MAP_SHARED_VALIDATE`: shared, and unknown flags are an error.
+    pub const SHARED_VALIDATE: u32 = 0x3;
+    /// `MAP_DROPPABLE`.
+    pub const DROPPABLE: u32 = 0x8;
+    /// `MAP_TYPE`: the bits that hold the mapping type.
+    pub const TYPE: u32 = 0xf;
+    /// `MAP_FIXED`.
+    pub const FIXED: u32 = 0x10;
+    /// `MAP_ANONYMOUS`.
+    pub const ANONYMOUS: u32 = 0x20;
+    /// `MAP_32BIT`: below 2 GiB (x86-64).
+    pub const BIT32: u32 = 0x40;
+    /// `MAP_GROWSDOWN`.
+    pub const GROWSDOWN: u32 = 0x100;
+    /// `MAP_DENYWRITE` (ignored).
+    pub const DENYWRITE: u32 = 0x800;
+    /// `MAP_EXECUTABLE` (ignored).
+    pub const EXECUTABLE: u32 = 0x1000;
+    /// `MAP_LOCKED`.
+    pub const LOCKED: u32 = 0x2000;
+    /// `MAP_NORESERVE`.
+    pub const NORESERVE: u32 = 0x4000;
+    /// `MAP_POPULATE`.
+    pub const POPULATE: u32 = 0x8000;
+    /// `MAP_NONBLOCK`.
+    pub const NONBLOCK: u32 = 0x1_0000;
+    /// `MAP_STACK`.
+    pub const STACK: u32 = 0x2_0000;
+    /// `MAP_HUGETLB`.
+    pub const HUGETLB: u32 = 0x4_0000;
+    /// `MAP_SYNC`.
+    pub const SYNC: u32 = 0x8_0000;
+    /// `MAP_FIXED_NOREPLACE`.
+    pub const FIXED_NOREPLACE: u32 = 0x10_0000;
+    /// `MAP_UNINITIALIZED`.
+    pub const UNINITIALIZED: u32 = 0x400_0000;
+    /// `LEGACY_MAP_MASK`: the flags `MAP_SHARED_VALIDATE` accepts on any
+    /// file.
+    pub const LEGACY_MASK: u32 = SHARED
+        | PRIVATE
+        | FIXED
+        | ANONYMOUS
+        | DENYWRITE
+        | EXECUTABLE
+        | UNINITIALIZED
+        | GROWSDOWN
+        | LOCKED
+        | NORESERVE
+        | POPULATE
+        | NONBLOCK
+        | STACK
+        | HUGETLB;
+}
+
+/// What kind of file a mapping is of: it decides the placement rule and
+/// whether the file can be mapped at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FileKind {
+    /// A regular file of a file system that aligns mappings to huge pages
+    /// relative to the file offset (`thp_get_unmapped_area`: ext4, xfs).
+    Thp,
+    /// A shmem file (tmpfs, memfd) with `shmem_enabled=never`, or any file
+    /// system with no placement rule of its own: placed plainly.
+    Shmem,
+    /// `/dev/zero`: private, anonymous memory named after it; shared, a
+    /// shmem object of its own (as `MAP_SHARED | MAP_ANONYMOUS`).
+    DevZero,
+    /// A file without an `mmap` operation (a directory, a pipe): `ENODEV`.
+    NoMmap,
+}
+
+/// The open file an `mmap` maps: what the kernel's file table knows of the
+/// descriptor that `mmap`'s `fd` names.
+///
+/// # Examples
+///
+/// ```
+/// use range_action_map::linux::{FileKind, MmapFile};
+///
+/// // An ext4 file opened O_RDONLY, known to the caller as open file 7.
+/// let file = MmapFile::new(7, FileKind::Thp, true, false);
+/// assert!(file.readable() && !file.writable());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MmapFile {
+    id: u64,
+    kind: FileKind,
+    readable: bool,
+    writable: bool,
+}
+
+impl MmapFile {
+    /// The open file description `id` (its identity: mappings of two
+    /// `open`s of one path never merge), of `kind`, opened for reading
+    /// and/or writing.
+    #[must_use]
+    pub const fn new(id: u64, kind: FileKind, readable: bool, writable: bool) -> MmapFile {
+        MmapFile {
+            id,
+            kind,
+            readable,
+            writable,
+        }
+    }
+
+    /// The identity of the open file description.
+    #[must_use]
+    pub const fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The kind of file.
+    #[must_use]
+    pub const fn kind(&self) -> FileKind {
+        self.kind
+    }
+
+    /// Whether it was opened for reading.
+    #[must_use]
+    pub const fn readable(&self) -> bool {
+        self.readable
+    }
+
+    /// Whether it was opened for writing.
+    #[must_use]
+    pub const fn writable(&self) -> bool {
+        self.writable
+    }
+}
+
+/// `PAGE_ALIGN(len)`, or `None` when it wraps.
+const fn page_align(len: usize) -> Option<usize> {
+    match len.checked_add(PAGE_SIZE - 1) {
+        Some(x) => Some(x & !(PAGE_SIZE - 1)),
+        None => None,
+    }
+}
+
+/// A process's address space under Linux's memory system calls: a
+/// [`RangeActionMap`] of VMAs and the [`LinuxLayout`] that places them.
+///
+/// Each method takes the system call's own arguments and returns what
+/// Linux 6.18 (x86-64, no address randomisation) returns: `Ok` with the
+/// address or `0`, or `Err` with the errno. Nothing allocates inside; new
+/// VMA nodes come from [`LinuxSegment::new_vma`].
+///
+/// # Examples
+///
+/// ```
+/// use range_action_map::linux::{map, prot, FileKind, LinuxMm, MmapFile, VmaAdapter};
+///
+/// let mut mm = LinuxMm::<VmaAdapter>::new();
+/// // 4 MiB of an ext4 file from offset 0: aligned to 2 MiB.
+/// let file = MmapFile::new(3, FileKind::Thp, true, true);
+/// let at = mm.mmap(0, 4 << 20, prot::READ, map::PRIVATE, Some(&file), 0).unwrap();
+/// assert_eq!(at % (2 << 20), 0);
+/// // Unmapping its middle leaves two VMAs with their file offsets.
+/// mm.munmap(at + 0x1000, 0x1000).unwrap();
+/// assert_eq!(
+///     mm.to_string(),
+///     format!(
+///         "{at:08x}-{:08x} r--p 00000000 00:00 3\n{:08x}-{:08x} r--p 00002000 00:00 3\n",
+///         at + 0x1000,
+///         at + 0x2000,
+///         at + (4 << 20),
+///     )
+/// );
+/// ```
+pub struct LinuxMm<A: RangeAdapter> {
+    map: RangeActionMap<A>,
+    layout: LinuxLayout,
+    /// The next shmem object identity (shared anonymous memory).
+    next_object: u64,
+    /// The next `anon_vma` identity.
+    next_anon_vma: u64,
+}
+
+impl<A> LinuxMm<A>
+where
+    A: RangeAdapter + Default,
+    SegmentOf<A>: LinuxSegment,
+    ArgsOf<A>: Default,
+{
+    /// An empty address space with the default layout
+    /// ([`LinuxLayout::new`]: 8 MiB stack limit, 47-bit user space).
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_layout(LinuxLayout::new(), ArgsOf::<A>::default())
+    }
+}
+
+impl<A> Default for LinuxMm<A>
+where
+    A: RangeAdapter + Default,
+    SegmentOf<A>: LinuxSegment,
+    ArgsOf<A>: Default,
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<A> LinuxMm<A>
+where
+    A: RangeAdapter + Default,
+    SegmentOf<A>: LinuxSegment,
+{
+    /// An empty address space placed by `layout`, whose map hands `args` to
+    /// the segment callbacks. The map's window is `[0, task_size)`.
+    #[must_use]
+    pub fn with_layout(layout: LinuxLayout, args: ArgsOf<A>) -> Self {
+        let window = Window::new(0, layout.task_size()).unwrap_or_default();
+        LinuxMm {
+            map: RangeActionMap::with_window(window, args),
+            layout,
+            next_object: 1,
+            next_anon_vma: 1,
+        }
+    }
+}
+
+impl<A> LinuxMm<A>
+where
+    A: RangeAdapter,
+    SegmentOf<A>: LinuxSegment,
+{
+    /// The VMAs.
+    #[must_use]
+    pub fn map(&self) -> &RangeActionMap<A> {
+        &self.map
+    }
+
+    /// The layout that places non-fixed mappings.
+    #[must_use]
+    pub fn layout(&self) -> &LinuxLayout {
+        &self.layout
+    }
+
+    /// Adds a VMA `[start, end)` with `attrs` as it is, for address spaces
+    /// that start with VMAs (the layout at `execve`, a replay's first
+    /// snapshot). It merges with its neighbours by Linux's rule, as any new
+    /// VMA: give VMAs that must stay apart distinct `anon_vma`s or files.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for an empty, misaligned or out-of-window range, `EEXIST`
+    /// if it overlaps a VMA.
+    pub fn insert(&mut self, start: usize, end: usize, attrs: VmaAttrs) -> Result<(), Errno> {
+        if start % PAGE_SIZE != 0 || end % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        self.map
+            .window()
+            .check(start, end)
+            .map_err(|_| Errno::EINVAL)?;
+        if self.map.overlapping(start, end).next().is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let node = SegmentOf::<A>::new_vma(attrs, self.map.args_mut());
+        self.map
+            .mmap_fixed_noreplace(start, end, node)
+            .map(|_| ())
+            .map_err(|_| Errno::EEXIST)
+    }
+
+    /// A write fault at `addr` (`anon_vma_prepare`): a private VMA that has
+    /// no `anon_vma` gets a new one. This is what makes written VMAs
+    /// distinct for merging. Returns whether `addr` is mapped and writable.
+    pub fn write_fault(&mut self, addr: usize) -> bool {
+        let Some(vma) = self.map.find(addr) else {
+            return false;
+        };
+        let attrs = vma.attrs();
+        if !attrs.flags().contains(VmFlags::WRITE) {
+            return false;
+        }
+        if !attrs.flags().contains(VmFlags::MAYSHARE) && attrs.anon_vma().is_none() {
+            let id = core::num::NonZeroU64::new(self.next_anon_vma);
+            self.next_anon_vma += 1;
+            vma.set_attrs(attrs.with_anon_vma(id));
+        }
+        true
+    }
+
+    /// `mmap(addr, len, prot, flags, fd, off)`: `file` is the open file
+    /// `fd` names (`None` when no file is open under it; ignored with
+    /// `MAP_ANONYMOUS`).
+    ///
+    /// Placement: `MAP_FIXED` at `addr` (replacing what was there),
+    /// `MAP_FIXED_NOREPLACE` at `addr` if it is free, otherwise the
+    /// [`LinuxLayout`] with the huge-page rule of the kind of memory
+    /// ([`ThpRule`]). The new VMA merges with its neighbours.
+    ///
+    /// # Errors
+    ///
+    /// In Linux's order: `EINVAL` (misaligned `off`), `EBADF` (no file),
+    /// `ENOMEM` (`MAP_HUGETLB`: no huge pages reserved), `EINVAL` (`len`
+    /// 0), `ENOMEM` (`len` wraps when rounded, exceeds `task_size`, no
+    /// room, or a fixed range past `task_size`), `EINVAL` (misaligned fixed
+    /// address), `EEXIST` (`MAP_FIXED_NOREPLACE` over a VMA), then for
+    /// files `EOPNOTSUPP` (unknown `MAP_SHARED_VALIDATE` flags, `MAP_SYNC`),
+    /// `EACCES` (shared writable of a read-only file, or a file not open
+    /// for reading), `EINVAL` (bad type), `ENODEV` (not mappable),
+    /// `EOVERFLOW` (offset past `MAX_LFS_FILESIZE`), and for anonymous
+    /// memory `EINVAL` (bad type).
+    ///
+    /// # Cost
+    ///
+    /// *O*(log n + k) for k VMAs replaced; no allocation but the new node.
+    pub fn mmap(
+        &mut self,
+        addr: usize,
+        len: usize,
+        prot: u32,
+        flags: u32,
+        file: Option<&MmapFile>,
+        off: u64,
+    ) -> Result<usize, Errno> {
+        if off % PAGE_SIZE as u64 != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let file = if flags & map::ANONYMOUS != 0 {
+            None
+        } else {
+            Some(file.ok_or(Errno::EBADF)?)
+        };
+        if flags & map::HUGETLB != 0 && file.is_none() {
+            return Err(Errno::ENOMEM);
+        }
+        let pgoff = off / PAGE_SIZE as u64;
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mut flags = flags;
+        if flags & map::FIXED_NOREPLACE != 0 {
+            flags |= map::FIXED;
+        }
+        let len = page_align(len).ok_or(Errno::ENOMEM)?;
+        let mtype = flags & map::TYPE;
+        let shared = matches!(mtype, map::SHARED | map::SHARED_VALIDATE);
+        let addr = self.get_unmapped_area(addr, len, flags, file, shared, off)?;
+        let end = addr + len;
+        if flags & map::FIXED_NOREPLACE != 0 && self.map.overlapping(addr, end).next().is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let (vm_flags, backing) = self.vma_kind(prot, flags, file, shared)?;
+        if let Some(file) = file {
+            // file_mmap_ok(): the last page must stay below MAX_LFS_FILESIZE.
+            let max = (i64::MAX as u64) - len as u64;
+            if file.kind != FileKind::DevZero && pgoff > max >> 12 {
+                return Err(Errno::EOVERFLOW);
+            }
+        }
+        let backing = match backing {
+            Some(backing) => backing,
+            None => {
+                self.next_object += 1;
+                Backing::Shmem(self.next_object - 1)
+            }
+        };
+        let pgoff = match backing {
+            Backing::Anonymous | Backing::DevZero => (addr / PAGE_SIZE) as u64,
+            Backing::Shmem(_) if file.is_none_or(|f| f.kind == FileKind::DevZero) => 0,
+            _ => pgoff,
+        };
+        let node =
+            SegmentOf::<A>::new_vma(VmaAttrs::new(vm_flags, backing, pgoff), self.map.args_mut());
+        // The range is page aligned, below `task_size` and (for a
+        // non-fixed placement) free: only a failed split can fail here.
+        self.map
+            .mmap_fixed(addr, end, || node)
+            .map_err(|_| Errno::ENOMEM)?;
+        Ok(addr)
+    }
+
+    /// `__get_unmapped_area` for a page-rounded `len`.
+    fn get_unmapped_area(
+        &self,
+        addr: usize,
+        len: usize,
+        flags: u32,
+        file: Option<&MmapFile>,
+        shared: bool,
+        off: u64,
+    ) -> Result<usize, Errno> {
+        let task_size = self.layout.task_size();
+        if len > task_size {
+            return Err(Errno::ENOMEM);
+        }
+        let grows_down = |s: &SegmentOf<A>| s.attrs().flags().contains(VmFlags::GROWSDOWN);
+        let start = if flags & map::FIXED != 0 {
+            addr
+        } else if flags & map::BIT32 != 0 {
+            self.layout
+                .get_unmapped_area_32bit(&self.map, addr, len, grows_down)
+                .map_err(|_| Errno::ENOMEM)?
+        } else {
+            let rule = match file.map(MmapFile::kind) {
+                Some(FileKind::Thp) => ThpRule::File { offset: off },
+                Some(FileKind::DevZero) if !shared => ThpRule::Anonymous,
+                Some(_) => ThpRule::None,
+                None if shared => ThpRule::None,
+                None => ThpRule::Anonymous,
+            };
+            self.layout
+                .get_unmapped_area_for(&self.map, addr, len, rule, grows_down)
+                .map_err(|_| Errno::ENOMEM)?
+        };
+        if start > task_size - len {
+            return Err(Errno::ENOMEM);
+        }
+        if start % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        Ok(start)
+    }
+
+    /// The checks of `do_mmap` on the mapping type and the file, and the
+    /// VMA's flags and backing (`None`: a new shmem object).
+    fn vma_kind(
+        &self,
+        prot: u32,
+        flags: u32,
+        file: Option<&MmapFile>,
+        shared: bool,
+    ) -> Result<(VmFlags, Option<Backing>), Errno> {
+        let mtype = flags & map::TYPE;
+        let mut vm =
+            VmFlags::from_prot(prot) | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC;
+        let backing = if let Some(file) = file {
+            if shared {
+                let known = map::LEGACY_MASK | map::SYNC | map::FIXED_NOREPLACE;
+                if mtype == map::SHARED_VALIDATE && flags & !known != 0 {
+                    return Err(Errno::EOPNOTSUPP);
+                }
+                if prot & prot::WRITE != 0 && !file.writable {
+                    return Err(Errno::EACCES);
+                }
+                if file.writable {
+                    vm |= VmFlags::SHARED;
+                } else {
+                    // A read-only shared mapping keeps only VM_MAYSHARE.
+                    vm = vm.difference(VmFlags::MAYWRITE);
+                }
+                vm |= VmFlags::MAYSHARE;
+            } else if mtype != map::PRIVATE {
+                return Err(Errno::EINVAL);
+            }
+            if !file.readable {
+                return Err(Errno::EACCES);
+            }
+            if file.kind == FileKind::NoMmap {
+                return Err(Errno::ENODEV);
+            }
+            if mtype == map::SHARED_VALIDATE && flags & map::SYNC != 0 {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            match (file.kind, shared) {
+                (FileKind::DevZero, false) => Some(Backing::DevZero),
+                (FileKind::DevZero, true) => {
+                    vm |= VmFlags::SHARED;
+                    None
+                }
+                _ => Some(Backing::File(file.id)),
+            }
+        } else {
+            match mtype {
+                map::SHARED => {
+                    vm |= VmFlags::MAYSHARE | VmFlags::SHARED;
+                    None
+                }
+                map::DROPPABLE => {
+                    vm |= VmFlags::WIPEONFORK
+                        | VmFlags::DONTDUMP
+                        | VmFlags::DROPPABLE
+                        | VmFlags::NORESERVE;
+                    Some(Backing::Anonymous)
+                }
+                map::PRIVATE => Some(Backing::Anonymous),
+                _ => return Err(Errno::EINVAL),
+            }
+        };
+        for (bit, vm_bit) in [
+            (map::GROWSDOWN, VmFlags::GROWSDOWN),
+            (map::STACK, VmFlags::NOHUGEPAGE),
+            (map::NORESERVE, VmFlags::NORESERVE),
+            (map::LOCKED, VmFlags::LOCKED),
+        ] {
+            if flags & bit != 0 {
+                vm |= vm_bit;
+            }
+        }
+        // accountable_mapping(): private, writable, not MAP_NORESERVE.
+        let is_shared = shared || (file.is_none() && mtype == map::SHARED);
+        if !is_shared && prot & prot::WRITE != 0 && !vm.contains(VmFlags::NORESERVE) {
+            vm |= VmFlags::ACCOUNT;
+        }
+        Ok((vm, backing))
+    }
+
+    /// `munmap(addr, len)`: every VMA piece in `[addr, addr +
+    /// PAGE_ALIGN(len))` goes; pieces outside keep their attributes (file
+    /// pieces their offsets) and nothing merges. Unmapping a hole is fine.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` when `addr` is misaligned, `addr > task_size`, `len >
+    /// task_size - addr`, or `len` is 0.
+    ///
+    /// # Cost
+    ///
+    /// *O*(log n + k) for k VMAs touched.
+    pub fn munmap(&mut self, addr: usize, len: usize) -> Result<usize, Errno> {
+        let task_size = self.layout.task_size();
+        if addr % PAGE_SIZE != 0 || addr > task_size || len > task_size - addr {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_align(len).ok_or(Errno::EINVAL)?;
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let window = self.map.window();
+        let (start, end) = (addr.max(window.low()), (addr + len).min(window.high()));
+        if start < end {
+            self.map.unmap(start, end).map_err(|_| Errno::ENOMEM)?;
+        }
+        Ok(0)
+    }
+
+    /// `mprotect(addr, len, prot)` with Linux's walk: VMAs from `addr` on
+    /// get the new protection until the first hole (or the first VMA that
+    /// may not take it); each changed range is split off, changed
+    /// ([`VmaAttrs::protected`], `VM_ACCOUNT` included) and merged with its
+    /// neighbours. A VMA whose flags do not change is left alone.
+    ///
+    /// ```text
+    ///   [ A ][hole][ B ]   mprotect(A.start, all) -> ENOMEM, A changed, B not
+    ///   hole[ A ]          mprotect(hole.start, all) -> ENOMEM, nothing changed
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for both `PROT_GROWSDOWN` and `PROT_GROWSUP`, a misaligned
+    /// `addr`, unknown `prot` bits, `PROT_GROWSDOWN` on a VMA that does not
+    /// grow down, or `PROT_GROWSUP`; `ENOMEM` when the rounded range wraps,
+    /// nothing is mapped in it, its start is in a hole (nothing changed),
+    /// or a hole follows (the run before it changed); `EACCES` when a VMA
+    /// may not get `prot` (`VM_MAYWRITE` missing, ...; the run before it
+    /// changed). `len` 0 is `Ok(0)` after the alignment check.
+    ///
+    /// # Cost
+    ///
+    /// *O*((k + 1) log n) for k VMAs in the range.
+    pub fn mprotect(&mut self, addr: usize, len: usize, prot: u32) -> Result<usize, Errno> {
+        let grows = prot & (prot::GROWSDOWN | prot::GROWSUP);
+        let prot = prot & !grows;
+        if grows == prot::GROWSDOWN | prot::GROWSUP || addr % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if len == 0 {
+            return Ok(0);
+        }
+        let end = page_align(len)
+            .and_then(|len| addr.checked_add(len))
+            .ok_or(Errno::ENOMEM)?;
+        if prot & !(prot::READ | prot::WRITE | prot::EXEC | prot::SEM) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let prot = prot & (prot::READ | prot::WRITE | prot::EXEC);
+        let (start, stop, result) = self.mprotect_run(addr, end, prot, grows)?;
+        // Apply over [start, stop), one VMA at a time: a VMA whose flags
+        // stay as they are is not split (Linux's early return).
+        let mut at = start;
+        while at < stop {
+            // Loop invariant: [start, at) is done; [at, stop) is mapped.
+            let Some(vma) = self.map.find(at) else { break };
+            let range = self.map.range_of(vma);
+            let piece_end = range.end.min(stop);
+            let attrs = vma.attrs();
+            if attrs.protected(prot).flags() != attrs.flags() {
+                self.map
+                    .mprotect(at, piece_end, prot)
+                    .map_err(|_| Errno::ENOMEM)?;
+            }
+            at = piece_end;
+        }
+        result
+    }
+
+    /// The checks and the walk of `do_mprotect_pkey` without changing
+    /// anything: where the change starts, where it stops, and the result.
+    fn mprotect_run(
+        &self,
+        addr: usize,
+        end: usize,
+        prot: u32,
+        grows: u32,
+    ) -> Result<(usize, usize, Result<usize, Errno>), Errno> {
+        let mut vmas = self
+            .map
+            .overlapping(addr, end.min(self.map.window().high()));
+        let first = vmas.next().ok_or(Errno::ENOMEM)?;
+        let first_range = self.map.range_of(first);
+        let start = if grows & prot::GROWSDOWN != 0 {
+            if !first.attrs().flags().contains(VmFlags::GROWSDOWN) {
+                return Err(Errno::EINVAL);
+            }
+            first_range.start
+        } else {
+            if first_range.start > addr {
+                return Err(Errno::ENOMEM);
+            }
+            if grows & prot::GROWSUP != 0 {
+                return Err(Errno::EINVAL);
+            }
+            addr
+        };
+        let wanted = VmFlags::from_prot(prot);
+        let may = |v: &SegmentOf<A>| {
+            let f = v.attrs().flags();
+            [
+                (VmFlags::READ, VmFlags::MAYREAD),
+                (VmFlags::WRITE, VmFlags::MAYWRITE),
+                (VmFlags::EXEC, VmFlags::MAYEXEC),
+            ]
+            .into_iter()
+            .all(|(bit, may)| !wanted.contains(bit) || f.contains(may))
+        };
+        let mut tmp = first_range.start;
+        for vma in core::iter::once(first).chain(vmas) {
+            // Loop invariant: [start, tmp) is mapped by VMAs that take `prot`.
+            let range = self.map.range_of(vma);
+            if range.start != tmp {
+                return Ok((start, tmp, Err(Errno::ENOMEM)));
+            }
+            if !may(vma) {
+                return Ok((start, tmp.max(start), Err(Errno::EACCES)));
+            }
+            tmp = range.end.min(end);
+        }
+        let result = if tmp < end { Err(Errno::ENOMEM) } else { Ok(0) };
+        Ok((start, tmp, result))
+    }
+}
+
+impl<A> fmt::Display for LinuxMm<A>
+where
+    A: RangeAdapter,
+    SegmentOf<A>: LinuxSegment + fmt::Display,
+{
+    /// The VMAs as `/proc/self/maps` lines (without path names): `start-end
+    /// perms offset dev inode`, one per VMA, merges included.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.map, f)
+    }
+}

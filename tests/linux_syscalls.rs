@@ -1,0 +1,360 @@
+//! Replays the captures of `tests/data/linux_syscalls/` (recorded on Linux
+//! 6.18 by `tools/linux-syscall-trace/`) call by call through
+//! [`LinuxMm`], and requires every result (address or errno) and every
+//! snapshot of `/proc/self/smaps` (VMA for VMA: range, permissions, offset
+//! and the modelled `VmFlags`) to be Linux's.
+//!
+//! A file is replayed up to its first call the personality does not cover
+//! yet (`brk`, `mremap`, `madvise`, `mlock`, resource limits, ...): after it
+//! the address space would no longer be the kernel's. The calls before it
+//! all count, and the test prints per call type how many were replayed and
+//! how many agreed, and where each file stopped.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::num::NonZeroU64;
+
+use range_action_map::linux::{
+    Backing, Errno, FileKind, LinuxMm, LinuxSegment, MmapFile, VmFlags, VmaAdapter, VmaAttrs,
+    DEFAULT_TASK_SIZE, PAGE_SIZE,
+};
+
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/linux_syscalls");
+
+/// The `VmFlags` the personality tracks (`check.py`'s `MODELLED`, less the
+/// flags of calls it does not cover yet: `dc wf rr sr lo` need `madvise`
+/// and `mlock`, `hg` needs `madvise`; they cannot differ before the first
+/// such call, which ends a replay).
+const MODELLED: &[&str] = &[
+    "rd", "wr", "ex", "sh", "mr", "mw", "me", "ms", "gd", "ac", "nr", "nh", "hg", "dc", "wf", "rr",
+    "sr", "lo", "dd", "dp",
+];
+
+fn num(s: &str) -> i128 {
+    match s.strip_prefix("0x") {
+        Some(hex) => i128::from_str_radix(hex, 16).unwrap(),
+        None => s.parse().unwrap(),
+    }
+}
+
+/// A call's `key=value` arguments.
+fn args(fields: &[&str]) -> HashMap<String, String> {
+    fields
+        .iter()
+        .filter_map(|f| f.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A `-> result` as the personality returns it.
+fn expected(result: &str) -> Result<usize, Errno> {
+    match result.strip_prefix('-') {
+        Some(name) => Err(Errno::from_name(name).unwrap_or_else(|| panic!("errno {name}"))),
+        None => Ok(num(result) as usize),
+    }
+}
+
+/// One VMA of a snapshot: range, perms, offset, VmFlags (modelled ones).
+#[derive(Debug, PartialEq, Eq)]
+struct SnapVma {
+    start: usize,
+    end: usize,
+    perms: String,
+    offset: u64,
+    flags: BTreeSet<String>,
+}
+
+struct Snapshot {
+    tag: String,
+    lo: usize,
+    hi: usize,
+    /// Each VMA, its inode, its path and all its `VmFlags` codes.
+    vmas: Vec<(SnapVma, u64, String, Vec<String>)>,
+}
+
+fn parse_snapshot(header: &str, lines: &mut std::iter::Peekable<std::str::Lines<'_>>) -> Snapshot {
+    let fields: Vec<&str> = header.split_whitespace().collect();
+    let tag = fields[1].to_string();
+    let a = args(&fields[2..]);
+    let lo = a.get("lo").map_or(0, |v| num(v) as usize);
+    let hi = a.get("hi").map_or(usize::MAX, |v| num(v) as usize);
+    let mut vmas: Vec<(SnapVma, u64, String, Vec<String>)> = Vec::new();
+    loop {
+        let line = lines.next().expect("unterminated snapshot");
+        if line.starts_with("maps-end") {
+            break;
+        }
+        if let Some(rest) = line.strip_prefix("VmFlags:") {
+            let (vma, _, _, raw) = vmas.last_mut().unwrap();
+            *raw = rest.split_whitespace().map(str::to_string).collect();
+            vma.flags = rest
+                .split_whitespace()
+                .filter(|c| MODELLED.contains(c))
+                .map(str::to_string)
+                .collect();
+            continue;
+        }
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (s, e) = f[0].split_once('-').unwrap();
+        let path = f.get(5..).map(|p| p.join(" ")).unwrap_or_default();
+        let vma = SnapVma {
+            start: usize::from_str_radix(s, 16).unwrap(),
+            end: usize::from_str_radix(e, 16).unwrap(),
+            perms: f[1].to_string(),
+            offset: u64::from_str_radix(f[2], 16).unwrap(),
+            flags: BTreeSet::new(),
+        };
+        vmas.push((vma, f[4].parse().unwrap(), path, Vec::new()));
+    }
+    Snapshot { tag, lo, hi, vmas }
+}
+
+/// The personality's VMAs intersecting `[lo, hi)`, from its maps lines.
+fn model_vmas(mm: &LinuxMm<VmaAdapter>, lo: usize, hi: usize) -> Vec<SnapVma> {
+    mm.map()
+        .iter()
+        .filter_map(|vma| {
+            let range = mm.map().range_of(vma);
+            if range.end <= lo || range.start >= hi {
+                return None;
+            }
+            let line = vma.to_string();
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let flags = vma.attrs().flags().to_string();
+            Some(SnapVma {
+                start: range.start,
+                end: range.end,
+                perms: f[0].to_string(),
+                offset: u64::from_str_radix(f[1], 16).unwrap(),
+                flags: flags
+                    .split_whitespace()
+                    .filter(|c| MODELLED.contains(c))
+                    .map(str::to_string)
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct Counts {
+    calls: usize,
+    identical: usize,
+}
+
+#[derive(Default)]
+struct Report {
+    per_call: BTreeMap<&'static str, Counts>,
+    snapshots: Counts,
+    misses: Vec<String>,
+    stops: Vec<String>,
+}
+
+impl Report {
+    fn call(
+        &mut self,
+        call: &'static str,
+        file: &str,
+        line: &str,
+        got: Result<usize, Errno>,
+        want: Result<usize, Errno>,
+    ) {
+        let c = self.per_call.entry(call).or_default();
+        c.calls += 1;
+        if got == want {
+            c.identical += 1;
+        } else {
+            self.misses.push(format!("{file}: {line}: got {got:x?}"));
+        }
+    }
+}
+
+fn replay(file: &str, report: &mut Report) {
+    let text = fs::read_to_string(format!("{DIR}/{file}")).unwrap();
+    let mut mm = LinuxMm::<VmaAdapter>::new();
+    let mut fds: HashMap<i64, MmapFile> = HashMap::new();
+    let mut next_id = 1u64;
+    let mut lines = text.lines().peekable();
+    let mut loaded = false;
+    while let Some(line) = lines.next() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some(&first) = fields.first() else {
+            continue;
+        };
+        if first == "maps-begin" {
+            let snap = parse_snapshot(line, &mut lines);
+            if !loaded {
+                load(&mut mm, &snap, &mut next_id);
+                loaded = true;
+                continue;
+            }
+            let kernel: Vec<&SnapVma> = snap
+                .vmas
+                .iter()
+                .map(|(v, _, _, _)| v)
+                .filter(|v| v.start < DEFAULT_TASK_SIZE && v.end > snap.lo && v.start < snap.hi)
+                .collect();
+            let model = model_vmas(&mm, snap.lo, snap.hi);
+            report.snapshots.calls += 1;
+            if kernel.len() == model.len() && kernel.iter().zip(&model).all(|(k, m)| *k == m) {
+                report.snapshots.identical += 1;
+            } else {
+                report.misses.push(format!(
+                    "{file}: snapshot {}: kernel {kernel:#x?}\nmodel {model:#x?}",
+                    snap.tag
+                ));
+            }
+            continue;
+        }
+        if first == "child-begin" {
+            // A forked child: nothing it does changes the parent.
+            let mut depth = 1;
+            for line in lines.by_ref() {
+                if line.starts_with("child-begin") {
+                    depth += 1;
+                } else if line.starts_with("child-end") {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if !first.bytes().all(|b| b.is_ascii_digit()) || fields.len() < 2 {
+            continue;
+        }
+        let call = fields[1];
+        let arrow = fields.iter().position(|f| *f == "->").unwrap();
+        let a = args(&fields[2..arrow]);
+        let result = fields[arrow + 1];
+        let arg = |k: &str| num(&a[k]);
+        match call {
+            "open" | "memfd_create" | "pipe" => {
+                let fd = num(result) as i64;
+                let flags = a.get("flags").map_or(0, |f| num(f));
+                let path = a.get("path").map_or("", String::as_str);
+                let kind = if call == "pipe" || flags & 0x1_0000 != 0 {
+                    FileKind::NoMmap
+                } else if path == "/dev/zero" {
+                    FileKind::DevZero
+                } else if call == "memfd_create" || path.starts_with("/dev/shm/") {
+                    FileKind::Shmem
+                } else {
+                    FileKind::Thp
+                };
+                let mode = if call == "open" { flags & 3 } else { 2 };
+                fds.insert(fd, MmapFile::new(next_id, kind, mode != 1, mode != 0));
+                next_id += 1;
+            }
+            "fill" | "pread" | "peek" => {}
+            "poke" => {
+                if result == "0" {
+                    mm.write_fault(arg("addr") as usize);
+                }
+            }
+            "mmap" => {
+                let fd = arg("fd") as i64;
+                let got = mm.mmap(
+                    arg("addr") as usize,
+                    arg("len") as usize,
+                    arg("prot") as u32,
+                    arg("flags") as u32,
+                    fds.get(&fd),
+                    arg("off") as u64,
+                );
+                report.call("mmap", file, line, got, expected(result));
+            }
+            "munmap" => {
+                let got = mm.munmap(arg("addr") as usize, arg("len") as usize);
+                report.call("munmap", file, line, got, expected(result));
+            }
+            "mprotect" => {
+                let got = mm.mprotect(
+                    arg("addr") as usize,
+                    arg("len") as usize,
+                    arg("prot") as u32,
+                );
+                report.call("mprotect", file, line, got, expected(result));
+            }
+            _ => {
+                report.stops.push(format!("{file}: stopped at `{line}`"));
+                return;
+            }
+        }
+    }
+    report.stops.push(format!("{file}: replayed to the end"));
+}
+
+/// The first snapshot as the personality's starting VMAs, each kept apart
+/// as the kernel has them: every file VMA its own open file (as ld.so's
+/// mappings are, for merging purposes, in `check.py`), every writable
+/// anonymous VMA its own `anon_vma`.
+fn load(mm: &mut LinuxMm<VmaAdapter>, snap: &Snapshot, next_id: &mut u64) {
+    let mut anon_vma = 1u64 << 40;
+    let mut count = 0;
+    for (vma, inode, path, raw) in &snap.vmas {
+        if vma.start >= DEFAULT_TASK_SIZE {
+            continue;
+        }
+        let mut flags = VmFlags::EMPTY;
+        for code in raw {
+            flags |= VmFlags::from_code(code).unwrap_or_else(|| panic!("VmFlags code {code}"));
+        }
+        let file = *inode != 0 && !path.starts_with('[');
+        let (backing, pgoff) = if file {
+            *next_id += 1;
+            (Backing::File(*next_id - 1), vma.offset / PAGE_SIZE as u64)
+        } else {
+            (Backing::Anonymous, (vma.start / PAGE_SIZE) as u64)
+        };
+        let mut attrs = VmaAttrs::new(flags, backing, pgoff);
+        if !file && flags.contains(VmFlags::WRITE) {
+            anon_vma += 1;
+            attrs = attrs.with_anon_vma(NonZeroU64::new(anon_vma));
+        }
+        mm.insert(vma.start, vma.end, attrs).unwrap();
+        count += 1;
+    }
+    assert_eq!(mm.map().len(), count, "the initial VMAs stay apart:\n{mm}");
+}
+
+#[test]
+fn replay_linux_syscall_captures() {
+    let mut report = Report::default();
+    let mut files: Vec<String> = fs::read_dir(DIR)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        // `realloc.txt` holds the plain maps of the `realloc.strace` run.
+        .filter(|f| f.ends_with(".txt") && f != "realloc.txt")
+        .collect();
+    files.sort();
+    for file in &files {
+        replay(file, &mut report);
+    }
+    println!("{:<10} {:>6} {:>10}", "call", "calls", "identical");
+    for (call, c) in &report.per_call {
+        println!("{call:<10} {:>6} {:>10}", c.calls, c.identical);
+    }
+    let s = &report.snapshots;
+    println!("{:<10} {:>6} {:>10}", "snapshots", s.calls, s.identical);
+    for stop in &report.stops {
+        println!("{stop}");
+    }
+    for miss in &report.misses {
+        println!("MISS {miss}");
+    }
+    assert!(
+        report.misses.is_empty(),
+        "{} disagreements",
+        report.misses.len()
+    );
+    // Every call before each file's first uncovered call is replayed: this
+    // many (a change here means the replay covers more, or stops earlier).
+    let calls = |c: &str| report.per_call.get(c).map_or(0, |c| c.calls);
+    assert_eq!(
+        (calls("mmap"), calls("munmap"), calls("mprotect"), s.calls),
+        (285, 225, 53, 70),
+        "calls replayed (mmap, munmap, mprotect, snapshots)"
+    );
+}
