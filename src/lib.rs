@@ -101,8 +101,8 @@
 //! - [`linux`]: where Linux 6.x x86-64 places a non-fixed `mmap`
 //!   (anonymous, file, shared), reproduced on top of the free-area search,
 //!   and a system-call personality ([`linux::LinuxMm`]) that answers
-//!   `mmap`, `munmap` and `mprotect` with Linux's results, errnos and VMA
-//!   merges.
+//!   `mmap`, `munmap`, `mprotect`, `brk` and `madvise(MADV_DONTNEED)` with
+//!   Linux's results, errnos and VMA merges.
 //!
 //! # Guarantees
 //!

@@ -5,7 +5,8 @@
 //! and the modelled `VmFlags`) to be Linux's.
 //!
 //! A file is replayed up to its first call the personality does not cover
-//! yet (`brk`, `mremap`, `madvise`, `mlock`, resource limits, ...): after it
+//! yet (`mremap`, `madvise` other than `MADV_DONTNEED`, `mlock`, resource
+//! limits, ...): after it
 //! the address space would no longer be the kernel's. The calls before it
 //! all count, and the test prints per call type how many were replayed and
 //! how many agreed, and where each file stopped.
@@ -206,6 +207,13 @@ fn replay(file: &str, report: &mut Report) {
             }
             continue;
         }
+        if first == "stat" {
+            // Field 47 (proc(5) numbering) is start_brk.
+            let after = &line[line.rfind(')').unwrap() + 2..];
+            let field = |n: usize| num(after.split_whitespace().nth(n - 3).unwrap()) as usize;
+            mm.set_start_brk(field(47));
+            continue;
+        }
         if first == "child-begin" {
             // A forked child: nothing it does changes the parent.
             let mut depth = 1;
@@ -276,6 +284,14 @@ fn replay(file: &str, report: &mut Report) {
                     arg("prot") as u32,
                 );
                 report.call("mprotect", file, line, got, expected(result));
+            }
+            "brk" => {
+                let got = mm.brk(arg("addr") as usize);
+                report.call("brk", file, line, Ok(got), expected(result));
+            }
+            "madvise" if arg("advice") == 4 => {
+                let got = mm.madvise_dontneed(arg("addr") as usize, arg("len") as usize);
+                report.call("madvise", file, line, got, expected(result));
             }
             _ => {
                 report.stops.push(format!("{file}: stopped at `{line}`"));
@@ -353,8 +369,15 @@ fn replay_linux_syscall_captures() {
     // many (a change here means the replay covers more, or stops earlier).
     let calls = |c: &str| report.per_call.get(c).map_or(0, |c| c.calls);
     assert_eq!(
-        (calls("mmap"), calls("munmap"), calls("mprotect"), s.calls),
-        (285, 225, 53, 70),
-        "calls replayed (mmap, munmap, mprotect, snapshots)"
+        [
+            calls("mmap"),
+            calls("munmap"),
+            calls("mprotect"),
+            calls("brk"),
+            calls("madvise"),
+            s.calls
+        ],
+        [298, 230, 55, 34, 11, 85],
+        "calls replayed: mmap, munmap, mprotect, brk, madvise, snapshots"
     );
 }

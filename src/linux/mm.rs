@@ -210,6 +210,10 @@ pub struct LinuxMm<A: RangeAdapter> {
     next_object: u64,
     /// The next `anon_vma` identity.
     next_anon_vma: u64,
+    /// `mm->start_brk`: where the heap starts.
+    start_brk: usize,
+    /// `mm->brk`: the program break, as the program last set it.
+    brk: usize,
 }
 
 impl<A> LinuxMm<A>
@@ -252,6 +256,8 @@ where
             layout,
             next_object: 1,
             next_anon_vma: 1,
+            start_brk: 0,
+            brk: 0,
         }
     }
 }
@@ -275,8 +281,8 @@ where
 
     /// Adds a VMA `[start, end)` with `attrs` as it is, for address spaces
     /// that start with VMAs (the layout at `execve`, a replay's first
-    /// snapshot). It merges with its neighbours by Linux's rule, as any new
-    /// VMA: give VMAs that must stay apart distinct `anon_vma`s or files.
+    /// snapshot). It does not merge with its neighbours (later calls may
+    /// merge it by Linux's rule).
     ///
     /// # Errors
     ///
@@ -293,11 +299,194 @@ where
         if self.map.overlapping(start, end).next().is_some() {
             return Err(Errno::EEXIST);
         }
-        let node = SegmentOf::<A>::new_vma(attrs, self.map.args_mut());
-        self.map
-            .mmap_fixed_noreplace(start, end, node)
-            .map(|_| ())
+        self.insert_unmerged(start, end, attrs)
             .map_err(|_| Errno::EEXIST)
+    }
+
+    /// Inserts a VMA into the free, valid range `[start, end)` without
+    /// merging it.
+    fn insert_unmerged(&mut self, start: usize, end: usize, attrs: VmaAttrs) -> Result<(), Errno> {
+        let node = SegmentOf::<A>::new_vma(attrs.unmergeable(true), self.map.args_mut());
+        let vma = self
+            .map
+            .mmap_fixed_noreplace(start, end, node)
+            .map_err(|_| Errno::ENOMEM)?;
+        vma.set_attrs(attrs.unmergeable(false));
+        Ok(())
+    }
+
+    /// Sets where the heap starts, as `execve` does (`mm->start_brk`, the
+    /// page-aligned end of the data segment), and the break to it. There is
+    /// no heap VMA until [`brk`](Self::brk) grows it.
+    pub fn set_start_brk(&mut self, start_brk: usize) {
+        self.start_brk = start_brk;
+        self.brk = start_brk;
+    }
+
+    /// `mm->start_brk`.
+    #[must_use]
+    pub fn start_brk(&self) -> usize {
+        self.start_brk
+    }
+
+    /// `brk(brk)`: moves the program break and returns the new one, or the
+    /// current one when it refuses (Linux's `brk` returns no errno;
+    /// `brk(0)` asks for the current break).
+    ///
+    /// Linux's rules: below `start_brk` is refused; a break in the same
+    /// page as the old one is kept as given; shrinking unmaps `[new, old)`
+    /// (rounded to pages; refused if nothing is mapped there); growing
+    /// needs one free page plus the guard gap of a grows-down VMA above
+    /// `[old, new)`, and either extends the VMA that ends at the old break
+    /// (if it starts at or above `start_brk` and can merge with the
+    /// heap's `rw-p` attributes) or makes a new `rw-p` VMA that merges with
+    /// nothing.
+    ///
+    /// Not modelled: `RLIMIT_DATA`, `RLIMIT_AS`, the commit charge and
+    /// `vm.max_map_count`, which Linux may also refuse a growth for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use range_action_map::linux::{LinuxMm, VmaAdapter};
+    ///
+    /// let mut mm = LinuxMm::<VmaAdapter>::new();
+    /// mm.set_start_brk(0x5555_5597_6000);
+    /// assert_eq!(mm.brk(0), 0x5555_5597_6000);
+    /// assert_eq!(mm.brk(0x5555_5597_6001), 0x5555_5597_6001);
+    /// assert_eq!(mm.map().len(), 1);
+    /// assert_eq!(mm.brk(0x5555_5500_0000), 0x5555_5597_6001); // below the start
+    /// ```
+    ///
+    /// # Cost
+    ///
+    /// *O*(log n + k) for k VMAs unmapped by a shrink.
+    pub fn brk(&mut self, brk: usize) -> usize {
+        let old_brk = self.brk;
+        if brk < self.start_brk {
+            return old_brk;
+        }
+        let (Some(new), Some(old)) = (page_align(brk), page_align(old_brk)) else {
+            return old_brk;
+        };
+        if new == old {
+            self.brk = brk;
+            return brk;
+        }
+        let done = if brk <= old_brk {
+            self.brk_shrink(new, old)
+        } else {
+            self.brk_grow(old, new)
+        };
+        if done {
+            self.brk = brk;
+            brk
+        } else {
+            old_brk
+        }
+    }
+
+    /// `brk`'s shrink from page `old` down to page `new`.
+    fn brk_shrink(&mut self, new: usize, old: usize) -> bool {
+        // Refused when no VMA intersects the range (it is not the heap).
+        if self.map.overlapping(new, old).next().is_none() {
+            return false;
+        }
+        self.map.unmap(new, old).is_ok()
+    }
+
+    /// `brk`'s growth from page `old` up to page `new` (`do_brk_flags`).
+    fn brk_grow(&mut self, old: usize, new: usize) -> bool {
+        // check_brk_limits(): the heap must stay below task_size.
+        if new > self.layout.task_size() {
+            return false;
+        }
+        // One free page above the new break, and a stack's guard gap.
+        if let Some(next) = self.map.overlapping(old, usize::MAX).next() {
+            let range = self.map.range_of(next);
+            let start_gap = if next.attrs().flags().contains(VmFlags::GROWSDOWN) {
+                range.start.saturating_sub(self.layout.guard_gap())
+            } else {
+                range.start
+            };
+            if new.saturating_add(PAGE_SIZE) > start_gap {
+                return false;
+            }
+        }
+        let heap = VmFlags::READ
+            | VmFlags::WRITE
+            | VmFlags::MAYREAD
+            | VmFlags::MAYWRITE
+            | VmFlags::MAYEXEC
+            | VmFlags::ACCOUNT;
+        let attrs = VmaAttrs::new(heap, Backing::Anonymous, (old / PAGE_SIZE) as u64);
+        // The VMA ending at the old break is the heap's if it starts at or
+        // above start_brk: extended when it can merge, else a new VMA.
+        let extend = old
+            .checked_sub(1)
+            .and_then(|last| self.map.find(last))
+            .is_some_and(|prev| {
+                let range = self.map.range_of(prev);
+                range.end == old
+                    && range.start >= self.start_brk
+                    && prev.attrs().can_merge(range.len(), &attrs)
+            });
+        if extend {
+            let node = SegmentOf::<A>::new_vma(attrs, self.map.args_mut());
+            self.map.mmap_fixed(old, new, || node).is_ok()
+        } else {
+            self.insert_unmerged(old, new, attrs).is_ok()
+        }
+    }
+
+    /// `madvise(addr, len, MADV_DONTNEED)`: the checks and result of Linux's
+    /// walk. The VMAs do not change; the caller (which owns the pages)
+    /// discards the private pages of every mapped part of the range when
+    /// the result is `Ok` or `ENOMEM`.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for a misaligned `addr`, a length that wraps when rounded
+    /// up, or a `VM_LOCKED` or `VM_PFNMAP` VMA in the range (nothing is
+    /// discarded); `ENOMEM` when part of the range is unmapped (the mapped
+    /// parts are discarded all the same). `len` 0 is `Ok(0)`.
+    ///
+    /// # Cost
+    ///
+    /// *O*(log n + k) for k VMAs in the range.
+    pub fn madvise_dontneed(&self, addr: usize, len: usize) -> Result<usize, Errno> {
+        if addr % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let rounded = page_align(len).ok_or(Errno::EINVAL)?;
+        if len != 0 && rounded == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = addr.checked_add(rounded).ok_or(Errno::EINVAL)?;
+        if end == addr {
+            return Ok(0);
+        }
+        let mut at = addr;
+        let mut result = Ok(0);
+        for vma in self.map.overlapping(addr, end) {
+            // Loop invariant: [addr, at) was walked.
+            let range = self.map.range_of(vma);
+            if range.start > at {
+                result = Err(Errno::ENOMEM);
+            }
+            if vma
+                .attrs()
+                .flags()
+                .intersects(VmFlags::LOCKED | VmFlags::PFNMAP)
+            {
+                return Err(Errno::EINVAL);
+            }
+            at = range.end;
+        }
+        if at < end {
+            result = Err(Errno::ENOMEM);
+        }
+        result
     }
 
     /// A write fault at `addr` (`anon_vma_prepare`): a private VMA that has

@@ -1,7 +1,7 @@
 //! Linux's memory system calls: where a non-fixed `mmap(hint, len)` goes in
 //! the default x86-64 top-down layout ([`LinuxLayout`]), and a system-call
-//! personality ([`LinuxMm`]) that answers `mmap`, `munmap` and `mprotect`
-//! as Linux 6.18 does, merges included.
+//! personality ([`LinuxMm`]) that answers `mmap`, `munmap`, `mprotect`,
+//! `brk` and `madvise(MADV_DONTNEED)` as Linux 6.18 does, merges included.
 //!
 //! Kernels that run Linux binaries, user-mode emulators, sandboxes and
 //! record/replay tools must put mappings exactly where Linux would, or
@@ -83,7 +83,8 @@
 //! `/proc/self/maps`, VMA for VMA.
 //!
 //! The rules it follows are those of `tools/linux-syscall-trace/NOTES.md`.
-//! Not covered yet: `brk`, `mremap`, `madvise`, `mlock`, resource limits
+//! Not covered yet: `mremap`, `madvise` other than `MADV_DONTNEED`,
+//! `mlock`, resource limits
 //! and the commit charge, `vm.max_map_count`, `MAP_HUGETLB`
 //! with reserved huge pages, memfd seals, and `CAP_SYS_RAWIO` (page 0).
 //!

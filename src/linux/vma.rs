@@ -216,6 +216,9 @@ pub struct VmaAttrs {
     backing: Backing,
     pgoff: u64,
     anon_vma: Option<NonZeroU64>,
+    /// Set only while the personality inserts a VMA that Linux does not
+    /// merge (a new `brk` VMA, [`LinuxMm::insert`](super::LinuxMm::insert)).
+    no_merge: bool,
 }
 
 impl VmaAttrs {
@@ -227,7 +230,14 @@ impl VmaAttrs {
             backing,
             pgoff,
             anon_vma: None,
+            no_merge: false,
         }
+    }
+
+    /// The same attributes, kept from merging (`true`) or not.
+    pub(crate) const fn unmergeable(mut self, no_merge: bool) -> VmaAttrs {
+        self.no_merge = no_merge;
+        self
     }
 
     /// The same attributes with `anon_vma` set: the identity of the
@@ -307,7 +317,9 @@ impl VmaAttrs {
     /// compatible `anon_vma`s (equal, or at least one none).
     #[must_use]
     pub fn can_merge(&self, len: usize, next: &VmaAttrs) -> bool {
-        self.flags == next.flags
+        !self.no_merge
+            && !next.no_merge
+            && self.flags == next.flags
             && !self.flags.intersects(VmFlags::SPECIAL)
             && self.backing == next.backing
             && self.pgoff.checked_add((len / PAGE_SIZE) as u64) == Some(next.pgoff)
