@@ -381,3 +381,88 @@ fn replay_linux_syscall_captures() {
         "calls replayed: mmap, munmap, mprotect, brk, madvise, snapshots"
     );
 }
+
+/// A model of Linux's `mprotect` rule over anonymous memory that is never
+/// written: one `Option<prot>` per page of a small window. `mprotect`
+/// changes pages from its start up to the first unmapped page and fails
+/// with `ENOMEM` if it stopped early (changing nothing if the start is
+/// unmapped). With no writes (no `anon_vma`s) and `pgoff`s that follow the
+/// addresses, Linux's VMAs are exactly the maximal runs of pages with equal
+/// protection, so the personality's VMA list is checked against the runs.
+#[test]
+fn mprotect_rule_matches_a_page_model() {
+    const BASE: usize = 0x1000_0000_0000;
+    const PAGES: usize = 24;
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut rand = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut mm = LinuxMm::<VmaAdapter>::new();
+    let mut pages: [Option<u32>; PAGES] = [None; PAGES];
+    let anon_fixed = range_action_map::linux::map::PRIVATE
+        | range_action_map::linux::map::ANONYMOUS
+        | range_action_map::linux::map::FIXED;
+    let (mut partial, mut from_hole) = (0, 0);
+    for step in 0..4000 {
+        let first = rand(PAGES);
+        let count = 1 + rand(PAGES - first);
+        let (addr, len) = (BASE + first * PAGE_SIZE, count * PAGE_SIZE);
+        let prot = rand(8) as u32;
+        match rand(3) {
+            0 => {
+                assert_eq!(mm.mmap(addr, len, prot, anon_fixed, None, 0), Ok(addr));
+                pages[first..first + count].fill(Some(prot & 7));
+            }
+            1 => {
+                assert_eq!(mm.munmap(addr, len), Ok(0));
+                pages[first..first + count].fill(None);
+            }
+            _ => {
+                let run = pages[first..first + count]
+                    .iter()
+                    .take_while(|p| p.is_some())
+                    .count();
+                let want = if run == count {
+                    Ok(0)
+                } else {
+                    Err(Errno::ENOMEM)
+                };
+                pages[first..first + run].fill(Some(prot));
+                partial += usize::from(run > 0 && run < count);
+                from_hole += usize::from(run == 0);
+                assert_eq!(mm.mprotect(addr, len, prot), want, "step {step}");
+            }
+        }
+        // The VMAs are the maximal runs of equal protection.
+        let mut runs = Vec::new();
+        for (i, page) in pages.iter().enumerate() {
+            let Some(prot) = *page else { continue };
+            let at = BASE + i * PAGE_SIZE;
+            match runs.last_mut() {
+                Some((_, end, p)) if *end == at && *p == prot => *end += PAGE_SIZE,
+                _ => runs.push((at, at + PAGE_SIZE, prot)),
+            }
+        }
+        let vmas: Vec<(usize, usize, u32)> = mm
+            .map()
+            .iter()
+            .map(|v| {
+                let r = mm.map().range_of(v);
+                let f = v.attrs().flags();
+                let bit = |b: VmFlags, p: u32| if f.contains(b) { p } else { 0 };
+                (
+                    r.start,
+                    r.end,
+                    bit(VmFlags::READ, 1) | bit(VmFlags::WRITE, 2) | bit(VmFlags::EXEC, 4),
+                )
+            })
+            .collect();
+        assert_eq!(vmas, runs, "step {step}");
+        mm.map().assert_valid();
+    }
+    // The rule's two ENOMEM cases both came up, many times.
+    assert!(partial > 100 && from_hole > 100, "{partial} {from_hole}");
+}
