@@ -5,8 +5,8 @@
 //! and the modelled `VmFlags`) to be Linux's.
 //!
 //! A file is replayed up to its first call the personality does not cover
-//! yet (`mremap`, `madvise` other than `MADV_DONTNEED`, `mlock`, resource
-//! limits, ...): after it
+//! yet (`madvise` other than `MADV_DONTNEED`, `mlock`, resource limits,
+//! ...): after it
 //! the address space would no longer be the kernel's. The calls before it
 //! all count, and the test prints per call type how many were replayed and
 //! how many agreed, and where each file stopped.
@@ -177,6 +177,7 @@ fn replay(file: &str, report: &mut Report) {
     let mut next_id = 1u64;
     let mut lines = text.lines().peekable();
     let mut loaded = false;
+    let mut meminfo = 0;
     while let Some(line) = lines.next() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let Some(&first) = fields.first() else {
@@ -205,6 +206,12 @@ fn replay(file: &str, report: &mut Report) {
                     snap.tag
                 ));
             }
+            continue;
+        }
+        if first == "meminfo" {
+            // The overcommit heuristic compares a charge with RAM + swap.
+            meminfo += num(fields[2]) as usize * 1024;
+            mm.set_commit_limit(meminfo);
             continue;
         }
         if first == "stat" {
@@ -285,6 +292,16 @@ fn replay(file: &str, report: &mut Report) {
                 );
                 report.call("mprotect", file, line, got, expected(result));
             }
+            "mremap" => {
+                let got = mm.mremap(
+                    arg("addr") as usize,
+                    arg("old_len") as usize,
+                    arg("new_len") as usize,
+                    arg("flags") as u32,
+                    arg("new_addr") as usize,
+                );
+                report.call("mremap", file, line, got, expected(result));
+            }
             "brk" => {
                 let got = mm.brk(arg("addr") as usize);
                 report.call("brk", file, line, Ok(got), expected(result));
@@ -320,7 +337,13 @@ fn load(mm: &mut LinuxMm<VmaAdapter>, snap: &Snapshot, next_id: &mut u64) {
         let file = *inode != 0 && !path.starts_with('[');
         let (backing, pgoff) = if file {
             *next_id += 1;
-            (Backing::File(*next_id - 1), vma.offset / PAGE_SIZE as u64)
+            (
+                Backing::File {
+                    id: *next_id - 1,
+                    thp: true,
+                },
+                vma.offset / PAGE_SIZE as u64,
+            )
         } else {
             (Backing::Anonymous, (vma.start / PAGE_SIZE) as u64)
         };
@@ -375,10 +398,11 @@ fn replay_linux_syscall_captures() {
             calls("mprotect"),
             calls("brk"),
             calls("madvise"),
+            calls("mremap"),
             s.calls
         ],
-        [298, 230, 55, 34, 11, 85],
-        "calls replayed: mmap, munmap, mprotect, brk, madvise, snapshots"
+        [334, 252, 56, 34, 11, 64, 111],
+        "calls replayed: mmap, munmap, mprotect, brk, madvise, mremap, snapshots"
     );
 }
 

@@ -89,6 +89,16 @@ pub mod map {
         | HUGETLB;
 }
 
+/// `MREMAP_*` flags of `mremap`.
+pub mod mremap {
+    /// `MREMAP_MAYMOVE`: the mapping may move if it cannot grow in place.
+    pub const MAYMOVE: u32 = 0x1;
+    /// `MREMAP_FIXED`: move to `new_addr`, replacing what is there.
+    pub const FIXED: u32 = 0x2;
+    /// `MREMAP_DONTUNMAP`: move the pages and keep the old VMA.
+    pub const DONTUNMAP: u32 = 0x4;
+}
+
 /// What kind of file a mapping is of: it decides the placement rule and
 /// whether the file can be mapped at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -214,6 +224,9 @@ pub struct LinuxMm<A: RangeAdapter> {
     start_brk: usize,
     /// `mm->brk`: the program break, as the program last set it.
     brk: usize,
+    /// RAM + swap in bytes, for the heuristic overcommit check; `None`:
+    /// no limit.
+    commit_limit: Option<usize>,
 }
 
 impl<A> LinuxMm<A>
@@ -258,6 +271,7 @@ where
             next_anon_vma: 1,
             start_brk: 0,
             brk: 0,
+            commit_limit: None,
         }
     }
 }
@@ -315,6 +329,21 @@ where
         Ok(())
     }
 
+    /// Sets the memory the heuristic overcommit check
+    /// (`vm.overcommit_memory` = 0, `__vm_enough_memory`) compares each
+    /// charge with: RAM plus swap, in bytes. A `VM_ACCOUNT` mapping, growth
+    /// or `mprotect` that charges more than this on its own is refused with
+    /// `ENOMEM` (`brk`: refused). Without it, nothing is refused for lack of
+    /// memory.
+    pub fn set_commit_limit(&mut self, bytes: usize) {
+        self.commit_limit = Some(bytes);
+    }
+
+    /// Whether a charge of `bytes` passes the heuristic overcommit check.
+    fn enough_memory(&self, bytes: usize) -> bool {
+        self.commit_limit.is_none_or(|limit| bytes <= limit)
+    }
+
     /// Sets where the heap starts, as `execve` does (`mm->start_brk`, the
     /// page-aligned end of the data segment), and the break to it. There is
     /// no heap VMA until [`brk`](Self::brk) grows it.
@@ -342,8 +371,10 @@ where
     /// heap's `rw-p` attributes) or makes a new `rw-p` VMA that merges with
     /// nothing.
     ///
-    /// Not modelled: `RLIMIT_DATA`, `RLIMIT_AS`, the commit charge and
-    /// `vm.max_map_count`, which Linux may also refuse a growth for.
+    /// A growth whose commit charge fails
+    /// ([`set_commit_limit`](Self::set_commit_limit)) is refused. Not
+    /// modelled: `RLIMIT_DATA`, `RLIMIT_AS` and `vm.max_map_count`, which
+    /// Linux may also refuse a growth for.
     ///
     /// # Examples
     ///
@@ -413,6 +444,9 @@ where
                 return false;
             }
         }
+        if !self.enough_memory(new - old) {
+            return false;
+        }
         let heap = VmFlags::READ
             | VmFlags::WRITE
             | VmFlags::MAYREAD
@@ -437,6 +471,240 @@ where
         } else {
             self.insert_unmerged(old, new, attrs).is_ok()
         }
+    }
+
+    /// `mremap(addr, old_len, new_len, flags, new_addr)`: shrinks, grows in
+    /// place, or moves a mapping (`MREMAP_MAYMOVE`, `MREMAP_FIXED`,
+    /// `MREMAP_DONTUNMAP`), as Linux 6.18 does; returns the mapping's
+    /// (new) address.
+    ///
+    /// - Equal lengths (no `FIXED`/`DONTUNMAP`): `addr`, nothing changes.
+    /// - Shrinking (no `FIXED`): `[addr + new_len, addr + old_len)` is
+    ///   unmapped, whatever VMAs it crosses.
+    /// - Growing in place, when the range ends at its VMA's end and the
+    ///   pages above are free: the VMA is extended and merges with the one
+    ///   above.
+    /// - Otherwise, with `MAYMOVE`, a move to where an `mmap` of the same
+    ///   kind without a hint would go (the old mapping still in place during
+    ///   the search), or to `new_addr` with `FIXED` (whatever is there is
+    ///   unmapped first; with equal lengths several VMAs move together). A
+    ///   moved anonymous VMA that was never written takes the page offset of
+    ///   its new address (it may then merge there); the moved VMAs merge
+    ///   with their new neighbours. `DONTUNMAP` keeps the old VMA.
+    /// - `old_len` 0 on a shared mapping: a second mapping of the same
+    ///   object (needs `MAYMOVE`).
+    ///
+    /// The pages themselves are the caller's to move.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL`: unknown flags, `FIXED` or `DONTUNMAP` without `MAYMOVE`,
+    /// misaligned `addr`, `new_len` 0 after rounding (or wrapping),
+    /// `DONTUNMAP` with different lengths, `new_len > task_size`, a `FIXED`
+    /// target misaligned, past `task_size` or overlapping the old range,
+    /// `old_len` 0 on a private mapping. `EFAULT`: `addr` is not mapped,
+    /// a grown range (or a `FIXED` move of several VMAs with different
+    /// lengths) is not inside one VMA, or the VMA may not grow
+    /// (`VM_DONTEXPAND`, `VM_PFNMAP`). `ENOMEM`: the growth of a
+    /// `VM_ACCOUNT` mapping fails the commit charge
+    /// ([`set_commit_limit`](Self::set_commit_limit)), no room to grow
+    /// without `MAYMOVE`, or no room anywhere.
+    ///
+    /// Not modelled: `RLIMIT_AS` and `vm.max_map_count`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use range_action_map::linux::{map, mremap, prot, LinuxMm, VmaAdapter};
+    ///
+    /// let mut mm = LinuxMm::<VmaAdapter>::new();
+    /// let anon = map::PRIVATE | map::ANONYMOUS;
+    /// let a = mm.mmap(0, 0x4000, prot::READ, anon, None, 0).unwrap();
+    /// let b = mm.mmap(0, 0x1000, prot::READ | prot::WRITE, anon, None, 0).unwrap();
+    /// // No room above `b` to grow: without MAYMOVE, ENOMEM; with it, a move.
+    /// assert!(mm.mremap(b, 0x1000, 0x2000, 0, 0).is_err());
+    /// let moved = mm.mremap(b, 0x1000, 0x2000, mremap::MAYMOVE, 0).unwrap();
+    /// assert_eq!(moved, b - 0x2000);
+    /// // Shrinking in place.
+    /// assert_eq!(mm.mremap(a, 0x4000, 0x1000, 0, 0), Ok(a));
+    /// ```
+    ///
+    /// # Cost
+    ///
+    /// *O*((k + 1) log n) for k VMAs moved or unmapped.
+    pub fn mremap(
+        &mut self,
+        addr: usize,
+        old_len: usize,
+        new_len: usize,
+        flags: u32,
+        new_addr: usize,
+    ) -> Result<usize, Errno> {
+        let task_size = self.layout.task_size();
+        let may_move = flags & mremap::MAYMOVE != 0;
+        let fixed = flags & mremap::FIXED != 0;
+        let dontunmap = flags & mremap::DONTUNMAP != 0;
+        if flags & !(mremap::MAYMOVE | mremap::FIXED | mremap::DONTUNMAP) != 0
+            || (fixed || dontunmap) && !may_move
+            || addr % PAGE_SIZE != 0
+        {
+            return Err(Errno::EINVAL);
+        }
+        let old_len = page_align(old_len).unwrap_or(0);
+        let new_len = page_align(new_len).unwrap_or(0);
+        if new_len == 0 || dontunmap && old_len != new_len || new_len > task_size {
+            return Err(Errno::EINVAL);
+        }
+        if fixed
+            && (new_addr % PAGE_SIZE != 0
+                || new_addr > task_size - new_len
+                || new_addr < addr.saturating_add(old_len.max(new_len))
+                    && addr < new_addr + new_len)
+        {
+            return Err(Errno::EINVAL);
+        }
+        let vma = self.map.find(addr).ok_or(Errno::EFAULT)?;
+        let range = self.map.range_of(vma);
+        let attrs = vma.attrs();
+        if old_len == 0 && !attrs.flags().contains(VmFlags::MAYSHARE) {
+            return Err(Errno::EINVAL);
+        }
+        let old_end = addr.checked_add(old_len).ok_or(Errno::EFAULT)?;
+        if fixed {
+            let mut vmas = self.map.overlapping(addr, old_end);
+            let multi = old_len != 0
+                && (vmas
+                    .next()
+                    .is_some_and(|v| self.map.range_of(v).end < old_end)
+                    || vmas.next().is_some());
+            if multi && old_len != new_len || !multi && new_len > old_len && old_end > range.end {
+                return Err(Errno::EFAULT);
+            }
+            return self.mremap_move(addr, old_len, new_len, flags, new_addr);
+        }
+        if old_len == new_len && !dontunmap {
+            return Ok(addr);
+        }
+        if new_len < old_len {
+            self.map
+                .unmap(addr + new_len, old_end)
+                .map_err(|_| Errno::ENOMEM)?;
+            return Ok(addr);
+        }
+        if old_end > range.end
+            || attrs
+                .flags()
+                .intersects(VmFlags::DONTEXPAND | VmFlags::PFNMAP)
+        {
+            return Err(Errno::EFAULT);
+        }
+        if attrs.flags().contains(VmFlags::ACCOUNT) && !self.enough_memory(new_len - old_len) {
+            return Err(Errno::ENOMEM);
+        }
+        let new_end = addr + new_len;
+        if !dontunmap
+            && old_len != 0
+            && old_end == range.end
+            && new_end <= task_size
+            && self.map.overlapping(range.end, new_end).next().is_none()
+        {
+            // Grow in place: the new pages continue the VMA (same object,
+            // contiguous offset, same anon_vma), so they merge into it, and
+            // the grown VMA with the one above if it can.
+            let piece = attrs.advanced(range.len());
+            let node = SegmentOf::<A>::new_vma(piece, self.map.args_mut());
+            self.map
+                .mmap_fixed(range.end, new_end, || node)
+                .map_err(|_| Errno::ENOMEM)?;
+            return Ok(addr);
+        }
+        if !may_move {
+            return Err(Errno::ENOMEM);
+        }
+        let shared = attrs.flags().contains(VmFlags::MAYSHARE);
+        let pgoff = attrs.pgoff() + ((addr - range.start) / PAGE_SIZE) as u64;
+        let rule = match attrs.backing() {
+            Backing::File { thp: true, .. } => ThpRule::File {
+                offset: pgoff * PAGE_SIZE as u64,
+            },
+            _ if shared => ThpRule::None,
+            Backing::File { .. } | Backing::Shmem(_) => ThpRule::None,
+            Backing::Anonymous | Backing::DevZero => ThpRule::Anonymous,
+        };
+        let grows_down = |s: &SegmentOf<A>| s.attrs().flags().contains(VmFlags::GROWSDOWN);
+        let to = self
+            .layout
+            .get_unmapped_area_for(&self.map, 0, new_len, rule, grows_down)
+            .map_err(|_| Errno::ENOMEM)?;
+        if to > task_size - new_len {
+            return Err(Errno::ENOMEM);
+        }
+        self.mremap_move(addr, old_len, new_len, flags, to)
+    }
+
+    /// The move of `mremap` to the checked, page-aligned `to`
+    /// (`move_vma`, `copy_vma`): every VMA piece of the old range goes to
+    /// the same offset from `to` (a single piece stretched to `new_len`).
+    fn mremap_move(
+        &mut self,
+        addr: usize,
+        mut old_len: usize,
+        new_len: usize,
+        flags: u32,
+        to: usize,
+    ) -> Result<usize, Errno> {
+        let dontunmap = flags & mremap::DONTUNMAP != 0;
+        let split_err = |_| Errno::ENOMEM;
+        if flags & mremap::FIXED != 0 {
+            self.map.unmap(to, to + new_len).map_err(split_err)?;
+            if old_len > new_len && !dontunmap {
+                self.map
+                    .unmap(addr + new_len, addr + old_len)
+                    .map_err(split_err)?;
+                old_len = new_len;
+            }
+        }
+        let dup = old_len == 0;
+        let span_end = addr + old_len.max(PAGE_SIZE);
+        let pieces = self.map.overlapping(addr, span_end).count();
+        // Pieces move one at a time, the one farthest from the target
+        // first, so that no moved piece ever lands next to an old piece that
+        // has yet to go (it could merge with it).
+        let downward = to < addr;
+        let (mut low, mut high) = (addr, span_end);
+        for _ in 0..pieces {
+            // Loop invariant: the pieces outside [low, high) are at their
+            // new place, the rest of the old range is as it was.
+            let mut vmas = self.map.overlapping(low, high);
+            let vma = if downward {
+                vmas.next()
+            } else {
+                vmas.next_back()
+            };
+            let Some(vma) = vma else { break };
+            let range = self.map.range_of(vma);
+            let (s, e) = (range.start.max(low), range.end.min(high));
+            let mut piece = vma.attrs().advanced(s - range.start);
+            let (ns, mut ne) = (s - addr + to, e - addr + to);
+            if pieces == 1 {
+                ne = to + new_len;
+            }
+            if piece.is_anonymous() && piece.anon_vma().is_none() {
+                // copy_vma(): an unfaulted anonymous VMA follows the move.
+                piece = VmaAttrs::new(piece.flags(), piece.backing(), (ns / PAGE_SIZE) as u64);
+            }
+            if !dup && !dontunmap {
+                self.map.unmap(s, e).map_err(split_err)?;
+            }
+            let node = SegmentOf::<A>::new_vma(piece, self.map.args_mut());
+            self.map.mmap_fixed(ns, ne, || node).map_err(split_err)?;
+            if downward {
+                low = e;
+            } else {
+                high = s;
+            }
+        }
+        Ok(to)
     }
 
     /// `madvise(addr, len, MADV_DONTNEED)`: the checks and result of Linux's
@@ -528,7 +796,9 @@ where
     /// `EACCES` (shared writable of a read-only file, or a file not open
     /// for reading), `EINVAL` (bad type), `ENODEV` (not mappable),
     /// `EOVERFLOW` (offset past `MAX_LFS_FILESIZE`), and for anonymous
-    /// memory `EINVAL` (bad type).
+    /// memory `EINVAL` (bad type); last, `ENOMEM` when a `VM_ACCOUNT`
+    /// mapping fails the commit charge
+    /// ([`set_commit_limit`](Self::set_commit_limit)).
     ///
     /// # Cost
     ///
@@ -576,6 +846,9 @@ where
             if file.kind != FileKind::DevZero && pgoff > max >> 12 {
                 return Err(Errno::EOVERFLOW);
             }
+        }
+        if vm_flags.contains(VmFlags::ACCOUNT) && !self.enough_memory(len) {
+            return Err(Errno::ENOMEM);
         }
         let backing = match backing {
             Some(backing) => backing,
@@ -687,7 +960,10 @@ where
                     vm |= VmFlags::SHARED;
                     None
                 }
-                _ => Some(Backing::File(file.id)),
+                _ => Some(Backing::File {
+                    id: file.id,
+                    thp: file.kind == FileKind::Thp,
+                }),
             }
         } else {
             match mtype {
@@ -772,7 +1048,9 @@ where
     /// nothing is mapped in it, its start is in a hole (nothing changed),
     /// or a hole follows (the run before it changed); `EACCES` when a VMA
     /// may not get `prot` (`VM_MAYWRITE` missing, ...; the run before it
-    /// changed). `len` 0 is `Ok(0)` after the alignment check.
+    /// changed); `ENOMEM` too when making a VMA writable charges it more
+    /// than the commit check allows (the run before it changed). `len` 0 is
+    /// `Ok(0)` after the alignment check.
     ///
     /// # Cost
     ///
@@ -861,6 +1139,13 @@ where
             }
             if !may(vma) {
                 return Ok((start, tmp.max(start), Err(Errno::EACCES)));
+            }
+            let attrs = vma.attrs();
+            let charged = attrs.protected(prot).flags().contains(VmFlags::ACCOUNT)
+                && !attrs.flags().contains(VmFlags::ACCOUNT);
+            let piece = range.end.min(end) - range.start.max(start);
+            if charged && !self.enough_memory(piece) {
+                return Ok((start, tmp.max(start), Err(Errno::ENOMEM)));
             }
             tmp = range.end.min(end);
         }

@@ -1,7 +1,8 @@
 //! Linux's memory system calls: where a non-fixed `mmap(hint, len)` goes in
 //! the default x86-64 top-down layout ([`LinuxLayout`]), and a system-call
 //! personality ([`LinuxMm`]) that answers `mmap`, `munmap`, `mprotect`,
-//! `brk` and `madvise(MADV_DONTNEED)` as Linux 6.18 does, merges included.
+//! `mremap`, `brk` and `madvise(MADV_DONTNEED)` as Linux 6.18 does, merges
+//! included.
 //!
 //! Kernels that run Linux binaries, user-mode emulators, sandboxes and
 //! record/replay tools must put mappings exactly where Linux would, or
@@ -83,10 +84,12 @@
 //! `/proc/self/maps`, VMA for VMA.
 //!
 //! The rules it follows are those of `tools/linux-syscall-trace/NOTES.md`.
-//! Not covered yet: `mremap`, `madvise` other than `MADV_DONTNEED`,
-//! `mlock`, resource limits
-//! and the commit charge, `vm.max_map_count`, `MAP_HUGETLB`
-//! with reserved huge pages, memfd seals, and `CAP_SYS_RAWIO` (page 0).
+//! The commit charge is the heuristic of `vm.overcommit_memory` = 0
+//! ([`LinuxMm::set_commit_limit`]). Not covered yet: `madvise` other than
+//! `MADV_DONTNEED`, `mlock`, resource limits (`RLIMIT_AS`, `RLIMIT_DATA`,
+//! `RLIMIT_MEMLOCK`), `vm.max_map_count`, `MAP_HUGETLB` with reserved huge
+//! pages, memfd seals, `CAP_SYS_RAWIO` (page 0), fork and the layout at
+//! `execve`.
 //!
 //! ```
 //! use range_action_map::linux::{prot, map, Errno, LinuxMm, VmaAdapter};
@@ -118,7 +121,7 @@ mod vma;
 pub use boxed::{Vma, VmaAdapter};
 pub use errno::Errno;
 pub use layout::{GrowsDown, LinuxLayout, StackRlimit, ThpRule, DEFAULT_TASK_SIZE, PAGE_SIZE};
-pub use mm::{map, prot, FileKind, LinuxMm, MmapFile};
+pub use mm::{map, mremap, prot, FileKind, LinuxMm, MmapFile};
 pub use vma::{Backing, LinuxSegment, VmFlags, VmaAttrs};
 
 #[cfg(doc)]

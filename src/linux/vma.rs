@@ -183,8 +183,16 @@ pub enum Backing {
     /// name, so it never merges with plain anonymous memory.
     DevZero,
     /// A file: the caller's identity of the open file description (two
-    /// `open`s of one path are two files and do not merge).
-    File(u64),
+    /// `open`s of one path are two files and do not merge), and whether its
+    /// file system places mappings by the huge-page rule relative to the
+    /// file offset ([`ThpRule::File`](super::ThpRule::File); a moved
+    /// mapping is placed again).
+    File {
+        /// The identity of the open file description.
+        id: u64,
+        /// Whether the file's mappings follow the file THP rule.
+        thp: bool,
+    },
     /// Shared anonymous memory (or a shared `/dev/zero` mapping): a shmem
     /// object of its own, identified by the personality.
     Shmem(u64),
@@ -203,8 +211,8 @@ pub enum Backing {
 /// use range_action_map::linux::{Backing, VmFlags, VmaAttrs};
 ///
 /// let rw = VmFlags::READ | VmFlags::WRITE | VmFlags::MAYREAD | VmFlags::MAYWRITE;
-/// let a = VmaAttrs::new(rw, Backing::File(3), 0);
-/// let b = VmaAttrs::new(rw, Backing::File(3), 4);
+/// let a = VmaAttrs::new(rw, Backing::File { id: 3, thp: true }, 0);
+/// let b = VmaAttrs::new(rw, Backing::File { id: 3, thp: true }, 4);
 /// // 4 pages of the file at offset 0, then the file from page 4: one VMA.
 /// assert!(a.can_merge(4 * 0x1000, &b));
 /// // With a page missing in between, two.
@@ -353,7 +361,7 @@ impl fmt::Display for VmaAttrs {
         };
         let (offset, inode) = match self.backing {
             Backing::Anonymous | Backing::DevZero => (0, 0),
-            Backing::File(id) | Backing::Shmem(id) => (self.pgoff * PAGE_SIZE as u64, id),
+            Backing::File { id, .. } | Backing::Shmem(id) => (self.pgoff * PAGE_SIZE as u64, id),
         };
         write!(
             f,
