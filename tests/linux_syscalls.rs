@@ -9,7 +9,9 @@
 //! ...): after it
 //! the address space would no longer be the kernel's. The calls before it
 //! all count, and the test prints per call type how many were replayed and
-//! how many agreed, and where each file stopped.
+//! how many agreed, and where each file stopped. `realloc.strace` (glibc's
+//! `realloc` of large blocks: 95 `mremap`s of a real program) is replayed
+//! too, from the maps `realloc.txt` took at its start to those at its end.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
@@ -358,6 +360,152 @@ fn load(mm: &mut LinuxMm<VmaAdapter>, snap: &Snapshot, next_id: &mut u64) {
     assert_eq!(mm.map().len(), count, "the initial VMAs stay apart:\n{mm}");
 }
 
+/// The value of one `strace` argument: a number, `NULL`, or `A|B|...` of
+/// the symbolic constants glibc's calls use.
+fn strace_value(arg: &str) -> usize {
+    use range_action_map::linux::{map, mremap, prot};
+    arg.split('|')
+        .map(|sym| match sym {
+            "NULL" | "MADV_NORMAL" | "PROT_NONE" => 0,
+            "PROT_READ" => prot::READ as usize,
+            "PROT_WRITE" => prot::WRITE as usize,
+            "PROT_EXEC" => prot::EXEC as usize,
+            "MAP_PRIVATE" => map::PRIVATE as usize,
+            "MAP_SHARED" => map::SHARED as usize,
+            "MAP_ANONYMOUS" => map::ANONYMOUS as usize,
+            "MAP_FIXED" => map::FIXED as usize,
+            "MAP_DENYWRITE" => map::DENYWRITE as usize,
+            "MREMAP_MAYMOVE" => mremap::MAYMOVE as usize,
+            "MREMAP_FIXED" => mremap::FIXED as usize,
+            "MREMAP_DONTUNMAP" => mremap::DONTUNMAP as usize,
+            n => num(n) as usize,
+        })
+        .fold(0, |a, b| a | b)
+}
+
+/// Replays `realloc.strace` (glibc's `realloc` of mmap'ed blocks: 95
+/// `mremap`s) from its start marker to its end marker, starting from the
+/// maps `realloc.txt` took at the start marker, and compares every result
+/// and the maps taken at the end marker (range, permissions, offset: the
+/// file has no `VmFlags`).
+fn replay_strace(report: &mut Report) {
+    let maps = fs::read_to_string(format!("{DIR}/realloc.txt")).unwrap();
+    let mut lines = maps.lines().peekable();
+    let mut snapshots = Vec::new();
+    while let Some(line) = lines.next() {
+        if line.starts_with("maps-begin") {
+            snapshots.push(parse_snapshot(line, &mut lines));
+        }
+    }
+    let [initial, last] = &snapshots[..] else {
+        panic!("realloc.txt holds two snapshots")
+    };
+    let mut mm = LinuxMm::<VmaAdapter>::new();
+    let mut next_id = 1;
+    // No VmFlags here: the flags a fresh mapping of each kind has.
+    let mut initial = Snapshot {
+        tag: initial.tag.clone(),
+        lo: initial.lo,
+        hi: initial.hi,
+        vmas: initial
+            .vmas
+            .iter()
+            .map(|(v, inode, path, _)| {
+                let p = v.perms.as_bytes();
+                let mut raw: Vec<String> = [(0, "rd"), (1, "wr"), (2, "ex")]
+                    .iter()
+                    .filter(|&&(i, _)| p[i] != b'-')
+                    .map(|&(_, c)| c.to_string())
+                    .collect();
+                raw.extend(["mr", "mw", "me"].map(String::from));
+                match path.as_str() {
+                    "[stack]" => raw.extend(["gd", "ac"].map(String::from)),
+                    "[vvar]" | "[vvar_vclock]" | "[vdso]" => {
+                        raw.extend(["pf", "io", "de"].map(String::from))
+                    }
+                    _ if p[1] == b'w' => raw.push("ac".into()),
+                    _ => {}
+                }
+                let vma = SnapVma {
+                    flags: BTreeSet::new(),
+                    perms: v.perms.clone(),
+                    ..*v
+                };
+                (vma, *inode, path.clone(), raw)
+            })
+            .collect(),
+    };
+    initial.vmas.retain(|(v, ..)| v.start < DEFAULT_TASK_SIZE);
+    load(&mut mm, &initial, &mut next_id);
+    let trace = fs::read_to_string(format!("{DIR}/realloc.strace")).unwrap();
+    let mut started = false;
+    for line in trace.lines() {
+        let Some((call, _)) = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.split_once('('))
+        else {
+            continue;
+        };
+        if call == "madvise" {
+            if started {
+                break;
+            }
+            started = true;
+            continue;
+        }
+        if !started {
+            continue;
+        }
+        let (call_text, result) = line.rsplit_once(" = ").unwrap();
+        let inner = &call_text[call_text.find('(').unwrap() + 1..call_text.trim_end().len() - 1];
+        let args: Vec<usize> = inner.split(", ").map(strace_value).collect();
+        let want = Ok(num(result.split_whitespace().next().unwrap()) as usize);
+        match call {
+            "brk" => {
+                if args[0] == 0 {
+                    mm.set_start_brk(num(result) as usize);
+                }
+                report.call("brk", "realloc.strace", line, Ok(mm.brk(args[0])), want);
+            }
+            "mmap" => {
+                assert_eq!(args[4] as i64, -1, "anonymous mappings only");
+                let got = mm.mmap(args[0], args[1], args[2] as u32, args[3] as u32, None, 0);
+                report.call("mmap", "realloc.strace", line, got, want);
+            }
+            "munmap" => {
+                let got = mm.munmap(args[0], args[1]);
+                report.call("munmap", "realloc.strace", line, got, want);
+            }
+            "mremap" => {
+                let new_addr = args.get(4).copied().unwrap_or(0);
+                let got = mm.mremap(args[0], args[1], args[2], args[3] as u32, new_addr);
+                report.call("mremap", "realloc.strace", line, got, want);
+            }
+            "close" => {}
+            other => panic!("realloc.strace: unexpected call {other}"),
+        }
+    }
+    let kernel: Vec<&SnapVma> = last
+        .vmas
+        .iter()
+        .map(|(v, ..)| v)
+        .filter(|v| v.start < DEFAULT_TASK_SIZE)
+        .collect();
+    let mut model = model_vmas(&mm, 0, usize::MAX);
+    for vma in &mut model {
+        vma.flags.clear();
+    }
+    report.snapshots.calls += 1;
+    if kernel.len() == model.len() && kernel.iter().zip(&model).all(|(k, m)| *k == m) {
+        report.snapshots.identical += 1;
+    } else {
+        report.misses.push(format!(
+            "realloc.strace: final maps: kernel {kernel:#x?}\nmodel {model:#x?}"
+        ));
+    }
+}
+
 #[test]
 fn replay_linux_syscall_captures() {
     let mut report = Report::default();
@@ -371,6 +519,7 @@ fn replay_linux_syscall_captures() {
     for file in &files {
         replay(file, &mut report);
     }
+    replay_strace(&mut report);
     println!("{:<10} {:>6} {:>10}", "call", "calls", "identical");
     for (call, c) in &report.per_call {
         println!("{call:<10} {:>6} {:>10}", c.calls, c.identical);
@@ -401,7 +550,7 @@ fn replay_linux_syscall_captures() {
             calls("mremap"),
             s.calls
         ],
-        [334, 252, 56, 34, 11, 64, 111],
+        [339, 257, 56, 36, 11, 159, 112],
         "calls replayed: mmap, munmap, mprotect, brk, madvise, mremap, snapshots"
     );
 }
