@@ -101,7 +101,7 @@
 //! - [`linux`]: where Linux 6.x x86-64 places a non-fixed `mmap`
 //!   (anonymous, file, shared), reproduced on top of the free-area search,
 //!   and a system-call personality ([`linux::LinuxMm`]) that answers
-//!   `mmap`, `munmap`, `mprotect`, `mremap`, `brk` and `madvise(MADV_DONTNEED)` with
+//!   `mmap`, `munmap`, `mprotect`, `mremap`, `brk`, `madvise` and `mlock` with
 //!   Linux's results, errnos and VMA merges.
 //!
 //! # Guarantees

@@ -5,8 +5,7 @@
 //! and the modelled `VmFlags`) to be Linux's.
 //!
 //! A file is replayed up to its first call the personality does not cover
-//! yet (`madvise` other than `MADV_DONTNEED`, `mlock`, resource limits,
-//! ...): after it
+//! yet (resource limits, ...): after it
 //! the address space would no longer be the kernel's. The calls before it
 //! all count, and the test prints per call type how many were replayed and
 //! how many agreed, and where each file stopped. `realloc.strace` (glibc's
@@ -308,9 +307,28 @@ fn replay(file: &str, report: &mut Report) {
                 let got = mm.brk(arg("addr") as usize);
                 report.call("brk", file, line, Ok(got), expected(result));
             }
-            "madvise" if arg("advice") == 4 => {
-                let got = mm.madvise_dontneed(arg("addr") as usize, arg("len") as usize);
+            "madvise" => {
+                let got = mm.madvise(
+                    arg("addr") as usize,
+                    arg("len") as usize,
+                    arg("advice") as u32,
+                );
                 report.call("madvise", file, line, got, expected(result));
+            }
+            "mlock" | "munlock" => {
+                let (addr, len) = (arg("addr") as usize, arg("len") as usize);
+                let got = if call == "mlock" {
+                    mm.mlock(addr, len)
+                } else {
+                    mm.munlock(addr, len)
+                };
+                report.call(
+                    if call == "mlock" { "mlock" } else { "munlock" },
+                    file,
+                    line,
+                    got,
+                    expected(result),
+                );
             }
             _ => {
                 report.stops.push(format!("{file}: stopped at `{line}`"));
@@ -548,10 +566,11 @@ fn replay_linux_syscall_captures() {
             calls("brk"),
             calls("madvise"),
             calls("mremap"),
+            calls("mlock") + calls("munlock"),
             s.calls
         ],
-        [339, 257, 56, 36, 11, 159, 112],
-        "calls replayed: mmap, munmap, mprotect, brk, madvise, mremap, snapshots"
+        [341, 257, 58, 38, 28, 159, 2, 122],
+        "calls replayed: mmap, munmap, mprotect, brk, madvise, mremap, mlock+munlock, snapshots"
     );
 }
 

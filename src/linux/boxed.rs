@@ -9,7 +9,7 @@ use alloc::boxed::Box;
 use core::cell::Cell;
 use core::fmt;
 
-use super::vma::{LinuxSegment, VmFlags, VmaAttrs};
+use super::vma::{LinuxSegment, VmFlags, VmaAttrs, VmaChange};
 use crate::linux::GrowsDown;
 use crate::{RangeLink, Segment};
 
@@ -45,7 +45,7 @@ mod decl {
 
 impl Segment for Vma {
     type Args = ();
-    type Flags = u32;
+    type Flags = VmaChange;
     type Pointer = Box<Vma>;
 
     fn remove(&self, _: &mut ()) {}
@@ -60,8 +60,8 @@ impl Segment for Vma {
         Vma::new_vma(self.attrs.get().advanced(delta), args)
     }
 
-    fn modify(&self, prot: u32, _: &mut ()) {
-        self.attrs.set(self.attrs.get().protected(prot));
+    fn modify(&self, change: VmaChange, _: &mut ()) {
+        self.attrs.set(self.attrs.get().changed(change));
     }
 
     fn try_merge(&self, next: &Self, _: &mut ()) -> bool {

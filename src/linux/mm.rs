@@ -7,7 +7,7 @@ use core::fmt;
 
 use super::errno::Errno;
 use super::layout::{LinuxLayout, ThpRule, PAGE_SIZE};
-use super::vma::{Backing, LinuxSegment, VmFlags, VmaAttrs};
+use super::vma::{Backing, LinuxSegment, VmFlags, VmaAttrs, VmaChange};
 use crate::map::{ArgsOf, RangeActionMap, RangeAdapter, SegmentOf};
 use crate::range::Window;
 
@@ -97,6 +97,30 @@ pub mod mremap {
     pub const FIXED: u32 = 0x2;
     /// `MREMAP_DONTUNMAP`: move the pages and keep the old VMA.
     pub const DONTUNMAP: u32 = 0x4;
+}
+
+/// `MADV_*` advice of `madvise` (x86-64 values).
+pub mod madv {
+    /// `MADV_NORMAL`.
+    pub const NORMAL: u32 = 0;
+    /// `MADV_RANDOM`.
+    pub const RANDOM: u32 = 1;
+    /// `MADV_SEQUENTIAL`.
+    pub const SEQUENTIAL: u32 = 2;
+    /// `MADV_DONTNEED`.
+    pub const DONTNEED: u32 = 4;
+    /// `MADV_DONTFORK`.
+    pub const DONTFORK: u32 = 10;
+    /// `MADV_DOFORK`.
+    pub const DOFORK: u32 = 11;
+    /// `MADV_HUGEPAGE`.
+    pub const HUGEPAGE: u32 = 14;
+    /// `MADV_NOHUGEPAGE`.
+    pub const NOHUGEPAGE: u32 = 15;
+    /// `MADV_WIPEONFORK`.
+    pub const WIPEONFORK: u32 = 18;
+    /// `MADV_KEEPONFORK`.
+    pub const KEEPONFORK: u32 = 19;
 }
 
 /// What kind of file a mapping is of: it decides the placement rule and
@@ -707,22 +731,61 @@ where
         Ok(to)
     }
 
-    /// `madvise(addr, len, MADV_DONTNEED)`: the checks and result of Linux's
-    /// walk. The VMAs do not change; the caller (which owns the pages)
+    /// `madvise(addr, len, advice)` for the advice the personality models:
+    /// `MADV_DONTNEED` (the VMAs stay; the caller, which owns the pages,
     /// discards the private pages of every mapped part of the range when
-    /// the result is `Ok` or `ENOMEM`.
+    /// the result is `Ok` or `ENOMEM`), and the advice that changes VMA
+    /// flags, which splits and merges like `mprotect`: `MADV_NORMAL`
+    /// (clears `rr sr`), `MADV_RANDOM`, `MADV_SEQUENTIAL`, `MADV_DONTFORK`,
+    /// `MADV_DOFORK`, `MADV_HUGEPAGE`, `MADV_NOHUGEPAGE`, `MADV_WIPEONFORK`
+    /// (private anonymous memory only), `MADV_KEEPONFORK`. Unlike
+    /// `mprotect`, the walk goes on past holes.
     ///
     /// # Errors
     ///
-    /// `EINVAL` for a misaligned `addr`, a length that wraps when rounded
-    /// up, or a `VM_LOCKED` or `VM_PFNMAP` VMA in the range (nothing is
-    /// discarded); `ENOMEM` when part of the range is unmapped (the mapped
-    /// parts are discarded all the same). `len` 0 is `Ok(0)`.
+    /// `EINVAL` for other advice (Linux knows more, such as `MADV_WILLNEED`
+    /// or `MADV_FREE`: the personality refuses what it does not model, so
+    /// a kernel handles those before calling), a misaligned `addr`, a
+    /// length that wraps when rounded up, `MADV_DONTNEED` over a
+    /// `VM_LOCKED` or `VM_PFNMAP` VMA (nothing discarded), or
+    /// `MADV_WIPEONFORK` reaching a file or shared VMA (the VMAs before it
+    /// changed); `ENOMEM` when part of the range is unmapped (the mapped
+    /// parts got the advice all the same). `len` 0 is `Ok(0)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use range_action_map::linux::{madv, map, prot, Errno, LinuxMm, VmaAdapter};
+    ///
+    /// let mut mm = LinuxMm::<VmaAdapter>::new();
+    /// let a = mm.mmap(0, 0x3000, prot::READ, map::PRIVATE | map::ANONYMOUS, None, 0).unwrap();
+    /// // DONTFORK on the middle page splits the VMA in three; DOFORK joins it again.
+    /// assert_eq!(mm.madvise(a + 0x1000, 0x1000, madv::DONTFORK), Ok(0));
+    /// assert_eq!(mm.map().len(), 3);
+    /// assert_eq!(mm.madvise(a, 0x3000, madv::DOFORK), Ok(0));
+    /// assert_eq!(mm.map().len(), 1);
+    /// assert_eq!(mm.madvise(a, 0x4000, madv::DONTNEED), Err(Errno::ENOMEM));
+    /// assert_eq!(mm.madvise(a, 0x1000, 12345), Err(Errno::EINVAL));
+    /// ```
     ///
     /// # Cost
     ///
-    /// *O*(log n + k) for k VMAs in the range.
-    pub fn madvise_dontneed(&self, addr: usize, len: usize) -> Result<usize, Errno> {
+    /// *O*((k + 1) log n) for k VMAs in the range.
+    pub fn madvise(&mut self, addr: usize, len: usize, advice: u32) -> Result<usize, Errno> {
+        let none = VmFlags::EMPTY;
+        let (set, clear) = match advice {
+            madv::DONTNEED => (none, none),
+            madv::NORMAL => (none, VmFlags::RAND_READ | VmFlags::SEQ_READ),
+            madv::RANDOM => (VmFlags::RAND_READ, VmFlags::SEQ_READ),
+            madv::SEQUENTIAL => (VmFlags::SEQ_READ, VmFlags::RAND_READ),
+            madv::DONTFORK => (VmFlags::DONTCOPY, none),
+            madv::DOFORK => (none, VmFlags::DONTCOPY),
+            madv::HUGEPAGE => (VmFlags::HUGEPAGE, VmFlags::NOHUGEPAGE),
+            madv::NOHUGEPAGE => (VmFlags::NOHUGEPAGE, VmFlags::HUGEPAGE),
+            madv::WIPEONFORK => (VmFlags::WIPEONFORK, none),
+            madv::KEEPONFORK => (none, VmFlags::WIPEONFORK),
+            _ => return Err(Errno::EINVAL),
+        };
         if addr % PAGE_SIZE != 0 {
             return Err(Errno::EINVAL);
         }
@@ -734,25 +797,115 @@ where
         if end == addr {
             return Ok(0);
         }
-        let mut at = addr;
-        let mut result = Ok(0);
+        let mut mapped = 0;
         for vma in self.map.overlapping(addr, end) {
-            // Loop invariant: [addr, at) was walked.
             let range = self.map.range_of(vma);
-            if range.start > at {
-                result = Err(Errno::ENOMEM);
-            }
-            if vma
-                .attrs()
-                .flags()
-                .intersects(VmFlags::LOCKED | VmFlags::PFNMAP)
-            {
+            mapped += range.end.min(end) - range.start.max(addr);
+            let flags = vma.attrs().flags();
+            if advice == madv::DONTNEED && flags.intersects(VmFlags::LOCKED | VmFlags::PFNMAP) {
                 return Err(Errno::EINVAL);
             }
-            at = range.end;
         }
-        if at < end {
+        if advice == madv::WIPEONFORK {
+            // Only private anonymous VMAs take it: stop at the first other.
+            let stop = self
+                .map
+                .overlapping(addr, end)
+                .find(|v| {
+                    let a = v.attrs();
+                    !a.is_anonymous() || a.flags().contains(VmFlags::SHARED)
+                })
+                .map(|v| self.map.range_of(v).start.max(addr));
+            if let Some(stop) = stop {
+                self.change_mapped(addr, stop, VmaChange::Flags { set, clear })?;
+                return Err(Errno::EINVAL);
+            }
+        }
+        if advice != madv::DONTNEED {
+            self.change_mapped(addr, end, VmaChange::Flags { set, clear })?;
+        }
+        if mapped < end - addr {
+            Err(Errno::ENOMEM)
+        } else {
+            Ok(0)
+        }
+    }
+
+    /// `mlock(addr, len)`: sets `VM_LOCKED` on the mapped run from `addr`
+    /// (rounded down to a page) to `addr + len` (rounded up), stopping at
+    /// the first hole like `mprotect`; special and droppable VMAs are left
+    /// alone. The pages themselves are the caller's to fault in.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM` when the start is unmapped (nothing changed) or a hole
+    /// follows (the run before it changed). Not modelled: `RLIMIT_MEMLOCK`
+    /// (the personality is privileged here).
+    ///
+    /// # Cost
+    ///
+    /// *O*((k + 1) log n) for k VMAs in the range.
+    pub fn mlock(&mut self, addr: usize, len: usize) -> Result<usize, Errno> {
+        self.lock_flags(addr, len, true)
+    }
+
+    /// `munlock(addr, len)`: clears `VM_LOCKED` as [`mlock`](Self::mlock)
+    /// sets it.
+    ///
+    /// # Errors
+    ///
+    /// As [`mlock`](Self::mlock).
+    pub fn munlock(&mut self, addr: usize, len: usize) -> Result<usize, Errno> {
+        self.lock_flags(addr, len, false)
+    }
+
+    /// `apply_vma_lock_flags`.
+    fn lock_flags(&mut self, addr: usize, len: usize, lock: bool) -> Result<usize, Errno> {
+        let start = addr & !(PAGE_SIZE - 1);
+        let end = addr
+            .checked_add(len)
+            .and_then(page_align)
+            .ok_or(Errno::EINVAL)?;
+        if end == start {
+            return Ok(0);
+        }
+        let first = self.map.find(start).ok_or(Errno::ENOMEM)?;
+        let mut tmp = self.map.range_of(first).start;
+        let mut result = Ok(0);
+        for vma in self.map.overlapping(start, end) {
+            let range = self.map.range_of(vma);
+            if range.start != tmp {
+                result = Err(Errno::ENOMEM);
+                break;
+            }
+            tmp = range.end.min(end);
+        }
+        if result.is_ok() && tmp < end {
             result = Err(Errno::ENOMEM);
+        }
+        let change = if lock {
+            VmaChange::Flags {
+                set: VmFlags::LOCKED,
+                clear: VmFlags::EMPTY,
+            }
+        } else {
+            VmaChange::Flags {
+                set: VmFlags::EMPTY,
+                clear: VmFlags::LOCKED,
+            }
+        };
+        let mut at = start;
+        while at < tmp.min(end) {
+            // Loop invariant: [start, at) is done; the rest of the run is
+            // mapped. Special and droppable VMAs keep their flags.
+            let Some(vma) = self.map.find(at) else { break };
+            let range = self.map.range_of(vma);
+            let piece_end = range.end.min(tmp);
+            let special = VmFlags::SPECIAL | VmFlags::DROPPABLE;
+            if !vma.attrs().flags().intersects(special) {
+                self.change_mapped(at, piece_end, change)?;
+            }
+            at = piece_end;
         }
         result
     }
@@ -1072,23 +1225,32 @@ where
         }
         let prot = prot & (prot::READ | prot::WRITE | prot::EXEC);
         let (start, stop, result) = self.mprotect_run(addr, end, prot, grows)?;
-        // Apply over [start, stop), one VMA at a time: a VMA whose flags
-        // stay as they are is not split (Linux's early return).
+        self.change_mapped(start, stop, VmaChange::Protect(prot))?;
+        result
+    }
+
+    /// Applies `change` to every mapped piece of `[start, end)`, one VMA at
+    /// a time (`vma_modify_flags`): a VMA whose flags stay as they are is
+    /// neither split nor merged (Linux's early return); a changed piece is
+    /// split off and merged with its neighbours. Holes are skipped.
+    fn change_mapped(&mut self, start: usize, end: usize, change: VmaChange) -> Result<(), Errno> {
         let mut at = start;
-        while at < stop {
-            // Loop invariant: [start, at) is done; [at, stop) is mapped.
-            let Some(vma) = self.map.find(at) else { break };
+        while at < end {
+            // Loop invariant: [start, at) is done.
+            let Some(vma) = self.map.overlapping(at, end).next() else {
+                break;
+            };
             let range = self.map.range_of(vma);
-            let piece_end = range.end.min(stop);
+            let (piece_start, piece_end) = (range.start.max(at), range.end.min(end));
             let attrs = vma.attrs();
-            if attrs.protected(prot).flags() != attrs.flags() {
+            if attrs.changed(change).flags() != attrs.flags() {
                 self.map
-                    .mprotect(at, piece_end, prot)
+                    .mprotect(piece_start, piece_end, change)
                     .map_err(|_| Errno::ENOMEM)?;
             }
             at = piece_end;
         }
-        result
+        Ok(())
     }
 
     /// The checks and the walk of `do_mprotect_pkey` without changing

@@ -1,8 +1,8 @@
 //! Linux's memory system calls: where a non-fixed `mmap(hint, len)` goes in
 //! the default x86-64 top-down layout ([`LinuxLayout`]), and a system-call
 //! personality ([`LinuxMm`]) that answers `mmap`, `munmap`, `mprotect`,
-//! `mremap`, `brk` and `madvise(MADV_DONTNEED)` as Linux 6.18 does, merges
-//! included.
+//! `mremap`, `brk`, `madvise`, `mlock` and `munlock` as Linux 6.18 does,
+//! merges included.
 //!
 //! Kernels that run Linux binaries, user-mode emulators, sandboxes and
 //! record/replay tools must put mappings exactly where Linux would, or
@@ -85,11 +85,12 @@
 //!
 //! The rules it follows are those of `tools/linux-syscall-trace/NOTES.md`.
 //! The commit charge is the heuristic of `vm.overcommit_memory` = 0
-//! ([`LinuxMm::set_commit_limit`]). Not covered yet: `madvise` other than
-//! `MADV_DONTNEED`, `mlock`, resource limits (`RLIMIT_AS`, `RLIMIT_DATA`,
-//! `RLIMIT_MEMLOCK`), `vm.max_map_count`, `MAP_HUGETLB` with reserved huge
-//! pages, memfd seals, `CAP_SYS_RAWIO` (page 0), fork and the layout at
-//! `execve`.
+//! ([`LinuxMm::set_commit_limit`]). Not covered yet: `madvise` advice
+//! that neither discards pages nor changes VMA flags (`MADV_WILLNEED`,
+//! `MADV_FREE`, ...: refused with `EINVAL`), resource limits (`RLIMIT_AS`,
+//! `RLIMIT_DATA`, `RLIMIT_MEMLOCK`), `vm.max_map_count`, `MAP_HUGETLB` with
+//! reserved huge pages, memfd seals, `CAP_SYS_RAWIO` (page 0), fork and the
+//! layout at `execve`.
 //!
 //! ```
 //! use range_action_map::linux::{prot, map, Errno, LinuxMm, VmaAdapter};
@@ -121,8 +122,8 @@ mod vma;
 pub use boxed::{Vma, VmaAdapter};
 pub use errno::Errno;
 pub use layout::{GrowsDown, LinuxLayout, StackRlimit, ThpRule, DEFAULT_TASK_SIZE, PAGE_SIZE};
-pub use mm::{map, mremap, prot, FileKind, LinuxMm, MmapFile};
-pub use vma::{Backing, LinuxSegment, VmFlags, VmaAttrs};
+pub use mm::{madv, map, mremap, prot, FileKind, LinuxMm, MmapFile};
+pub use vma::{Backing, LinuxSegment, VmFlags, VmaAttrs, VmaChange};
 
 #[cfg(doc)]
 use crate::RangeActionMap;

@@ -318,6 +318,18 @@ impl VmaAttrs {
         VmaAttrs { flags, ..self }
     }
 
+    /// The attributes after `change`.
+    #[must_use]
+    pub fn changed(self, change: VmaChange) -> VmaAttrs {
+        match change {
+            VmaChange::Protect(prot) => self.protected(prot),
+            VmaChange::Flags { set, clear } => VmaAttrs {
+                flags: self.flags.difference(clear) | set,
+                ..self
+            },
+        }
+    }
+
     /// Whether a VMA of `len` bytes with these attributes and the VMA
     /// `next` that starts right at its end are one by Linux's rule
     /// (`is_mergeable_vma`, `is_mergeable_anon_vma`): equal flags and
@@ -373,21 +385,50 @@ impl fmt::Display for VmaAttrs {
     }
 }
 
+/// What a range of VMAs is changed by: the value
+/// [`Segment::modify`](crate::Segment::modify) receives from the
+/// personality.
+///
+/// # Examples
+///
+/// ```
+/// use range_action_map::linux::{Backing, VmFlags, VmaAttrs, VmaChange};
+///
+/// let ro = VmaAttrs::new(VmFlags::READ | VmFlags::MAYWRITE, Backing::Anonymous, 0);
+/// let rw = ro.changed(VmaChange::Protect(0x3));
+/// assert!(rw.flags().contains(VmFlags::WRITE | VmFlags::ACCOUNT));
+/// let locked = ro.changed(VmaChange::Flags { set: VmFlags::LOCKED, clear: VmFlags::EMPTY });
+/// assert!(locked.flags().contains(VmFlags::LOCKED));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VmaChange {
+    /// `mprotect` to these `PROT_*` bits ([`VmaAttrs::protected`]).
+    Protect(u32),
+    /// Flags set and cleared (`madvise`'s flag-changing advice, `mlock`,
+    /// `munlock`); `clear` goes first.
+    Flags {
+        /// The bits to set.
+        set: VmFlags,
+        /// The bits to clear.
+        clear: VmFlags,
+    },
+}
+
 /// A segment type the Linux personality ([`LinuxMm`](super::LinuxMm)) can
-/// keep: one VMA with its [`VmaAttrs`], re-protected with `PROT_*` bits.
+/// keep: one VMA with its [`VmaAttrs`], changed by [`VmaChange`]s.
 ///
 /// # Implementing this trait
 ///
 /// Keep the attributes in a [`Cell`](core::cell::Cell) and make the
 /// [`Segment`] callbacks apply Linux's rules through [`VmaAttrs`]:
 /// `split(pos)` gives the new node `attrs.advanced(pos - start)`, `shrink`
-/// to a later start advances `pgoff` the same way, `modify(prot)` stores
-/// `attrs.protected(prot)`, and `try_merge(next)` answers
+/// to a later start advances `pgoff` the same way, `modify(change)` stores
+/// `attrs.changed(change)`, and `try_merge(next)` answers
 /// [`VmaAttrs::can_merge`] and stores [`VmaAttrs::merged`]. A `try_merge`
 /// that merges more eagerly (or `split` that copies `pgoff` unchanged)
 /// compiles, but then the VMAs no longer match Linux's. `Vma` (feature
 /// `alloc`) is this trait implemented over `Box`.
-pub trait LinuxSegment: Segment<Flags = u32> {
+pub trait LinuxSegment: Segment<Flags = VmaChange> {
     /// A new, unlinked node for a VMA with `attrs`.
     fn new_vma(attrs: VmaAttrs, args: &mut Self::Args) -> Self::Pointer;
     /// The VMA's attributes.
