@@ -5,7 +5,7 @@
 //! and the modelled `VmFlags`) to be Linux's.
 //!
 //! A file is replayed up to its first call the personality does not cover
-//! yet (resource limits, ...): after it
+//! yet (memfd seals, `RLIMIT_MEMLOCK`, ...): after it
 //! the address space would no longer be the kernel's. The calls before it
 //! all count, and the test prints per call type how many were replayed and
 //! how many agreed, and where each file stopped. `realloc.strace` (glibc's
@@ -17,8 +17,8 @@ use std::fs;
 use std::num::NonZeroU64;
 
 use range_action_map::linux::{
-    Backing, Errno, FileKind, LinuxMm, LinuxSegment, MmapFile, VmFlags, VmaAdapter, VmaAttrs,
-    DEFAULT_TASK_SIZE, PAGE_SIZE,
+    Backing, Errno, FileKind, LinuxMm, LinuxSegment, MmapFile, Rlimit, VmFlags, VmaAdapter,
+    VmaAttrs, DEFAULT_TASK_SIZE, PAGE_SIZE,
 };
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/linux_syscalls");
@@ -220,6 +220,7 @@ fn replay(file: &str, report: &mut Report) {
             let after = &line[line.rfind(')').unwrap() + 2..];
             let field = |n: usize| num(after.split_whitespace().nth(n - 3).unwrap()) as usize;
             mm.set_start_brk(field(47));
+            mm.set_data_segment(field(46) - field(45));
             continue;
         }
         if first == "child-begin" {
@@ -302,6 +303,18 @@ fn replay(file: &str, report: &mut Report) {
                     arg("new_addr") as usize,
                 );
                 report.call("mremap", file, line, got, expected(result));
+            }
+            "setrlimit" if ["RLIMIT_AS", "RLIMIT_DATA"].contains(&a["resource"].as_str()) => {
+                let limit = match arg("cur") {
+                    cur if cur == u64::MAX as i128 => None,
+                    cur => Some(cur as usize),
+                };
+                let resource = if a["resource"] == "RLIMIT_AS" {
+                    Rlimit::As
+                } else {
+                    Rlimit::Data
+                };
+                mm.set_rlimit(resource, limit);
             }
             "brk" => {
                 let got = mm.brk(arg("addr") as usize);
@@ -569,7 +582,7 @@ fn replay_linux_syscall_captures() {
             calls("mlock") + calls("munlock"),
             s.calls
         ],
-        [341, 257, 58, 38, 28, 159, 2, 122],
+        [365, 266, 59, 58, 28, 162, 2, 123],
         "calls replayed: mmap, munmap, mprotect, brk, madvise, mremap, mlock+munlock, snapshots"
     );
 }

@@ -207,6 +207,11 @@ const fn page_align(len: usize) -> Option<usize> {
     }
 }
 
+/// `is_data_mapping`: writable, not shared, not a stack.
+const fn is_data_mapping(flags: VmFlags) -> bool {
+    flags.contains(VmFlags::WRITE) && !flags.intersects(VmFlags::SHARED.union(VmFlags::GROWSDOWN))
+}
+
 /// A process's address space under Linux's memory system calls: a
 /// [`RangeActionMap`] of VMAs and the [`LinuxLayout`] that places them.
 ///
@@ -251,6 +256,23 @@ pub struct LinuxMm<A: RangeAdapter> {
     /// RAM + swap in bytes, for the heuristic overcommit check; `None`:
     /// no limit.
     commit_limit: Option<usize>,
+    /// `RLIMIT_AS`'s soft limit in bytes; `None`: unlimited.
+    rlimit_as: Option<usize>,
+    /// `RLIMIT_DATA`'s soft limit in bytes; `None`: unlimited.
+    rlimit_data: Option<usize>,
+    /// `end_data - start_data`, which `brk` counts against `RLIMIT_DATA`.
+    data_segment: usize,
+}
+
+/// A resource limit the personality enforces
+/// ([`LinuxMm::set_rlimit`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rlimit {
+    /// `RLIMIT_AS`: the total size of the VMAs.
+    As,
+    /// `RLIMIT_DATA`: the private writable VMAs (stacks excluded), plus the
+    /// data segment for `brk`.
+    Data,
 }
 
 impl<A> LinuxMm<A>
@@ -296,6 +318,9 @@ where
             start_brk: 0,
             brk: 0,
             commit_limit: None,
+            rlimit_as: None,
+            rlimit_data: None,
+            data_segment: 0,
         }
     }
 }
@@ -363,6 +388,54 @@ where
         self.commit_limit = Some(bytes);
     }
 
+    /// Sets the soft limit of `resource` in bytes (`None`:
+    /// `RLIM_INFINITY`), as `setrlimit` does.
+    ///
+    /// With a limit set, the calls that add VMAs check it as Linux's
+    /// `may_expand_vm` does (`mmap` and `mremap`: `ENOMEM`, `brk`:
+    /// refused), at a cost of *O*(n) per such call to count the VMAs.
+    pub fn set_rlimit(&mut self, resource: Rlimit, bytes: Option<usize>) {
+        match resource {
+            Rlimit::As => self.rlimit_as = bytes,
+            Rlimit::Data => self.rlimit_data = bytes,
+        }
+    }
+
+    /// Sets the size of the data segment (`end_data - start_data`), which
+    /// `brk` counts against `RLIMIT_DATA` with the heap
+    /// (`check_data_rlimit`).
+    pub fn set_data_segment(&mut self, len: usize) {
+        self.data_segment = len;
+    }
+
+    /// `may_expand_vm`: whether `pages` more pages of a VMA with `flags`
+    /// stay within `RLIMIT_AS` and, for a data mapping (writable, not
+    /// shared, not a stack), `RLIMIT_DATA`.
+    fn may_expand_vm(&self, flags: VmFlags, pages: usize) -> bool {
+        let count = |data: bool| {
+            self.map
+                .iter()
+                .filter(|v| !data || is_data_mapping(v.attrs().flags()))
+                .map(|v| self.map.range_of(v).len() / PAGE_SIZE)
+                .sum::<usize>()
+        };
+        let within = |limit: Option<usize>, data: bool| {
+            limit.is_none_or(|limit| count(data) + pages <= limit / PAGE_SIZE)
+        };
+        within(self.rlimit_as, false) && (!is_data_mapping(flags) || within(self.rlimit_data, true))
+    }
+
+    /// The pages of `[start, end)` that are mapped.
+    fn mapped_pages(&self, start: usize, end: usize) -> usize {
+        self.map
+            .overlapping(start, end)
+            .map(|v| {
+                let r = self.map.range_of(v);
+                (r.end.min(end) - r.start.max(start)) / PAGE_SIZE
+            })
+            .sum()
+    }
+
     /// Whether a charge of `bytes` passes the heuristic overcommit check.
     fn enough_memory(&self, bytes: usize) -> bool {
         self.commit_limit.is_none_or(|limit| bytes <= limit)
@@ -395,10 +468,11 @@ where
     /// heap's `rw-p` attributes) or makes a new `rw-p` VMA that merges with
     /// nothing.
     ///
-    /// A growth whose commit charge fails
-    /// ([`set_commit_limit`](Self::set_commit_limit)) is refused. Not
-    /// modelled: `RLIMIT_DATA`, `RLIMIT_AS` and `vm.max_map_count`, which
-    /// Linux may also refuse a growth for.
+    /// Refused too: any break whose heap plus data segment exceeds
+    /// `RLIMIT_DATA` (shrinking included), and a growth beyond `RLIMIT_AS`
+    /// or `RLIMIT_DATA` ([`set_rlimit`](Self::set_rlimit)) or failing the
+    /// commit charge ([`set_commit_limit`](Self::set_commit_limit)). Not
+    /// modelled: `vm.max_map_count`.
     ///
     /// # Examples
     ///
@@ -419,6 +493,13 @@ where
     pub fn brk(&mut self, brk: usize) -> usize {
         let old_brk = self.brk;
         if brk < self.start_brk {
+            return old_brk;
+        }
+        // check_data_rlimit(), shrinking too.
+        if self
+            .rlimit_data
+            .is_some_and(|limit| (brk - self.start_brk).saturating_add(self.data_segment) > limit)
+        {
             return old_brk;
         }
         let (Some(new), Some(old)) = (page_align(brk), page_align(old_brk)) else {
@@ -468,15 +549,15 @@ where
                 return false;
             }
         }
-        if !self.enough_memory(new - old) {
-            return false;
-        }
         let heap = VmFlags::READ
             | VmFlags::WRITE
             | VmFlags::MAYREAD
             | VmFlags::MAYWRITE
             | VmFlags::MAYEXEC
             | VmFlags::ACCOUNT;
+        if !self.may_expand_vm(heap, (new - old) / PAGE_SIZE) || !self.enough_memory(new - old) {
+            return false;
+        }
         let attrs = VmaAttrs::new(heap, Backing::Anonymous, (old / PAGE_SIZE) as u64);
         // The VMA ending at the old break is the heap's if it starts at or
         // above start_brk: extended when it can merge, else a new VMA.
@@ -529,12 +610,13 @@ where
     /// `old_len` 0 on a private mapping. `EFAULT`: `addr` is not mapped,
     /// a grown range (or a `FIXED` move of several VMAs with different
     /// lengths) is not inside one VMA, or the VMA may not grow
-    /// (`VM_DONTEXPAND`, `VM_PFNMAP`). `ENOMEM`: the growth of a
-    /// `VM_ACCOUNT` mapping fails the commit charge
+    /// (`VM_DONTEXPAND`, `VM_PFNMAP`). `ENOMEM`: a growth beyond
+    /// `RLIMIT_AS` or `RLIMIT_DATA` ([`set_rlimit`](Self::set_rlimit)), the
+    /// growth of a `VM_ACCOUNT` mapping failing the commit charge
     /// ([`set_commit_limit`](Self::set_commit_limit)), no room to grow
     /// without `MAYMOVE`, or no room anywhere.
     ///
-    /// Not modelled: `RLIMIT_AS` and `vm.max_map_count`.
+    /// Not modelled: `vm.max_map_count`.
     ///
     /// # Examples
     ///
@@ -622,7 +704,9 @@ where
         {
             return Err(Errno::EFAULT);
         }
-        if attrs.flags().contains(VmFlags::ACCOUNT) && !self.enough_memory(new_len - old_len) {
+        if !self.may_expand_vm(attrs.flags(), (new_len - old_len) / PAGE_SIZE)
+            || attrs.flags().contains(VmFlags::ACCOUNT) && !self.enough_memory(new_len - old_len)
+        {
             return Err(Errno::ENOMEM);
         }
         let new_end = addr + new_len;
@@ -949,7 +1033,9 @@ where
     /// `EACCES` (shared writable of a read-only file, or a file not open
     /// for reading), `EINVAL` (bad type), `ENODEV` (not mappable),
     /// `EOVERFLOW` (offset past `MAX_LFS_FILESIZE`), and for anonymous
-    /// memory `EINVAL` (bad type); last, `ENOMEM` when a `VM_ACCOUNT`
+    /// memory `EINVAL` (bad type); last, `ENOMEM` beyond `RLIMIT_AS` or
+    /// `RLIMIT_DATA` ([`set_rlimit`](Self::set_rlimit); a `MAP_FIXED`
+    /// mapping counts only the pages it adds) or when a `VM_ACCOUNT`
     /// mapping fails the commit charge
     /// ([`set_commit_limit`](Self::set_commit_limit)).
     ///
@@ -999,6 +1085,14 @@ where
             if file.kind != FileKind::DevZero && pgoff > max >> 12 {
                 return Err(Errno::EOVERFLOW);
             }
+        }
+        let replaced = if flags & map::FIXED != 0 {
+            self.mapped_pages(addr, end)
+        } else {
+            0
+        };
+        if !self.may_expand_vm(vm_flags, len / PAGE_SIZE - replaced) {
+            return Err(Errno::ENOMEM);
         }
         if vm_flags.contains(VmFlags::ACCOUNT) && !self.enough_memory(len) {
             return Err(Errno::ENOMEM);

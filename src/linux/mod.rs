@@ -85,10 +85,11 @@
 //!
 //! The rules it follows are those of `tools/linux-syscall-trace/NOTES.md`.
 //! The commit charge is the heuristic of `vm.overcommit_memory` = 0
-//! ([`LinuxMm::set_commit_limit`]). Not covered yet: `madvise` advice
+//! ([`LinuxMm::set_commit_limit`]); `RLIMIT_AS` and `RLIMIT_DATA` are
+//! checked as `may_expand_vm` does ([`LinuxMm::set_rlimit`]). Not covered yet: `madvise` advice
 //! that neither discards pages nor changes VMA flags (`MADV_WILLNEED`,
-//! `MADV_FREE`, ...: refused with `EINVAL`), resource limits (`RLIMIT_AS`,
-//! `RLIMIT_DATA`, `RLIMIT_MEMLOCK`), `vm.max_map_count`, `MAP_HUGETLB` with
+//! `MADV_FREE`, ...: refused with `EINVAL`), `RLIMIT_MEMLOCK` (the
+//! personality acts with `CAP_IPC_LOCK`), `vm.max_map_count`, `MAP_HUGETLB` with
 //! reserved huge pages, memfd seals, `CAP_SYS_RAWIO` (page 0), fork and the
 //! layout at `execve`.
 //!
@@ -122,7 +123,7 @@ mod vma;
 pub use boxed::{Vma, VmaAdapter};
 pub use errno::Errno;
 pub use layout::{GrowsDown, LinuxLayout, StackRlimit, ThpRule, DEFAULT_TASK_SIZE, PAGE_SIZE};
-pub use mm::{madv, map, mremap, prot, FileKind, LinuxMm, MmapFile};
+pub use mm::{madv, map, mremap, prot, FileKind, LinuxMm, MmapFile, Rlimit};
 pub use vma::{Backing, LinuxSegment, VmFlags, VmaAttrs, VmaChange};
 
 #[cfg(doc)]

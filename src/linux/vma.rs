@@ -123,6 +123,12 @@ impl VmFlags {
         self.0 & other.0 != 0
     }
 
+    /// These bits and those of `other`.
+    #[must_use]
+    pub const fn union(self, other: VmFlags) -> VmFlags {
+        VmFlags(self.0 | other.0)
+    }
+
     /// These bits without those of `other`.
     #[must_use]
     pub const fn difference(self, other: VmFlags) -> VmFlags {
