@@ -4,8 +4,9 @@
 //! snapshot of `/proc/self/smaps` (VMA for VMA: range, permissions, offset
 //! and the modelled `VmFlags`) to be Linux's.
 //!
-//! A file is replayed up to its first call the personality does not cover
-//! yet (memfd seals, `RLIMIT_MEMLOCK`, ...): after it
+//! A forked child's block (`child-begin` ... `child-end`) is skipped: it
+//! does not change the parent. A file is replayed up to its first call the
+//! personality does not cover (none at present): after it
 //! the address space would no longer be the kernel's. The calls before it
 //! all count, and the test prints per call type how many were replayed and
 //! how many agreed, and where each file stopped. `realloc.strace` (glibc's
@@ -265,6 +266,14 @@ fn replay(file: &str, report: &mut Report) {
                 next_id += 1;
             }
             "fill" | "pread" | "peek" => {}
+            "add_seals" => {
+                // F_SEAL_WRITE (8) and F_SEAL_FUTURE_WRITE (0x10).
+                if result == "0" && arg("seals") & 0x18 != 0 {
+                    let fd = arg("fd") as i64;
+                    let sealed = fds[&fd].with_write_seal(true);
+                    fds.insert(fd, sealed);
+                }
+            }
             "poke" => {
                 if result == "0" {
                     mm.write_fault(arg("addr") as usize);
@@ -582,7 +591,7 @@ fn replay_linux_syscall_captures() {
             calls("mlock") + calls("munlock"),
             s.calls
         ],
-        [365, 266, 59, 58, 28, 162, 2, 123],
+        [381, 274, 61, 58, 28, 162, 2, 126],
         "calls replayed: mmap, munmap, mprotect, brk, madvise, mremap, mlock+munlock, snapshots"
     );
 }

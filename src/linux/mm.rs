@@ -158,6 +158,7 @@ pub struct MmapFile {
     kind: FileKind,
     readable: bool,
     writable: bool,
+    write_sealed: bool,
 }
 
 impl MmapFile {
@@ -171,7 +172,23 @@ impl MmapFile {
             kind,
             readable,
             writable,
+            write_sealed: false,
         }
+    }
+
+    /// The same file with a memfd write seal (`F_SEAL_WRITE` or
+    /// `F_SEAL_FUTURE_WRITE`) or without: a shared mapping of it may not be
+    /// writable (`EPERM`) and never becomes so (no `VM_MAYWRITE`).
+    #[must_use]
+    pub const fn with_write_seal(mut self, sealed: bool) -> MmapFile {
+        self.write_sealed = sealed;
+        self
+    }
+
+    /// Whether the file has a write seal.
+    #[must_use]
+    pub const fn write_sealed(&self) -> bool {
+        self.write_sealed
     }
 
     /// The identity of the open file description.
@@ -1096,6 +1113,14 @@ where
         }
         if vm_flags.contains(VmFlags::ACCOUNT) && !self.enough_memory(len) {
             return Err(Errno::ENOMEM);
+        }
+        // A write-sealed memfd: no shared writable mapping, ever.
+        let mut vm_flags = vm_flags;
+        if file.is_some_and(|f| shared && f.write_sealed) {
+            if prot & prot::WRITE != 0 {
+                return Err(Errno::EPERM);
+            }
+            vm_flags = vm_flags.difference(VmFlags::MAYWRITE);
         }
         let backing = match backing {
             Some(backing) => backing,

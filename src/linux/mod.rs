@@ -90,8 +90,8 @@
 //! that neither discards pages nor changes VMA flags (`MADV_WILLNEED`,
 //! `MADV_FREE`, ...: refused with `EINVAL`), `RLIMIT_MEMLOCK` (the
 //! personality acts with `CAP_IPC_LOCK`), `vm.max_map_count`, `MAP_HUGETLB` with
-//! reserved huge pages, memfd seals, `CAP_SYS_RAWIO` (page 0), fork and the
-//! layout at `execve`.
+//! reserved huge pages, `CAP_SYS_RAWIO` (page 0), fork and the layout at
+//! `execve`.
 //!
 //! ```
 //! use range_action_map::linux::{prot, map, Errno, LinuxMm, VmaAdapter};
