@@ -4,9 +4,11 @@
 //! snapshot of `/proc/self/smaps` (VMA for VMA: range, permissions, offset
 //! and the modelled `VmFlags`) to be Linux's.
 //!
-//! A forked child's block (`child-begin` ... `child-end`) is skipped: it
-//! does not change the parent. A file is replayed up to its first call the
-//! personality does not cover (none at present): after it
+//! A forked child's block (`child-begin fork` / `unprivileged`) is replayed
+//! in a [`LinuxMm::fork`] of the parent's address space; the `maxmap` child
+//! (65 504 mappings up to `vm.max_map_count`) and the `exec` children are
+//! not (no `vm.max_map_count`, no exec layout yet). A file is replayed up to
+//! its first call the personality does not cover (none at present): after it
 //! the address space would no longer be the kernel's. The calls before it
 //! all count, and the test prints per call type how many were replayed and
 //! how many agreed, and where each file stopped. `realloc.strace` (glibc's
@@ -75,7 +77,7 @@ struct Snapshot {
     vmas: Vec<(SnapVma, u64, String, Vec<String>)>,
 }
 
-fn parse_snapshot(header: &str, lines: &mut std::iter::Peekable<std::str::Lines<'_>>) -> Snapshot {
+fn parse_snapshot<'a>(header: &str, lines: &mut impl Iterator<Item = &'a str>) -> Snapshot {
     let fields: Vec<&str> = header.split_whitespace().collect();
     let tag = fields[1].to_string();
     let a = args(&fields[2..]);
@@ -172,24 +174,54 @@ impl Report {
     }
 }
 
+/// One process of a replay: its address space and its open files.
+struct Process {
+    mm: LinuxMm<VmaAdapter>,
+    fds: HashMap<i64, MmapFile>,
+    next_id: u64,
+    loaded: bool,
+    meminfo: usize,
+}
+
 fn replay(file: &str, report: &mut Report) {
     let text = fs::read_to_string(format!("{DIR}/{file}")).unwrap();
-    let mut mm = LinuxMm::<VmaAdapter>::new();
-    let mut fds: HashMap<i64, MmapFile> = HashMap::new();
-    let mut next_id = 1u64;
-    let mut lines = text.lines().peekable();
-    let mut loaded = false;
-    let mut meminfo = 0;
+    let mut process = Process {
+        mm: LinuxMm::new(),
+        fds: HashMap::new(),
+        next_id: 1,
+        loaded: false,
+        meminfo: 0,
+    };
+    let mut lines = text.lines();
+    if replay_lines(file, &mut lines, &mut process, report) {
+        report.stops.push(format!("{file}: replayed to the end"));
+    }
+}
+
+/// Replays `lines` in `process`; false if it stopped at an uncovered call.
+fn replay_lines<'a>(
+    file: &str,
+    lines: &mut impl Iterator<Item = &'a str>,
+    process: &mut Process,
+    report: &mut Report,
+) -> bool {
+    let Process {
+        mm,
+        fds,
+        next_id,
+        loaded,
+        meminfo,
+    } = process;
     while let Some(line) = lines.next() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let Some(&first) = fields.first() else {
             continue;
         };
         if first == "maps-begin" {
-            let snap = parse_snapshot(line, &mut lines);
-            if !loaded {
-                load(&mut mm, &snap, &mut next_id);
-                loaded = true;
+            let snap = parse_snapshot(line, lines);
+            if !*loaded {
+                load(mm, &snap, next_id);
+                *loaded = true;
                 continue;
             }
             let kernel: Vec<&SnapVma> = snap
@@ -198,7 +230,7 @@ fn replay(file: &str, report: &mut Report) {
                 .map(|(v, _, _, _)| v)
                 .filter(|v| v.start < DEFAULT_TASK_SIZE && v.end > snap.lo && v.start < snap.hi)
                 .collect();
-            let model = model_vmas(&mm, snap.lo, snap.hi);
+            let model = model_vmas(mm, snap.lo, snap.hi);
             report.snapshots.calls += 1;
             if kernel.len() == model.len() && kernel.iter().zip(&model).all(|(k, m)| *k == m) {
                 report.snapshots.identical += 1;
@@ -212,8 +244,8 @@ fn replay(file: &str, report: &mut Report) {
         }
         if first == "meminfo" {
             // The overcommit heuristic compares a charge with RAM + swap.
-            meminfo += num(fields[2]) as usize * 1024;
-            mm.set_commit_limit(meminfo);
+            *meminfo += num(fields[2]) as usize * 1024;
+            mm.set_commit_limit(*meminfo);
             continue;
         }
         if first == "stat" {
@@ -224,9 +256,14 @@ fn replay(file: &str, report: &mut Report) {
             mm.set_data_segment(field(46) - field(45));
             continue;
         }
+        if first == "rlimit-memlock" {
+            mm.set_rlimit(Rlimit::Memlock, Some(num(fields[1]) as usize));
+            continue;
+        }
         if first == "child-begin" {
             // A forked child: nothing it does changes the parent.
             let mut depth = 1;
+            let mut body = Vec::new();
             for line in lines.by_ref() {
                 if line.starts_with("child-begin") {
                     depth += 1;
@@ -236,6 +273,26 @@ fn replay(file: &str, report: &mut Report) {
                         break;
                     }
                 }
+                body.push(line);
+            }
+            let label = fields[1];
+            if label == "fork" || label == "unprivileged" {
+                let mut child = Process {
+                    mm: mm.fork(()),
+                    fds: fds.clone(),
+                    next_id: *next_id,
+                    loaded: true,
+                    meminfo: *meminfo,
+                };
+                if replay_lines(file, &mut body.into_iter(), &mut child, report) {
+                    report
+                        .stops
+                        .push(format!("{file}: child {label} replayed to its end"));
+                }
+            } else {
+                report
+                    .stops
+                    .push(format!("{file}: child {label} not replayed"));
             }
             continue;
         }
@@ -262,8 +319,8 @@ fn replay(file: &str, report: &mut Report) {
                     FileKind::Thp
                 };
                 let mode = if call == "open" { flags & 3 } else { 2 };
-                fds.insert(fd, MmapFile::new(next_id, kind, mode != 1, mode != 0));
-                next_id += 1;
+                fds.insert(fd, MmapFile::new(*next_id, kind, mode != 1, mode != 0));
+                *next_id += 1;
             }
             "fill" | "pread" | "peek" => {}
             "add_seals" => {
@@ -313,15 +370,16 @@ fn replay(file: &str, report: &mut Report) {
                 );
                 report.call("mremap", file, line, got, expected(result));
             }
-            "setrlimit" if ["RLIMIT_AS", "RLIMIT_DATA"].contains(&a["resource"].as_str()) => {
+            "setrlimit" => {
                 let limit = match arg("cur") {
                     cur if cur == u64::MAX as i128 => None,
                     cur => Some(cur as usize),
                 };
-                let resource = if a["resource"] == "RLIMIT_AS" {
-                    Rlimit::As
-                } else {
-                    Rlimit::Data
+                let resource = match a["resource"].as_str() {
+                    "RLIMIT_AS" => Rlimit::As,
+                    "RLIMIT_DATA" => Rlimit::Data,
+                    "RLIMIT_MEMLOCK" => Rlimit::Memlock,
+                    other => panic!("{file}: setrlimit {other}"),
                 };
                 mm.set_rlimit(resource, limit);
             }
@@ -352,13 +410,14 @@ fn replay(file: &str, report: &mut Report) {
                     expected(result),
                 );
             }
+            "setresuid" => mm.set_privileged(false),
             _ => {
                 report.stops.push(format!("{file}: stopped at `{line}`"));
-                return;
+                return false;
             }
         }
     }
-    report.stops.push(format!("{file}: replayed to the end"));
+    true
 }
 
 /// The first snapshot as the personality's starting VMAs, each kept apart
@@ -591,7 +650,7 @@ fn replay_linux_syscall_captures() {
             calls("mlock") + calls("munlock"),
             s.calls
         ],
-        [381, 274, 61, 58, 28, 162, 2, 126],
+        [388, 280, 61, 59, 28, 162, 6, 128],
         "calls replayed: mmap, munmap, mprotect, brk, madvise, mremap, mlock+munlock, snapshots"
     );
 }

@@ -279,6 +279,10 @@ pub struct LinuxMm<A: RangeAdapter> {
     rlimit_data: Option<usize>,
     /// `end_data - start_data`, which `brk` counts against `RLIMIT_DATA`.
     data_segment: usize,
+    /// `RLIMIT_MEMLOCK`'s soft limit in bytes; `None`: unlimited.
+    rlimit_memlock: Option<usize>,
+    /// Whether the process has `CAP_SYS_RAWIO` and `CAP_IPC_LOCK` (root).
+    privileged: bool,
 }
 
 /// A resource limit the personality enforces
@@ -290,6 +294,9 @@ pub enum Rlimit {
     /// `RLIMIT_DATA`: the private writable VMAs (stacks excluded), plus the
     /// data segment for `brk`.
     Data,
+    /// `RLIMIT_MEMLOCK`: the `VM_LOCKED` VMAs, for a process without
+    /// `CAP_IPC_LOCK` ([`LinuxMm::set_privileged`]); 8 MiB at first.
+    Memlock,
 }
 
 impl<A> LinuxMm<A>
@@ -338,6 +345,8 @@ where
             rlimit_as: None,
             rlimit_data: None,
             data_segment: 0,
+            rlimit_memlock: Some(8 << 20),
+            privileged: true,
         }
     }
 }
@@ -415,7 +424,76 @@ where
         match resource {
             Rlimit::As => self.rlimit_as = bytes,
             Rlimit::Data => self.rlimit_data = bytes,
+            Rlimit::Memlock => self.rlimit_memlock = bytes,
         }
+    }
+
+    /// Whether the process is privileged (root: `CAP_SYS_RAWIO`, which may
+    /// map below `dac_mmap_min_addr` = 4096, and `CAP_IPC_LOCK`, which
+    /// ignores `RLIMIT_MEMLOCK`). A new address space is.
+    pub fn set_privileged(&mut self, privileged: bool) {
+        self.privileged = privileged;
+    }
+
+    /// The bytes of `[start, end)` in `VM_LOCKED` VMAs.
+    fn locked_bytes(&self, start: usize, end: usize) -> usize {
+        self.map
+            .overlapping(start, end)
+            .filter(|v| v.attrs().flags().contains(VmFlags::LOCKED))
+            .map(|v| {
+                let r = self.map.range_of(v);
+                r.end.min(end) - r.start.max(start)
+            })
+            .sum()
+    }
+
+    /// `fork()`: the child's address space, a copy of this one without the
+    /// `MADV_DONTFORK` (`VM_DONTCOPY`) VMAs, VMA for VMA (no merging, the
+    /// pieces around a missing VMA stay split), with the break, the limits
+    /// and the layout. `MADV_WIPEONFORK` VMAs start without anonymous
+    /// pages (no `anon_vma`). `args` is the child map's callback value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use range_action_map::linux::{madv, map, prot, LinuxMm, VmaAdapter};
+    ///
+    /// let mut mm = LinuxMm::<VmaAdapter>::new();
+    /// let a = mm.mmap(0, 0x3000, prot::READ, map::PRIVATE | map::ANONYMOUS, None, 0).unwrap();
+    /// mm.madvise(a + 0x1000, 0x1000, madv::DONTFORK).unwrap();
+    /// let child = mm.fork(());
+    /// assert_eq!(child.map().len(), 2);
+    /// assert!(child.map().find(a + 0x1000).is_none());
+    /// ```
+    ///
+    /// # Cost
+    ///
+    /// *O*(n log n); one new node per VMA copied.
+    #[must_use]
+    pub fn fork(&self, args: ArgsOf<A>) -> Self
+    where
+        A: Default,
+    {
+        let mut child = LinuxMm {
+            map: RangeActionMap::with_window(self.map.window(), args),
+            ..*self
+        };
+        for vma in self.map.iter() {
+            let attrs = vma.attrs();
+            if attrs.flags().contains(VmFlags::DONTCOPY) {
+                continue;
+            }
+            let attrs = if attrs.flags().contains(VmFlags::WIPEONFORK) {
+                attrs.with_anon_vma(None)
+            } else {
+                attrs
+            };
+            let range = self.map.range_of(vma);
+            // The ranges are this map's: free, valid and page aligned in
+            // the child's, so nothing can refuse them.
+            let _ = child.insert_unmerged(range.start, range.end, attrs);
+        }
+        child
     }
 
     /// Sets the size of the data segment (`end_data - start_data`), which
@@ -940,8 +1018,10 @@ where
     /// # Errors
     ///
     /// `ENOMEM` when the start is unmapped (nothing changed) or a hole
-    /// follows (the run before it changed). Not modelled: `RLIMIT_MEMLOCK`
-    /// (the personality is privileged here).
+    /// follows (the run before it changed); for an unprivileged process
+    /// ([`set_privileged`](Self::set_privileged)), `EPERM` when
+    /// `RLIMIT_MEMLOCK` is 0 and `ENOMEM` when the locked memory would
+    /// exceed it (nothing changed).
     ///
     /// # Cost
     ///
@@ -969,6 +1049,17 @@ where
             .ok_or(Errno::EINVAL)?;
         if end == start {
             return Ok(0);
+        }
+        if lock && !self.privileged {
+            if let Some(limit) = self.rlimit_memlock {
+                if limit == 0 {
+                    return Err(Errno::EPERM);
+                }
+                let locked = self.locked_bytes(0, usize::MAX) - self.locked_bytes(start, end);
+                if end - start + locked > limit {
+                    return Err(Errno::ENOMEM);
+                }
+            }
         }
         let first = self.map.find(start).ok_or(Errno::ENOMEM)?;
         let mut tmp = self.map.range_of(first).start;
@@ -1092,6 +1183,10 @@ where
         let shared = matches!(mtype, map::SHARED | map::SHARED_VALIDATE);
         let addr = self.get_unmapped_area(addr, len, flags, file, shared, off)?;
         let end = addr + len;
+        // cap_mmap_addr(): below dac_mmap_min_addr needs CAP_SYS_RAWIO.
+        if addr < PAGE_SIZE && !self.privileged {
+            return Err(Errno::EPERM);
+        }
         if flags & map::FIXED_NOREPLACE != 0 && self.map.overlapping(addr, end).next().is_some() {
             return Err(Errno::EEXIST);
         }
@@ -1102,6 +1197,13 @@ where
             if file.kind != FileKind::DevZero && pgoff > max >> 12 {
                 return Err(Errno::EOVERFLOW);
             }
+        }
+        // mlock_future_ok(): MAP_LOCKED within RLIMIT_MEMLOCK.
+        if flags & map::LOCKED != 0
+            && !self.privileged
+            && self.rlimit_memlock.is_some_and(|limit| len > limit)
+        {
+            return Err(Errno::EAGAIN);
         }
         let replaced = if flags & map::FIXED != 0 {
             self.mapped_pages(addr, end)
