@@ -4,10 +4,10 @@
 //! snapshot of `/proc/self/smaps` (VMA for VMA: range, permissions, offset
 //! and the modelled `VmFlags`) to be Linux's.
 //!
-//! A forked child's block (`child-begin fork` / `unprivileged`) is replayed
-//! in a [`LinuxMm::fork`] of the parent's address space; the `maxmap` child
-//! (65 504 mappings up to `vm.max_map_count`) and the `exec` children are
-//! not (no `vm.max_map_count`, no exec layout yet). A file is replayed up to
+//! A forked child's block (`child-begin fork`, `unprivileged`, `maxmap`:
+//! 65 504 mappings up to `vm.max_map_count`) is replayed in a
+//! [`LinuxMm::fork`] of the parent's address space; the `exec` children are
+//! not (no exec layout yet). A file is replayed up to
 //! its first call the personality does not cover (none at present): after it
 //! the address space would no longer be the kernel's. The calls before it
 //! all count, and the test prints per call type how many were replayed and
@@ -256,6 +256,23 @@ fn replay_lines<'a>(
             mm.set_data_segment(field(46) - field(45));
             continue;
         }
+        if first == "sysctl" && fields[1] == "vm.max_map_count" {
+            mm.set_max_map_count(num(fields[2]) as usize);
+            continue;
+        }
+        if first == "vma-count" {
+            // The VMAs /proc/self/maps lists ([vsyscall] aside).
+            let c = report.per_call.entry("vma-count").or_default();
+            c.calls += 1;
+            if mm.map().len() == num(fields[1]) as usize {
+                c.identical += 1;
+            } else {
+                report
+                    .misses
+                    .push(format!("{file}: {line}: {} VMAs", mm.map().len()));
+            }
+            continue;
+        }
         if first == "rlimit-memlock" {
             mm.set_rlimit(Rlimit::Memlock, Some(num(fields[1]) as usize));
             continue;
@@ -276,7 +293,7 @@ fn replay_lines<'a>(
                 body.push(line);
             }
             let label = fields[1];
-            if label == "fork" || label == "unprivileged" {
+            if ["fork", "unprivileged", "maxmap"].contains(&label) {
                 let mut child = Process {
                     mm: mm.fork(()),
                     fds: fds.clone(),
@@ -411,6 +428,25 @@ fn replay_lines<'a>(
                 );
             }
             "setresuid" => mm.set_privileged(false),
+            "bulk-mmap" => {
+                // `count` one-page MAP_FIXED_NOREPLACE mmaps, read-only for
+                // even `i` and PROT_NONE for odd `i`: none may fail.
+                let (addr, len) = (arg("addr") as usize, arg("len") as usize);
+                let flags = arg("flags") as u32;
+                let done = (0..arg("count") as usize)
+                    .take_while(|i| {
+                        let at = addr + i * len;
+                        let prot = u32::from(i % 2 == 0);
+                        mm.mmap(at, len, prot, flags, None, 0) == Ok(at)
+                    })
+                    .count();
+                let got = if done == arg("count") as usize {
+                    Ok(0)
+                } else {
+                    Err(Errno::ENOMEM)
+                };
+                report.call("bulk-mmap", file, line, got, expected(result));
+            }
             _ => {
                 report.stops.push(format!("{file}: stopped at `{line}`"));
                 return false;
@@ -648,10 +684,12 @@ fn replay_linux_syscall_captures() {
             calls("madvise"),
             calls("mremap"),
             calls("mlock") + calls("munlock"),
+            calls("bulk-mmap") + calls("vma-count"),
             s.calls
         ],
-        [388, 280, 61, 59, 28, 162, 6, 128],
-        "calls replayed: mmap, munmap, mprotect, brk, madvise, mremap, mlock+munlock, snapshots"
+        [395, 291, 67, 62, 28, 170, 6, 19, 128],
+        "calls replayed: mmap, munmap, mprotect, brk, madvise, mremap, mlock+munlock, \
+         bulk-mmap+vma-count, snapshots"
     );
 }
 

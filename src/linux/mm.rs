@@ -283,6 +283,8 @@ pub struct LinuxMm<A: RangeAdapter> {
     rlimit_memlock: Option<usize>,
     /// Whether the process has `CAP_SYS_RAWIO` and `CAP_IPC_LOCK` (root).
     privileged: bool,
+    /// `vm.max_map_count`.
+    max_map_count: usize,
 }
 
 /// A resource limit the personality enforces
@@ -329,6 +331,9 @@ where
     A: RangeAdapter + Default,
     SegmentOf<A>: LinuxSegment,
 {
+    /// Linux's default `vm.max_map_count`, 65530.
+    pub const DEFAULT_MAX_MAP_COUNT: usize = 65530;
+
     /// An empty address space placed by `layout`, whose map hands `args` to
     /// the segment callbacks. The map's window is `[0, task_size)`.
     #[must_use]
@@ -347,6 +352,7 @@ where
             data_segment: 0,
             rlimit_memlock: Some(8 << 20),
             privileged: true,
+            max_map_count: Self::DEFAULT_MAX_MAP_COUNT,
         }
     }
 }
@@ -435,6 +441,41 @@ where
         self.privileged = privileged;
     }
 
+    /// Sets `vm.max_map_count`, the number of VMAs beyond which Linux
+    /// refuses new ones: `mmap` and a `brk` needing a new VMA fail when
+    /// there are more than this many; a split (`munmap` inside a VMA,
+    /// `mprotect`, `madvise`, `mlock` of part of one) when there are this
+    /// many; an `mremap` move when there are this many less 3 (less 5 with
+    /// `MREMAP_FIXED`). [`DEFAULT_MAX_MAP_COUNT`](Self::DEFAULT_MAX_MAP_COUNT)
+    /// at first.
+    pub fn set_max_map_count(&mut self, max_map_count: usize) {
+        self.max_map_count = max_map_count;
+    }
+
+    /// `Err(ENOMEM)` unless `splits` more VMAs from splitting fit under
+    /// `vm.max_map_count` (each split needs fewer than that many VMAs).
+    /// The personality checks before any change, so a refused two-split
+    /// change leaves no split behind (Linux may keep the first).
+    fn split_room(&self, splits: usize) -> Result<(), Errno> {
+        if splits > 0 && self.map.len() + splits > self.max_map_count {
+            Err(Errno::ENOMEM)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// How many VMAs applying `change` to `[start, end)` splits: at each
+    /// bound that falls inside a VMA whose flags it changes.
+    fn splits_needed(&self, start: usize, end: usize, change: VmaChange) -> usize {
+        let splits_at = |addr: usize| {
+            self.map.find(addr).is_some_and(|v| {
+                let r = self.map.range_of(v);
+                r.start < addr && v.attrs().changed(change).flags() != v.attrs().flags()
+            })
+        };
+        usize::from(start < end && splits_at(start)) + usize::from(start < end && splits_at(end))
+    }
+
     /// The bytes of `[start, end)` in `VM_LOCKED` VMAs.
     fn locked_bytes(&self, start: usize, end: usize) -> usize {
         self.map
@@ -451,7 +492,9 @@ where
     /// `MADV_DONTFORK` (`VM_DONTCOPY`) VMAs, VMA for VMA (no merging, the
     /// pieces around a missing VMA stay split), with the break, the limits
     /// and the layout. `MADV_WIPEONFORK` VMAs start without anonymous
-    /// pages (no `anon_vma`). `args` is the child map's callback value.
+    /// pages (no `anon_vma`); the others keep an `anon_vma` that now has a
+    /// parent, so they no longer merge with VMAs that have none. `args` is
+    /// the child map's callback value.
     ///
     /// # Examples
     ///
@@ -483,11 +526,13 @@ where
             if attrs.flags().contains(VmFlags::DONTCOPY) {
                 continue;
             }
+            // The child's anon_vma is chained to the parent's.
             let attrs = if attrs.flags().contains(VmFlags::WIPEONFORK) {
                 attrs.with_anon_vma(None)
             } else {
                 attrs
-            };
+            }
+            .forked();
             let range = self.map.range_of(vma);
             // The ranges are this map's: free, valid and page aligned in
             // the child's, so nothing can refuse them.
@@ -566,8 +611,9 @@ where
     /// Refused too: any break whose heap plus data segment exceeds
     /// `RLIMIT_DATA` (shrinking included), and a growth beyond `RLIMIT_AS`
     /// or `RLIMIT_DATA` ([`set_rlimit`](Self::set_rlimit)) or failing the
-    /// commit charge ([`set_commit_limit`](Self::set_commit_limit)). Not
-    /// modelled: `vm.max_map_count`.
+    /// commit charge ([`set_commit_limit`](Self::set_commit_limit)), and a
+    /// new heap VMA beyond `vm.max_map_count`
+    /// ([`set_max_map_count`](Self::set_max_map_count)).
     ///
     /// # Examples
     ///
@@ -665,6 +711,9 @@ where
                     && range.start >= self.start_brk
                     && prev.attrs().can_merge(range.len(), &attrs)
             });
+        if !extend && self.map.len() > self.max_map_count {
+            return false;
+        }
         if extend {
             let node = SegmentOf::<A>::new_vma(attrs, self.map.args_mut());
             self.map.mmap_fixed(old, new, || node).is_ok()
@@ -709,9 +758,8 @@ where
     /// `RLIMIT_AS` or `RLIMIT_DATA` ([`set_rlimit`](Self::set_rlimit)), the
     /// growth of a `VM_ACCOUNT` mapping failing the commit charge
     /// ([`set_commit_limit`](Self::set_commit_limit)), no room to grow
-    /// without `MAYMOVE`, or no room anywhere.
-    ///
-    /// Not modelled: `vm.max_map_count`.
+    /// without `MAYMOVE`, no room anywhere, or a move with too many VMAs
+    /// ([`set_max_map_count`](Self::set_max_map_count)).
     ///
     /// # Examples
     ///
@@ -772,6 +820,9 @@ where
         }
         let old_end = addr.checked_add(old_len).ok_or(Errno::EFAULT)?;
         if fixed {
+            if self.map.len() + 5 >= self.max_map_count {
+                return Err(Errno::ENOMEM);
+            }
             let mut vmas = self.map.overlapping(addr, old_end);
             let multi = old_len != 0
                 && (vmas
@@ -821,7 +872,7 @@ where
                 .map_err(|_| Errno::ENOMEM)?;
             return Ok(addr);
         }
-        if !may_move {
+        if !may_move || self.map.len() + 3 >= self.max_map_count {
             return Err(Errno::ENOMEM);
         }
         let shared = attrs.flags().contains(VmFlags::MAYSHARE);
@@ -1001,7 +1052,9 @@ where
             }
         }
         if advice != madv::DONTNEED {
-            self.change_mapped(addr, end, VmaChange::Flags { set, clear })?;
+            let change = VmaChange::Flags { set, clear };
+            self.split_room(self.splits_needed(addr, end, change))?;
+            self.change_mapped(addr, end, change)?;
         }
         if mapped < end - addr {
             Err(Errno::ENOMEM)
@@ -1086,6 +1139,7 @@ where
                 clear: VmFlags::LOCKED,
             }
         };
+        self.split_room(self.splits_needed(start, tmp.min(end), change))?;
         let mut at = start;
         while at < tmp.min(end) {
             // Loop invariant: [start, at) is done; the rest of the run is
@@ -1179,6 +1233,9 @@ where
             flags |= map::FIXED;
         }
         let len = page_align(len).ok_or(Errno::ENOMEM)?;
+        if self.map.len() > self.max_map_count {
+            return Err(Errno::ENOMEM);
+        }
         let mtype = flags & map::TYPE;
         let shared = matches!(mtype, map::SHARED | map::SHARED_VALIDATE);
         let addr = self.get_unmapped_area(addr, len, flags, file, shared, off)?;
@@ -1397,6 +1454,14 @@ where
         }
         let window = self.map.window();
         let (start, end) = (addr.max(window.low()), (addr + len).min(window.high()));
+        // Cutting a hole inside one VMA makes one more.
+        let inside = self.map.find(start).is_some_and(|v| {
+            let r = self.map.range_of(v);
+            r.start < start && end < r.end
+        });
+        if inside && self.map.len() >= self.max_map_count {
+            return Err(Errno::ENOMEM);
+        }
         if start < end {
             self.map.unmap(start, end).map_err(|_| Errno::ENOMEM)?;
         }
@@ -1446,7 +1511,9 @@ where
         }
         let prot = prot & (prot::READ | prot::WRITE | prot::EXEC);
         let (start, stop, result) = self.mprotect_run(addr, end, prot, grows)?;
-        self.change_mapped(start, stop, VmaChange::Protect(prot))?;
+        let change = VmaChange::Protect(prot);
+        self.split_room(self.splits_needed(start, stop, change))?;
+        self.change_mapped(start, stop, change)?;
         result
     }
 

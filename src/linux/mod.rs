@@ -88,8 +88,8 @@
 //! ([`LinuxMm::set_commit_limit`]); `RLIMIT_AS` and `RLIMIT_DATA` are
 //! checked as `may_expand_vm` does ([`LinuxMm::set_rlimit`]). Not covered yet: `madvise` advice
 //! that neither discards pages nor changes VMA flags (`MADV_WILLNEED`,
-//! `MADV_FREE`, ...: refused with `EINVAL`), `vm.max_map_count`,
-//! `MAP_HUGETLB` with reserved huge pages, and the layout at `execve`.
+//! `MADV_FREE`, ...: refused with `EINVAL`), `MAP_HUGETLB` with reserved
+//! huge pages, and the layout at `execve`.
 //!
 //! ```
 //! use range_action_map::linux::{prot, map, Errno, LinuxMm, VmaAdapter};

@@ -233,6 +233,10 @@ pub struct VmaAttrs {
     /// Set only while the personality inserts a VMA that Linux does not
     /// merge (a new `brk` VMA, [`LinuxMm::insert`](super::LinuxMm::insert)).
     no_merge: bool,
+    /// The `anon_vma` came with `fork` (Linux: the VMA's `anon_vma_chain`
+    /// is not singular, `vma_had_uncowed_parents`): the VMA does not merge
+    /// with one that has no `anon_vma`.
+    forked: bool,
 }
 
 impl VmaAttrs {
@@ -245,7 +249,15 @@ impl VmaAttrs {
             pgoff,
             anon_vma: None,
             no_merge: false,
+            forked: false,
         }
+    }
+
+    /// The attributes of the child's copy in `fork`: an `anon_vma` now has
+    /// parents (see [`can_merge`](Self::can_merge)).
+    pub(crate) const fn forked(mut self) -> VmaAttrs {
+        self.forked = self.anon_vma.is_some();
+        self
     }
 
     /// The same attributes, kept from merging (`true`) or not.
@@ -340,7 +352,8 @@ impl VmaAttrs {
     /// `next` that starts right at its end are one by Linux's rule
     /// (`is_mergeable_vma`, `is_mergeable_anon_vma`): equal flags and
     /// neither special, the same backing, contiguous `pgoff`, and
-    /// compatible `anon_vma`s (equal, or at least one none).
+    /// compatible `anon_vma`s (equal, or one none while the other did not
+    /// come from a `fork`: `is_mergeable_anon_vma`).
     #[must_use]
     pub fn can_merge(&self, len: usize, next: &VmaAttrs) -> bool {
         !self.no_merge
@@ -349,9 +362,12 @@ impl VmaAttrs {
             && !self.flags.intersects(VmFlags::SPECIAL)
             && self.backing == next.backing
             && self.pgoff.checked_add((len / PAGE_SIZE) as u64) == Some(next.pgoff)
-            && (self.anon_vma.is_none()
-                || next.anon_vma.is_none()
-                || self.anon_vma == next.anon_vma)
+            && match (self.anon_vma, next.anon_vma) {
+                (None, None) => true,
+                (Some(_), None) => !self.forked,
+                (None, Some(_)) => !next.forked,
+                (Some(a), Some(b)) => a == b,
+            }
     }
 
     /// The attributes of this VMA once it absorbed `next` (checked with
@@ -361,6 +377,7 @@ impl VmaAttrs {
     pub const fn merged(mut self, next: &VmaAttrs) -> VmaAttrs {
         if self.anon_vma.is_none() {
             self.anon_vma = next.anon_vma;
+            self.forked = next.forked;
         }
         self
     }
