@@ -19,6 +19,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::num::NonZeroU64;
 
+use range_action_map_testkit::rng::Rng;
+
 use range_action_map::linux::{
     Backing, Errno, FileKind, LinuxMm, LinuxSegment, MmapFile, Rlimit, VmFlags, VmaAdapter,
     VmaAttrs, DEFAULT_TASK_SIZE, PAGE_SIZE,
@@ -704,13 +706,8 @@ fn replay_linux_syscall_captures() {
 fn mprotect_rule_matches_a_page_model() {
     const BASE: usize = 0x1000_0000_0000;
     const PAGES: usize = 24;
-    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut rand = |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15_u64);
+    let mut rand = |n: usize| rng.below(n);
     let mut mm = LinuxMm::<VmaAdapter>::new();
     let mut pages: [Option<u32>; PAGES] = [None; PAGES];
     let anon_fixed = range_action_map::linux::map::PRIVATE
@@ -748,32 +745,130 @@ fn mprotect_rule_matches_a_page_model() {
             }
         }
         // The VMAs are the maximal runs of equal protection.
-        let mut runs = Vec::new();
-        for (i, page) in pages.iter().enumerate() {
-            let Some(prot) = *page else { continue };
-            let at = BASE + i * PAGE_SIZE;
-            match runs.last_mut() {
-                Some((_, end, p)) if *end == at && *p == prot => *end += PAGE_SIZE,
-                _ => runs.push((at, at + PAGE_SIZE, prot)),
-            }
-        }
-        let vmas: Vec<(usize, usize, u32)> = mm
-            .map()
-            .iter()
-            .map(|v| {
-                let r = mm.map().range_of(v);
-                let f = v.attrs().flags();
-                let bit = |b: VmFlags, p: u32| if f.contains(b) { p } else { 0 };
-                (
-                    r.start,
-                    r.end,
-                    bit(VmFlags::READ, 1) | bit(VmFlags::WRITE, 2) | bit(VmFlags::EXEC, 4),
-                )
-            })
-            .collect();
-        assert_eq!(vmas, runs, "step {step}");
+        assert_eq!(vma_prots(&mm), prot_runs(BASE, &pages), "step {step}");
         mm.map().assert_valid();
     }
     // The rule's two ENOMEM cases both came up, many times.
     assert!(partial > 100 && from_hole > 100, "{partial} {from_hole}");
+}
+
+/// The VMAs of `mm` as `(start, end, prot)`.
+fn vma_prots(mm: &LinuxMm<VmaAdapter>) -> Vec<(usize, usize, u32)> {
+    mm.map()
+        .iter()
+        .map(|v| {
+            let r = mm.map().range_of(v);
+            let f = v.attrs().flags();
+            let bit = |b: VmFlags, p: u32| if f.contains(b) { p } else { 0 };
+            (
+                r.start,
+                r.end,
+                bit(VmFlags::READ, 1) | bit(VmFlags::WRITE, 2) | bit(VmFlags::EXEC, 4),
+            )
+        })
+        .collect()
+}
+
+/// The maximal runs of equal protection of a page model at `base`.
+fn prot_runs(base: usize, pages: &[Option<u32>]) -> Vec<(usize, usize, u32)> {
+    let mut runs: Vec<(usize, usize, u32)> = Vec::new();
+    for (i, page) in pages.iter().enumerate() {
+        let Some(prot) = *page else { continue };
+        let at = base + i * PAGE_SIZE;
+        match runs.last_mut() {
+            Some((_, end, p)) if *end == at && *p == prot => *end += PAGE_SIZE,
+            _ => runs.push((at, at + PAGE_SIZE, prot)),
+        }
+    }
+    runs
+}
+
+/// A page model of `mremap` over anonymous memory that is never written
+/// (so that, as in [`mprotect_rule_matches_a_page_model`], the VMAs are the
+/// maximal runs of equal protection, moved VMAs included: an unwritten
+/// anonymous VMA takes the page offset of its new place). Random fixed
+/// mmaps and munmaps build runs; `mremap` shrinks (the tail goes), grows in
+/// place (only from the end of a run into free pages; `ENOMEM` otherwise,
+/// without `MREMAP_MAYMOVE`), and moves with `MREMAP_FIXED` (the target is
+/// unmapped first; the moved run keeps its protection, stretched or cut to
+/// the new length). Results and VMAs are checked after every step.
+#[test]
+fn mremap_matches_a_page_model() {
+    use range_action_map::linux::{map, mremap};
+    const BASE: usize = 0x1100_0000_0000;
+    const PAGES: usize = 32;
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d_u64);
+    let mut rand = |n: usize| rng.below(n);
+    let mut mm = LinuxMm::<VmaAdapter>::new();
+    let mut pages: [Option<u32>; PAGES] = [None; PAGES];
+    let at = |i: usize| BASE + i * PAGE_SIZE;
+    let mut counts = [0usize; 4];
+    for step in 0..4000 {
+        match rand(4) {
+            0 => {
+                let first = rand(PAGES);
+                let count = 1 + rand((PAGES - first).min(6));
+                let prot = rand(2) as u32 + 1; // r-- or -w-: never written
+                let flags = map::PRIVATE | map::ANONYMOUS | map::FIXED;
+                let got = mm.mmap(at(first), count * PAGE_SIZE, prot, flags, None, 0);
+                assert_eq!(got, Ok(at(first)), "step {step}");
+                pages[first..first + count].fill(Some(prot));
+            }
+            1 => {
+                let first = rand(PAGES);
+                let count = 1 + rand((PAGES - first).min(6));
+                assert_eq!(mm.munmap(at(first), count * PAGE_SIZE), Ok(0));
+                pages[first..first + count].fill(None);
+            }
+            _ => {
+                // An old range inside one run.
+                let Some(a) = (0..PAGES)
+                    .map(|_| rand(PAGES))
+                    .find(|&i| pages[i].is_some())
+                else {
+                    continue;
+                };
+                let prot = pages[a];
+                let run_end = (a..PAGES).find(|&i| pages[i] != prot).unwrap_or(PAGES);
+                let old = 1 + rand(run_end - a);
+                if rand(2) == 0 {
+                    // In place: shrink, or grow up to the model's end.
+                    let new = 1 + rand(PAGES - a);
+                    let free = (a + old..a + new).all(|i| pages[i].is_none());
+                    let want = if new <= old || (a + old == run_end && free) {
+                        Ok(at(a))
+                    } else {
+                        Err(Errno::ENOMEM)
+                    };
+                    let got = mm.mremap(at(a), old * PAGE_SIZE, new * PAGE_SIZE, 0, 0);
+                    assert_eq!(got, want, "step {step}");
+                    if want.is_ok() {
+                        pages[a + new.min(old)..a + old].fill(None);
+                        pages[a + old.min(new)..a + new].fill(prot);
+                        counts[usize::from(new > old)] += 1;
+                    } else {
+                        counts[2] += 1;
+                    }
+                } else {
+                    // MREMAP_FIXED to a target clear of [a, a + max(old, new)).
+                    let new = 1 + rand(6);
+                    let t = rand(PAGES - new + 1);
+                    if t < a + old.max(new) && a < t + new {
+                        continue;
+                    }
+                    let flags = mremap::MAYMOVE | mremap::FIXED;
+                    let got = mm.mremap(at(a), old * PAGE_SIZE, new * PAGE_SIZE, flags, at(t));
+                    assert_eq!(got, Ok(at(t)), "step {step}");
+                    pages[t..t + new].fill(None);
+                    pages[a..a + old].fill(None);
+                    pages[t..t + new].fill(prot);
+                    counts[3] += 1;
+                }
+            }
+        }
+        assert_eq!(vma_prots(&mm), prot_runs(BASE, &pages), "step {step}");
+        mm.map().assert_valid();
+    }
+    // Shrinks, growths in place, refused growths and fixed moves all came up.
+    assert!(counts.iter().all(|&c| c > 100), "{counts:?}");
 }
