@@ -872,3 +872,56 @@ fn mremap_matches_a_page_model() {
     // Shrinks, growths in place, refused growths and fixed moves all came up.
     assert!(counts.iter().all(|&c| c > 100), "{counts:?}");
 }
+
+/// Hostile arguments (addresses and lengths at 0, around a page, at the end
+/// of user space and at `usize::MAX`; every flag bit) never panic or
+/// corrupt the map: each call answers with a result, and a misaligned or
+/// overflowing argument with the errno Linux gives it.
+#[test]
+fn hostile_arguments_get_errnos() {
+    use range_action_map::linux::{madv, map, mremap, prot};
+    let mut mm = LinuxMm::<VmaAdapter>::new();
+    let anon = map::PRIVATE | map::ANONYMOUS;
+    let base = mm.mmap(0, 0x4000, prot::READ, anon, None, 0).unwrap();
+    let values = [
+        0,
+        1,
+        0xfff,
+        0x1000,
+        base,
+        base + 0x1000,
+        DEFAULT_TASK_SIZE - 0x1000,
+        DEFAULT_TASK_SIZE,
+        usize::MAX / 2,
+        usize::MAX - 0xfff,
+        usize::MAX,
+    ];
+    for &a in &values {
+        for &len in &values {
+            let misaligned = a % PAGE_SIZE != 0;
+            let fixed = mm.mmap(a, len, prot::READ, anon | map::FIXED, None, 0);
+            // Misaligned is EINVAL once the range fits below the end of
+            // user space (a range past it is ENOMEM first).
+            if misaligned && (1..=0x1000).contains(&len) && a < DEFAULT_TASK_SIZE - 0x1000 {
+                assert_eq!(fixed, Err(Errno::EINVAL), "mmap({a:#x}, {len:#x})");
+            }
+            let _ = mm.mmap(a, len, u32::MAX, u32::MAX, None, u64::MAX);
+            let _ = mm.mprotect(a, len, u32::MAX);
+            let _ = mm.mprotect(a, len, prot::READ | prot::GROWSDOWN);
+            let _ = mm.madvise(a, len, madv::DONTFORK);
+            let _ = mm.mlock(a, len);
+            let _ = mm.mremap(a, len, len / 2, mremap::MAYMOVE, 0);
+            let _ = mm.mremap(base, 0x1000, len, mremap::MAYMOVE | mremap::FIXED, a);
+            let _ = mm.brk(a);
+            if misaligned {
+                assert_eq!(mm.munmap(a, len), Err(Errno::EINVAL));
+                assert_eq!(mm.mprotect(a, len, prot::READ), Err(Errno::EINVAL));
+                assert_eq!(mm.madvise(a, len, madv::DONTNEED), Err(Errno::EINVAL));
+                assert_eq!(mm.mremap(a, 0x1000, 0x1000, 0, 0), Err(Errno::EINVAL));
+            } else {
+                let _ = mm.munmap(a, len);
+            }
+            mm.map().assert_valid();
+        }
+    }
+}

@@ -855,7 +855,8 @@ where
         {
             return Err(Errno::ENOMEM);
         }
-        let new_end = addr + new_len;
+        // Saturates only past the end of user space, which refuses it.
+        let new_end = addr.saturating_add(new_len);
         if !dontunmap
             && old_len != 0
             && old_end == range.end
@@ -876,10 +877,13 @@ where
             return Err(Errno::ENOMEM);
         }
         let shared = attrs.flags().contains(VmFlags::MAYSHARE);
-        let pgoff = attrs.pgoff() + ((addr - range.start) / PAGE_SIZE) as u64;
+        // Page offsets wrap as Linux's unsigned long does.
+        let pgoff = attrs
+            .pgoff()
+            .wrapping_add(((addr - range.start) / PAGE_SIZE) as u64);
         let rule = match attrs.backing() {
             Backing::File { thp: true, .. } => ThpRule::File {
-                offset: pgoff * PAGE_SIZE as u64,
+                offset: pgoff.wrapping_mul(PAGE_SIZE as u64),
             },
             _ if shared => ThpRule::None,
             Backing::File { .. } | Backing::Shmem(_) => ThpRule::None,

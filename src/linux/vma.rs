@@ -310,7 +310,9 @@ impl VmaAttrs {
     /// same, with `pgoff` advanced.
     #[must_use]
     pub const fn advanced(mut self, delta: usize) -> VmaAttrs {
-        self.pgoff += (delta / PAGE_SIZE) as u64;
+        // Wraps as Linux's unsigned long page offsets do (a caller's pgoff
+        // may be anything).
+        self.pgoff = self.pgoff.wrapping_add((delta / PAGE_SIZE) as u64);
         self
     }
 
@@ -396,7 +398,9 @@ impl fmt::Display for VmaAttrs {
         };
         let (offset, inode) = match self.backing {
             Backing::Anonymous | Backing::DevZero => (0, 0),
-            Backing::File { id, .. } | Backing::Shmem(id) => (self.pgoff * PAGE_SIZE as u64, id),
+            Backing::File { id, .. } | Backing::Shmem(id) => {
+                (self.pgoff.wrapping_mul(PAGE_SIZE as u64), id)
+            }
         };
         write!(
             f,
