@@ -69,6 +69,8 @@ struct SnapVma {
     perms: String,
     offset: u64,
     flags: BTreeSet<String>,
+    /// `[heap]` or `[stack]`, the names the personality gives.
+    label: Option<String>,
 }
 
 struct Snapshot {
@@ -110,6 +112,9 @@ fn parse_snapshot<'a>(header: &str, lines: &mut impl Iterator<Item = &'a str>) -
             perms: f[1].to_string(),
             offset: u64::from_str_radix(f[2], 16).unwrap(),
             flags: BTreeSet::new(),
+            label: ["[heap]", "[stack]"]
+                .contains(&path.as_str())
+                .then(|| path.clone()),
         };
         vmas.push((vma, f[4].parse().unwrap(), path, Vec::new()));
     }
@@ -138,6 +143,7 @@ fn model_vmas(mm: &LinuxMm<VmaAdapter>, lo: usize, hi: usize) -> Vec<SnapVma> {
                     .filter(|c| MODELLED.contains(c))
                     .map(str::to_string)
                     .collect(),
+                label: mm.name(range.start).map(str::to_string),
             })
         })
         .collect()
@@ -255,6 +261,7 @@ fn replay_lines<'a>(
             let after = &line[line.rfind(')').unwrap() + 2..];
             let field = |n: usize| num(after.split_whitespace().nth(n - 3).unwrap()) as usize;
             mm.set_start_brk(field(47));
+            mm.set_start_stack(field(28));
             mm.set_data_segment(field(46) - field(45));
             continue;
         }
@@ -566,6 +573,7 @@ fn replay_strace(report: &mut Report) {
                 let vma = SnapVma {
                     flags: BTreeSet::new(),
                     perms: v.perms.clone(),
+                    label: v.label.clone(),
                     ..*v
                 };
                 (vma, *inode, path.clone(), raw)
@@ -574,6 +582,9 @@ fn replay_strace(report: &mut Report) {
     };
     initial.vmas.retain(|(v, ..)| v.start < DEFAULT_TASK_SIZE);
     load(&mut mm, &initial, &mut next_id);
+    // No stat line here: the initial stack is somewhere in [stack].
+    let stack = initial.vmas.iter().find(|(.., path, _)| path == "[stack]");
+    mm.set_start_stack(stack.unwrap().0.start);
     let trace = fs::read_to_string(format!("{DIR}/realloc.strace")).unwrap();
     let mut started = false;
     for line in trace.lines() {

@@ -270,6 +270,8 @@ pub struct LinuxMm<A: RangeAdapter> {
     start_brk: usize,
     /// `mm->brk`: the program break, as the program last set it.
     brk: usize,
+    /// `mm->start_stack`: where the initial stack is (0: none).
+    start_stack: usize,
     /// RAM + swap in bytes, for the heuristic overcommit check; `None`:
     /// no limit.
     commit_limit: Option<usize>,
@@ -346,6 +348,7 @@ where
             next_anon_vma: 1,
             start_brk: 0,
             brk: 0,
+            start_stack: 0,
             commit_limit: None,
             rlimit_as: None,
             rlimit_data: None,
@@ -593,6 +596,52 @@ where
     #[must_use]
     pub fn start_brk(&self) -> usize {
         self.start_brk
+    }
+
+    /// Sets `mm->start_stack`, the address of the initial stack (set by
+    /// `execve`): the VMA that holds it is `[stack]`.
+    pub fn set_start_stack(&mut self, start_stack: usize) {
+        self.start_stack = start_stack;
+    }
+
+    /// The name `/proc/self/maps` gives the VMA that starts at `start`:
+    /// `[heap]` for an anonymous VMA that overlaps `[start_brk, brk)`
+    /// (`vma_is_initial_heap`), `[stack]` for the VMA that holds the
+    /// initial stack (`vma_is_initial_stack`), else none (a file's path
+    /// is the caller's to print).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use range_action_map::linux::{LinuxMm, VmaAdapter};
+    ///
+    /// let mut mm = LinuxMm::<VmaAdapter>::new();
+    /// mm.set_start_brk(0x5555_5600_0000);
+    /// mm.brk(0x5555_5602_0000);
+    /// assert_eq!(mm.name(0x5555_5600_0000), Some("[heap]"));
+    /// assert_eq!(
+    ///     mm.to_string(),
+    ///     "555556000000-555556020000 rw-p 00000000 00:00 0 [heap]\n"
+    /// );
+    /// ```
+    #[must_use]
+    pub fn name(&self, start: usize) -> Option<&'static str> {
+        let vma = self.map.find(start)?;
+        let range = self.map.range_of(vma);
+        if range.start != start {
+            return None;
+        }
+        let anonymous = vma.attrs().backing() == Backing::Anonymous;
+        if anonymous && range.start < self.brk && range.end > self.start_brk {
+            Some("[heap]")
+        } else if self.start_stack != 0
+            && range.start <= self.start_stack
+            && self.start_stack <= range.end
+        {
+            Some("[stack]")
+        } else {
+            None
+        }
     }
 
     /// `brk(brk)`: moves the program break and returns the new one, or the
@@ -1611,11 +1660,22 @@ where
 impl<A> fmt::Display for LinuxMm<A>
 where
     A: RangeAdapter,
-    SegmentOf<A>: LinuxSegment + fmt::Display,
+    SegmentOf<A>: LinuxSegment,
 {
-    /// The VMAs as `/proc/self/maps` lines (without path names): `start-end
-    /// perms offset dev inode`, one per VMA, merges included.
+    /// The VMAs as `/proc/self/maps` lines, one per VMA, merges included:
+    /// `start-end perms offset dev inode` ([`VmaAttrs`]'s `Display`), then
+    /// ` [heap]` or ` [stack]` where Linux names the VMA so
+    /// ([`name`](LinuxMm::name)). File paths are the caller's: the inode
+    /// column holds the file's identity.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.map, f)
+        for vma in self.map.iter() {
+            let range = self.map.range_of(vma);
+            write!(f, "{:08x}-{:08x} {}", range.start, range.end, vma.attrs())?;
+            match self.name(range.start) {
+                Some(name) => writeln!(f, " {name}")?,
+                None => writeln!(f)?,
+            }
+        }
+        Ok(())
     }
 }
