@@ -98,8 +98,11 @@
 //!   anonymous, file-backed memory; page faults, copy-on-write fork, stacks
 //!   that grow) over traits for the page table, the reference-counted frame
 //!   allocator and the page cache.
-//! - [`linux`]: where Linux 6.x x86-64 places a non-fixed anonymous `mmap`,
-//!   reproduced on top of the free-area search.
+//! - [`linux`]: where Linux 6.x x86-64 places a non-fixed `mmap`
+//!   (anonymous, file, shared), reproduced on top of the free-area search,
+//!   and a system-call personality ([`linux::LinuxMm`]) that answers
+//!   `mmap`, `munmap`, `mprotect`, `mremap`, `brk`, `madvise` and `mlock` with
+//!   Linux's results, errnos and VMA merges.
 //!
 //! # Guarantees
 //!

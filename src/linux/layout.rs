@@ -1,67 +1,6 @@
-//! Linux's `mmap` placement policy: where a non-fixed anonymous
-//! `mmap(hint, len)` goes in the default x86-64 top-down layout.
-//!
-//! Kernels that run Linux binaries, user-mode emulators, sandboxes and
-//! record/replay tools must put mappings exactly where Linux would, or
-//! programs that (knowingly or not) depend on the layout behave differently.
-//! [`LinuxLayout`] answers that question over a [`RangeActionMap`] with the
-//! algorithm of Linux 6.18 (`mm/mmap.c` `__get_unmapped_area`,
-//! `arch/x86/kernel/sys_x86_64.c` `arch_get_unmapped_area_topdown`,
-//! `mm/vma.c` `unmapped_area[_topdown]`, `mm/huge_memory.c`
-//! `__thp_get_unmapped_area`), for a process without address randomisation.
-//!
-//! It was checked against the kernel itself: the crate's
-//! `tests/linux_placement.rs` replays traces of random
-//! `mmap`/`munmap`/`mprotect` series recorded under `setarch -R` on Linux
-//! 6.18 (`tests/data/linux_mmap/`) and requires every placement and every
-//! `-ENOMEM` to match.
-//!
-//! # The rules, in the order Linux applies them
-//!
-//! 1. **Length and hint.** `len` is rounded up to whole pages. The hint is
-//!    rounded down to a page; a non-zero hint below `mmap_min_addr` is raised
-//!    to it (`round_hint_to_min`).
-//! 2. **Transparent huge pages.** With no hint and a length that is a
-//!    multiple of the huge-page size, the search is for `len + huge` bytes
-//!    and the result is moved up to a huge-page boundary (the highest aligned
-//!    spot of the padded hole). If the padded request finds nothing at all,
-//!    the plain length is searched, unaligned.
-//! 3. **The hint**, if `[hint, hint + len)` lies below `task_size`, is free,
-//!    and does not reach into the guard gap below a grows-down segment, is
-//!    taken as is. Otherwise it is ignored (not an error).
-//! 4. **Top-down search**: the highest hole in `[mmap_min_addr, mmap_base)`
-//!    that holds `len`; the mapping goes at the top of it. If the segment
-//!    right above that hole grows down and its guard gap reaches into the
-//!    placement, the search starts again with `mmap_base` lowered to the
-//!    bottom of the guard gap.
-//! 5. **Bottom-up fallback** when the top-down search finds nothing: the
-//!    lowest hole in `[unmapped_base, task_size)`, the mapping at its bottom;
-//!    if the segment right above it grows down and its guard gap reaches the
-//!    placement, the search starts again above that segment.
-//!
-//! A guard gap is *not* the same as "a grows-down segment occupies
-//! `[start - guard_gap, end)`": only the segment directly above the hole a
-//! search picked is looked at, so a hole inside the guard zone whose own
-//! upper neighbour is an ordinary segment is accepted, while once the search
-//! hits the grows-down segment every hole up to it is skipped. Linux does
-//! exactly this, and the traces show both effects.
-//!
-//! # Not covered
-//!
-//! Address randomisation, 5-level paging (hints above 47 bits), `MAP_32BIT`,
-//! `MAP_ABOVE4G`, file, shmem and hugetlb mappings, 32-bit compat syscalls
-//! and the legacy bottom-up layout. `MAP_FIXED` and `MAP_FIXED_NOREPLACE`
-//! need no policy: they are [`RangeActionMap::mmap_fixed`] and
-//! [`RangeActionMap::mmap_fixed_noreplace`].
-//!
-//! # Cost
-//!
-//! Every search is one *O*(log n) walk of the subtree-gap tree plus one
-//! *O*(log n) look-up of the segment above the hole. A search restarts at
-//! most once per grows-down segment (each restart passes one and never comes
-//! back to it), and the huge-page rule runs at most two whole placements, so
-//! a placement costs *O*((g + 1) log n) for g grows-down segments, which is
-//! *O*(log n) in practice (a process has one stack). Nothing allocates.
+//! Where Linux puts a non-fixed `mmap`: [`LinuxLayout`] and the rules it
+//! follows (see the [module docs](crate::linux)).
+
 #![forbid(unsafe_code)]
 
 use crate::map::{OwnedOf, Placement, RangeActionMap, RangeAdapter, SegmentOf};
@@ -572,7 +511,7 @@ impl LinuxLayout {
     /// `grows_down` says which segments are `VM_GROWSDOWN` (stacks). The
     /// mapping is `[start, start + mapping_len(len))`. Nothing is mapped.
     ///
-    /// The rules, in order (details in the [module docs](self)):
+    /// The rules, in order (details in the [module docs](crate::linux)):
     ///
     /// - `len` is rounded up to a page; the hint is rounded down to a page,
     ///   and a non-zero hint below `mmap_min_addr` is raised to it. A hint
@@ -649,7 +588,122 @@ impl LinuxLayout {
     {
         let len = Self::mapping_len(len)?;
         self.in_map(map, &grows_down, PAGE_SIZE)
-            .get_unmapped_area(hint, len)
+            .get_unmapped_area(hint, len, ThpRule::Anonymous)
+    }
+
+    /// Where Linux puts a non-fixed `mmap(hint, len)` of the given kind:
+    /// as [`get_unmapped_area_with`](Self::get_unmapped_area_with), with the
+    /// transparent-huge-page rule `thp` in place of the anonymous one.
+    ///
+    /// - [`ThpRule::Anonymous`]: private anonymous memory (no hint and a
+    ///   multiple of the huge-page size: huge-page aligned).
+    /// - [`ThpRule::None`]: shared anonymous memory, tmpfs and memfd files
+    ///   (`shmem_get_unmapped_area` with `shmem_enabled=never`): never
+    ///   aligned.
+    /// - [`ThpRule::File`]: a file whose file system uses
+    ///   `thp_get_unmapped_area` (ext4, xfs): whenever `[offset, offset +
+    ///   len)` holds a whole huge-page-aligned block of the file, the
+    ///   mapping starts at an address congruent to `offset` modulo the
+    ///   huge-page size, found by searching for `len` plus one huge page
+    ///   (hint included: a hint with room for `len` but not for the padding
+    ///   is refused); if the padded search fails, the plain search is run.
+    ///
+    /// # Errors
+    ///
+    /// As [`get_unmapped_area_with`](Self::get_unmapped_area_with).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use range_action_map::linux::{LinuxLayout, ThpRule};
+    /// # use range_action_map_testkit::doc::AreaAdapter;
+    /// use range_action_map::RangeActionMap;
+    ///
+    /// let layout = LinuxLayout::new();
+    /// let map = RangeActionMap::<AreaAdapter>::new(Vec::new());
+    /// let no_stack = |_: &_| false;
+    /// // 4 MiB of a file from its second page: one page past a 2 MiB boundary.
+    /// let rule = ThpRule::File { offset: 0x1000 };
+    /// let at = layout.get_unmapped_area_for(&map, 0, 4 << 20, rule, no_stack);
+    /// assert_eq!(at, Ok(0x7fff_f7a0_1000));
+    /// // Shared anonymous memory is placed plainly, right below mmap_base.
+    /// let at = layout.get_unmapped_area_for(&map, 0, 4 << 20, ThpRule::None, no_stack);
+    /// assert_eq!(at, Ok(layout.mmap_base() - (4 << 20)));
+    /// ```
+    ///
+    /// # Cost
+    ///
+    /// As [`get_unmapped_area_with`](Self::get_unmapped_area_with).
+    pub fn get_unmapped_area_for<A, G>(
+        &self,
+        map: &RangeActionMap<A>,
+        hint: usize,
+        len: usize,
+        thp: ThpRule,
+        grows_down: G,
+    ) -> MapResult<usize>
+    where
+        A: RangeAdapter,
+        G: Fn(&SegmentOf<A>) -> bool,
+    {
+        let len = Self::mapping_len(len)?;
+        self.in_map(map, &grows_down, PAGE_SIZE)
+            .get_unmapped_area(hint, len, thp)
+    }
+
+    /// Where Linux puts a non-fixed `mmap(hint, len)` with `MAP_32BIT`
+    /// (x86-64): the hint if `[hint, hint + len)` is free and ends at or
+    /// below 2 GiB, otherwise the lowest hole of `[1 GiB, 2 GiB)` that holds
+    /// it (`arch_get_unmapped_area` with `find_start_end`'s window). No
+    /// huge-page rule.
+    ///
+    /// # Errors
+    ///
+    /// As [`get_unmapped_area_with`](Self::get_unmapped_area_with);
+    /// [`MapError::NoSpace`] when the window has no room.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use range_action_map::linux::LinuxLayout;
+    /// # use range_action_map_testkit::doc::AreaAdapter;
+    /// use range_action_map::RangeActionMap;
+    ///
+    /// let layout = LinuxLayout::new();
+    /// let map = RangeActionMap::<AreaAdapter>::new(Vec::new());
+    /// let at = layout.get_unmapped_area_32bit(&map, 0, 0x4000, |_: &_| false);
+    /// assert_eq!(at, Ok(0x4000_0000));
+    /// ```
+    ///
+    /// # Cost
+    ///
+    /// As [`get_unmapped_area_with`](Self::get_unmapped_area_with).
+    pub fn get_unmapped_area_32bit<A, G>(
+        &self,
+        map: &RangeActionMap<A>,
+        hint: usize,
+        len: usize,
+        grows_down: G,
+    ) -> MapResult<usize>
+    where
+        A: RangeAdapter,
+        G: Fn(&SegmentOf<A>) -> bool,
+    {
+        const BEGIN: usize = 0x4000_0000;
+        const END: usize = 0x8000_0000;
+        let len = Self::mapping_len(len)?;
+        if len > END {
+            return Err(MapError::NoSpace { len });
+        }
+        let search = self.in_map(map, &grows_down, PAGE_SIZE);
+        let mut hint = hint & !(PAGE_SIZE - 1);
+        if hint != 0 && hint < self.mmap_min_addr {
+            hint = page_align_saturating(self.mmap_min_addr);
+        }
+        if hint != 0 && END - len >= hint && search.hint_fits(hint, len) {
+            return Ok(hint);
+        }
+        search.search_bottomup(len, BEGIN, END)
     }
 
     /// Where Linux puts a non-fixed `len`-byte mapping whose start must be a
@@ -661,7 +715,7 @@ impl LinuxLayout {
     /// For a larger `align`, Linux's `hugetlb_get_unmapped_area` and
     /// `unmapped_area[_topdown]` rules hold:
     ///
-    /// - the hint (after rule 1 of the [module docs](self)) is rounded up to
+    /// - the hint (after rule 1 of the [module docs](crate::linux)) is rounded up to
     ///   `align`, then taken if it fits, as any hint;
     /// - the huge-page rule is off (the alignment is asked for, not a bonus);
     /// - each search wants a hole of `len + align - PAGE_SIZE` bytes and takes
@@ -724,7 +778,7 @@ impl LinuxLayout {
         check_align(align)?;
         let len = Self::mapping_len(len)?;
         self.in_map(map, &SegmentOf::<A>::grows_down, align.max(PAGE_SIZE))
-            .get_unmapped_area(hint, len)
+            .get_unmapped_area(hint, len, ThpRule::Anonymous)
     }
 
     /// Maps a non-fixed anonymous `mmap(hint, len)` where Linux would put it
@@ -788,7 +842,7 @@ impl LinuxLayout {
         let len = Self::mapping_len(len)?;
         let start = self
             .in_map(map, &SegmentOf::<A>::grows_down, PAGE_SIZE)
-            .get_unmapped_area(hint, len)?;
+            .get_unmapped_area(hint, len, ThpRule::Anonymous)?;
         // The placement is free and lies below `task_size` (no overflow):
         // `MAP_FIXED_NOREPLACE` says so, and would refuse rather than unmap
         // anything if it were not.
@@ -854,7 +908,7 @@ where
 
     /// `do_mmap()` from `round_hint_to_min()` on, for a page-rounded `len`:
     /// `__get_unmapped_area()`, then the check of its result.
-    fn get_unmapped_area(&self, hint: usize, len: usize) -> MapResult<usize> {
+    fn get_unmapped_area(&self, hint: usize, len: usize, thp: ThpRule) -> MapResult<usize> {
         let layout = self.layout;
         let mut hint = hint & !(PAGE_SIZE - 1);
         if hint != 0 && hint < layout.mmap_min_addr {
@@ -870,10 +924,11 @@ where
         // The huge-page rule looks at the hint as passed, not at whether it
         // would be taken.
         let huge = layout.huge_page_size;
-        let start = if self.align_mask == 0 && hint == 0 && huge != 0 && len % huge == 0 {
-            self.thp_area(len)?
-        } else {
-            self.topdown(hint, len)?
+        let start = match thp {
+            _ if self.align_mask != 0 || huge == 0 => self.topdown(hint, len)?,
+            ThpRule::Anonymous if hint == 0 && len % huge == 0 => self.thp_area(len)?,
+            ThpRule::File { offset } => self.file_thp_area(hint, len, offset)?,
+            _ => self.topdown(hint, len)?,
         };
         // `if (addr > TASK_SIZE - len) return -ENOMEM`.
         if start > layout.task_size - len {
@@ -903,6 +958,41 @@ where
         let off_sub = start.wrapping_neg() & (huge - 1);
         Ok(if off_sub == 0 {
             start + huge
+        } else {
+            start + off_sub
+        })
+    }
+
+    /// `__thp_get_unmapped_area()` for a file mapping at byte `offset` of
+    /// its file, plus `thp_get_unmapped_area_vmflags()`'s unpadded retry.
+    fn file_thp_area(&self, hint: usize, len: usize, offset: u64) -> MapResult<usize> {
+        let huge = self.layout.huge_page_size as u64;
+        // Eligible iff `[offset, offset + len)` holds a whole aligned block:
+        // `off_end - off_align >= size` (and `off_end > off_align`).
+        let eligible = offset
+            .checked_next_multiple_of(huge)
+            .zip(offset.checked_add(len as u64))
+            .is_some_and(|(off_align, off_end)| off_end > off_align && off_end - off_align >= huge);
+        if !eligible {
+            return self.topdown(hint, len);
+        }
+        // The whole search (hint included) for one huge page more; a failed
+        // or overflowing padded search falls back to the plain one.
+        let Some(start) = len
+            .checked_add(huge as usize)
+            .and_then(|padded| self.topdown(hint, padded).ok())
+        else {
+            return self.topdown(hint, len);
+        };
+        if start == hint {
+            return Ok(start);
+        }
+        // `off_sub = (off - ret) & (size - 1)`; top-down, an already
+        // congruent start moves up a whole huge page. Either way the
+        // mapping stays inside the padded range.
+        let off_sub = (offset.wrapping_sub(start as u64) & (huge - 1)) as usize;
+        Ok(if off_sub == 0 {
+            start + huge as usize
         } else {
             start + off_sub
         })
@@ -1025,6 +1115,25 @@ where
             found => found,
         }
     }
+}
+
+/// Which transparent-huge-page alignment rule a placement follows
+/// (`thp_get_unmapped_area` and its callers), for
+/// [`LinuxLayout::get_unmapped_area_for`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ThpRule {
+    /// Private anonymous memory: with no hint, a length that is a multiple
+    /// of the huge-page size is huge-page aligned.
+    Anonymous,
+    /// No alignment: shared anonymous memory, tmpfs and memfd files with
+    /// `shmem_enabled=never`, and files whose file system has no rule.
+    None,
+    /// A file mapping of a file system that uses `thp_get_unmapped_area`
+    /// (ext4, xfs), starting at byte `offset` of the file.
+    File {
+        /// The mapping's byte offset in its file (a multiple of the page).
+        offset: u64,
+    },
 }
 
 /// The segment above a hole, as a search sees it.
