@@ -2,8 +2,9 @@
 //! group per operation and layout shape:
 //!
 //! ```sh
-//! cargo bench --bench ops                       # everything (about 15 min on 2 cores)
+//! cargo bench --bench ops                       # everything (long: cap it as below)
 //! cargo bench --bench ops -- 'find_hit/random'  # one group
+//! RAM_BENCH_MAX_N=65530 cargo bench --bench ops # sizes up to 65 530
 //! ```
 //!
 //! Groups are named `<op>/<shape>`, benchmarks `<peer>/<n>`. Peers whose
@@ -25,7 +26,7 @@ use range_action_map_testkit::bench::mixed::{Mixed, Outcome};
 use range_action_map_testkit::bench::ours::{Boxed, Pooled};
 use range_action_map_testkit::bench::peers::{Baseline, MemSet, Ours, Vm};
 use range_action_map_testkit::bench::workload::{
-    subject, Shape, Subject, Verb, Workload, LARGE, PEERS, SIZES,
+    sizes, subject, Shape, Subject, Verb, Workload, LARGE, PEERS,
 };
 
 /// The seed of the mixed workload.
@@ -39,7 +40,7 @@ static GLOBAL: Counting = Counting;
 
 /// Benchmarks every operation on every peer, per size and shape.
 fn ops(c: &mut Criterion) {
-    for n in SIZES {
+    for n in sizes() {
         for shape in Shape::ALL {
             let w = Workload::new(shape, n);
             for peer in PEERS {
