@@ -24,7 +24,7 @@ use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput
 use range_action_map_testkit::bench::alloc::{Counting, Snapshot};
 use range_action_map_testkit::bench::mixed::{Mixed, Outcome};
 use range_action_map_testkit::bench::ours::{Boxed, Pooled};
-use range_action_map_testkit::bench::peers::{Baseline, MemSet, Ours, Vm};
+use range_action_map_testkit::bench::peers::{AxMemSet, Baseline, MemSet, Ours, Vm};
 use range_action_map_testkit::bench::workload::{
     sizes, subject, Shape, Subject, Verb, Workload, LARGE, PEERS,
 };
@@ -109,6 +109,7 @@ fn mixed(c: &mut Criterion) {
     bench_mixed::<Ours<Boxed>>(&mut group, &mixed, &reference);
     bench_mixed::<Ours<Pooled>>(&mut group, &mixed, &reference);
     bench_mixed::<MemSet>(&mut group, &mixed, &reference);
+    bench_mixed::<AxMemSet>(&mut group, &mixed, &reference);
     bench_mixed::<Baseline>(&mut group, &mixed, &reference);
     group.finish();
 }
