@@ -13,8 +13,8 @@ cd "$(dirname "$0")/.."
 
 N=${1:-65530}
 ITERS=${2:-256}
-OPS="find_hit find_miss find_local mmap_anywhere_up mmap_anywhere_down unmap_remap mprotect_split_restore"
-PEERS=(0 1 2 3 4 5)
+OPS="find_hit find_miss find_uniform find_local mmap_anywhere_up mmap_anywhere_down unmap_remap mprotect_split_restore"
+PEERS=(0 1 2 3 4 5 6)
 
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installed" >&2; exit 1; }
 BIN=$(cargo bench --bench report --no-run --message-format=json 2>/dev/null \

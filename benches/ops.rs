@@ -2,8 +2,9 @@
 //! group per operation and layout shape:
 //!
 //! ```sh
-//! cargo bench --bench ops                       # everything (about 15 min on 2 cores)
+//! cargo bench --bench ops                       # everything (long: cap it as below)
 //! cargo bench --bench ops -- 'find_hit/random'  # one group
+//! RAM_BENCH_MAX_N=65530 cargo bench --bench ops # sizes up to 65 530
 //! ```
 //!
 //! Groups are named `<op>/<shape>`, benchmarks `<peer>/<n>`. Peers whose
@@ -23,9 +24,9 @@ use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput
 use range_action_map_testkit::bench::alloc::{Counting, Snapshot};
 use range_action_map_testkit::bench::mixed::{Mixed, Outcome};
 use range_action_map_testkit::bench::ours::{Boxed, Pooled};
-use range_action_map_testkit::bench::peers::{Baseline, MemSet, Ours, Vm};
+use range_action_map_testkit::bench::peers::{AxMemSet, Baseline, MemSet, Ours, Vm};
 use range_action_map_testkit::bench::workload::{
-    subject, Shape, Subject, Verb, Workload, LARGE, PEERS, SIZES,
+    sizes, subject, Shape, Subject, Verb, Workload, LARGE, PEERS,
 };
 
 /// The seed of the mixed workload.
@@ -39,7 +40,7 @@ static GLOBAL: Counting = Counting;
 
 /// Benchmarks every operation on every peer, per size and shape.
 fn ops(c: &mut Criterion) {
-    for n in SIZES {
+    for n in sizes() {
         for shape in Shape::ALL {
             let w = Workload::new(shape, n);
             for peer in PEERS {
@@ -108,6 +109,7 @@ fn mixed(c: &mut Criterion) {
     bench_mixed::<Ours<Boxed>>(&mut group, &mixed, &reference);
     bench_mixed::<Ours<Pooled>>(&mut group, &mixed, &reference);
     bench_mixed::<MemSet>(&mut group, &mixed, &reference);
+    bench_mixed::<AxMemSet>(&mut group, &mixed, &reference);
     bench_mixed::<Baseline>(&mut group, &mixed, &reference);
     group.finish();
 }

@@ -156,7 +156,7 @@ fn apply<P: Vm>(map: &mut P, op: &Op) -> usize {
 mod tests {
     use super::*;
     use crate::bench::ours::{Boxed, Pooled};
-    use crate::bench::peers::{Baseline, MemSet, Ours};
+    use crate::bench::peers::{AxMemSet, Baseline, MemSet, Ours};
 
     #[test]
     fn every_peer_agrees_on_the_mixed_workload() {
@@ -164,6 +164,7 @@ mod tests {
         let reference = mixed.outcome::<Ours<Boxed>>();
         assert_eq!(mixed.outcome::<Ours<Pooled>>(), reference);
         assert_eq!(mixed.outcome::<MemSet>(), reference);
+        assert_eq!(mixed.outcome::<AxMemSet>(), reference);
         assert_eq!(mixed.outcome::<Baseline>(), reference);
     }
 }

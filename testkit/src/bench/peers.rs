@@ -47,6 +47,20 @@ pub trait Lookup: Sized {
     fn build(spans: &[(usize, usize)]) -> Self;
     /// The start of the segment holding `addr`.
     fn find(&self, addr: usize) -> Option<usize>;
+    /// A map aged by `steps` (random insertions and removals), or `None`
+    /// for a peer whose removal costs *O*(n): aging one takes *O*(n²).
+    fn age(_steps: &[Step]) -> Option<Self> {
+        None
+    }
+}
+
+/// One step of an aging history.
+#[derive(Clone, Copy, Debug)]
+pub enum Step {
+    /// Map `[start, end)`, which is free.
+    Map(usize, usize),
+    /// Unmap `[start, end)`, which is one segment.
+    Unmap(usize, usize),
 }
 
 /// A map with the VM verbs. Protection bits are `u32`.
@@ -133,6 +147,23 @@ impl<C: Config> Lookup for Ours<C> {
 
     fn build(spans: &[(usize, usize)]) -> Self {
         build_vm(spans)
+    }
+
+    fn age(steps: &[Step]) -> Option<Self> {
+        // The pool needs a node for each segment live at once: at most
+        // the mappings of the history.
+        let maps = steps.iter().filter(|s| matches!(s, Step::Map(..))).count();
+        let mut map = Self::with_capacity(maps + POOL_HEADROOM);
+        for &step in steps {
+            match step {
+                Step::Map(start, end) => {
+                    let inserted = map.insert(start, end, RW);
+                    debug_assert!(inserted, "aging maps {start:#x} twice");
+                }
+                Step::Unmap(start, end) => map.unmap(start, end),
+            }
+        }
+        Some(map)
     }
 
     fn find(&self, addr: usize) -> Option<usize> {
@@ -335,6 +366,127 @@ impl Vm for MemSet {
     }
 }
 
+// === impl Vm for ax-memory-set ===
+
+/// An `ax-memory-set` backend that maps nothing, as [`NopBackend`] for
+/// `memory_set`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AxNopBackend;
+
+impl ax_memory_set::MappingBackend for AxNopBackend {
+    type Addr = usize;
+    type Flags = u32;
+    type MutationContext = ();
+    type PageTable = ();
+
+    fn map(&self, _start: usize, _size: usize, _flags: u32, _: &mut (), _: &mut ()) -> bool {
+        true
+    }
+
+    fn unmap(&self, _start: usize, _size: usize, _: &mut (), _: &mut ()) -> bool {
+        true
+    }
+
+    fn protect(&self, _start: usize, _size: usize, _flags: u32, _: &mut (), _: &mut ()) -> bool {
+        true
+    }
+
+    fn split(&mut self, _align_diff: usize) -> Option<Self> {
+        Some(*self)
+    }
+}
+
+/// `ax-memory-set` 0.8.0, `memory_set`'s successor: the same `BTreeMap`
+/// and linear scans, and a transactional `unmap` that prepares the new
+/// area map on a copy of the old one (so each `unmap`, and each replacing
+/// `map`, copies the whole map). No top-down search; `iter` from the first
+/// area stands in for range iteration.
+pub type AxMemSet = ax_memory_set::MemorySet<AxNopBackend>;
+
+/// An `ax-memory-set` area of `[start, end)`.
+fn ax_area(start: usize, end: usize, prot: u32) -> ax_memory_set::MemoryArea<AxNopBackend> {
+    ax_memory_set::MemoryArea::new(start, end - start, prot, AxNopBackend)
+}
+
+impl Lookup for AxMemSet {
+    const NAME: &'static str = "ax-memory-set";
+
+    fn build(spans: &[(usize, usize)]) -> Self {
+        build_vm(spans)
+    }
+
+    #[inline]
+    fn find(&self, addr: usize) -> Option<usize> {
+        ax_memory_set::MemorySet::find(self, addr).map(ax_memory_set::MemoryArea::start)
+    }
+}
+
+impl Vm for AxMemSet {
+    const TOP_DOWN: bool = false;
+
+    fn with_capacity(_capacity: usize) -> Self {
+        ax_memory_set::MemorySet::new()
+    }
+
+    fn insert(&mut self, start: usize, end: usize, prot: u32) -> bool {
+        self.map(ax_area(start, end, prot), &mut (), &mut (), false)
+            .is_ok()
+    }
+
+    fn map_fixed(&mut self, start: usize, end: usize, prot: u32) {
+        let mapped = self.map(ax_area(start, end, prot), &mut (), &mut (), true);
+        debug_assert!(mapped.is_ok(), "map {start:#x}..{end:#x}");
+    }
+
+    fn unmap(&mut self, start: usize, end: usize) {
+        let unmapped = ax_memory_set::MemorySet::unmap(self, start, end - start, &mut (), &mut ());
+        debug_assert!(unmapped.is_ok(), "unmap {start:#x}..{end:#x}");
+    }
+
+    fn mprotect(&mut self, start: usize, end: usize, prot: u32) {
+        let protected = self.protect(start, end - start, |_| Some(prot), &mut (), &mut ());
+        debug_assert!(protected.is_ok(), "protect {start:#x}..{end:#x}");
+    }
+
+    fn place(&mut self, req: &Request, prot: u32) -> Option<usize> {
+        // Its search wants the length a multiple of the alignment; every
+        // request of the workloads is.
+        let start = self.find_free_area(
+            req.hint,
+            req.len,
+            ax_memory_addr::AddrRange::new(LOWER, usize::MAX),
+            req.align,
+        )?;
+        self.insert(start, start + req.len, prot).then_some(start)
+    }
+
+    fn prot_at(&self, addr: usize) -> Option<u32> {
+        ax_memory_set::MemorySet::find(self, addr).map(ax_memory_set::MemoryArea::flags)
+    }
+
+    fn count_overlapping(&self, start: usize, end: usize) -> usize {
+        self.iter()
+            .skip_while(|a| a.end() <= start)
+            .take_while(|a| a.start() < end)
+            .count()
+    }
+
+    fn spans(&self) -> Vec<(usize, usize, u32)> {
+        self.iter()
+            .map(|a| (a.start(), a.end(), a.flags()))
+            .collect()
+    }
+
+    fn clear(&mut self) {
+        let cleared = ax_memory_set::MemorySet::clear(self, &mut (), &mut ());
+        debug_assert!(cleared.is_ok());
+    }
+
+    fn len(&self) -> usize {
+        ax_memory_set::MemorySet::len(self)
+    }
+}
+
 // === impl Vm for the baseline ===
 
 /// A baseline segment: its protection bits.
@@ -446,6 +598,17 @@ impl Lookup for StdBTree {
         spans.iter().copied().collect()
     }
 
+    fn age(steps: &[Step]) -> Option<Self> {
+        let mut map = BTreeMap::new();
+        for &step in steps {
+            match step {
+                Step::Map(start, end) => map.insert(start, end),
+                Step::Unmap(start, _) => map.remove(&start),
+            };
+        }
+        Some(map)
+    }
+
     #[inline]
     fn find(&self, addr: usize) -> Option<usize> {
         match self.range(..=addr).next_back() {
@@ -489,6 +652,25 @@ impl Lookup for IntrusiveRb {
             }));
         }
         IntrusiveRb(tree)
+    }
+
+    fn age(steps: &[Step]) -> Option<Self> {
+        let mut tree = RBTree::new(RbAdapter::new());
+        for &step in steps {
+            match step {
+                Step::Map(start, end) => {
+                    tree.insert(Box::new(RbNode {
+                        link: RBTreeLink::new(),
+                        start,
+                        end,
+                    }));
+                }
+                Step::Unmap(start, _) => {
+                    tree.find_mut(&start).remove();
+                }
+            }
+        }
+        Some(IntrusiveRb(tree))
     }
 
     #[inline]
