@@ -2,14 +2,18 @@
 //! QEMU's `virt` machine (`cargo qemu`), it builds its own high-half address space with the
 //! crate over Sv39 tables in guest RAM, switches to it, runs its checks (each prints one
 //! line: lazy pages, `protect` in the MMU, copy-on-write across a fork, U-mode processes
-//! whose `mmap`/`munmap`/`mprotect` and page faults go through the crate, faults on two
-//! harts through one address space, frames given back),
+//! whose `mmap`/`munmap`/`mprotect` and page faults go through the crate and which fork,
+//! share memory, wait for their children and grow their stacks, faults on two harts
+//! through one address space, frames given back),
 //! and leaves QEMU through the test finisher with status 0 only if every check passed.
 //!
 //! The kernel is in `kernel/`, compiled for `riscv64gc-unknown-none-elf` only. On any other
 //! target the binary only says how to boot it, and fails.
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(all(target_arch = "riscv64", target_os = "none"))]
+extern crate alloc;
 
 #[cfg(all(target_arch = "riscv64", target_os = "none"))]
 mod kernel;

@@ -364,6 +364,78 @@ fn processes(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
             second.mapped, second.exit
         ),
     );
+    user_fork(verdicts, ram_end, before);
+    user_shared(verdicts, ram_end, before);
+    user_stack(verdicts, ram_end, before);
+}
+
+/// A user-level fork: parent and child write different values to the same two of four private
+/// pages and each reads back its own (the programs check, and exit 42 and the child's pid);
+/// the writes copied one frame per page written; every frame is back after.
+fn user_fork(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
+    let run = user::run(Program::Fork, ram_end);
+    let copies = run.live_at_child_exit.wrapping_sub(run.live_at_fork);
+    let child = run.reaped.map(|(pid, _)| pid).unwrap_or(0);
+    let after = frames::live();
+    verdicts.check(
+        run.exit == Exit::Code(42)
+            && run.reaped == Some((child, Exit::Code(child)))
+            && copies == 2
+            && run.left == 0
+            && after == before,
+        "user fork",
+        format_args!(
+            "after fork parent and child each wrote pages 0 and 1 of 4 and read back their own and the fork's, the parent ended with {}, its wait4 reaped pid {child} ended with {} (its getpid); {copies} frames copied for 2 pages written; {} processes left, {after} frames in use as before ({before})",
+            run.exit,
+            run.reaped.map_or(Exit::Code(usize::MAX), |(_, exit)| exit),
+            run.left,
+        ),
+    );
+}
+
+/// Shared anonymous memory (`MAP_SHARED | MAP_ANONYMOUS`, the crate's `Shared`): the parent
+/// reads what its child wrote (the program checks it and exits 42).
+fn user_shared(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
+    let run = user::run(Program::Shared, ram_end);
+    let after = frames::live();
+    verdicts.check(
+        run.exit == Exit::Code(42)
+            && matches!(run.reaped, Some((_, Exit::Code(0))))
+            && run.left == 0
+            && after == before,
+        "user shared",
+        format_args!(
+            "a child wrote 0x5ead to a MAP_SHARED page at {:#x} and ended with {}; its parent read it back and ended with {}; {after} frames in use as before ({before})",
+            run.mapped,
+            run.reaped.map_or(Exit::Code(usize::MAX), |(_, exit)| exit),
+            run.exit,
+        ),
+    );
+}
+
+/// A growing stack: a process writes 8 pages down from its stack's top, the stack (one page
+/// at first) growing through faults retried under the write lock; its child writes 32 pages
+/// down, beyond the stack rlimit, and dies by SIGSEGV at that address, which the parent sees
+/// through `wait4` (the program checks, and exits 42).
+fn user_stack(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
+    let run = user::run(Program::Stack, ram_end);
+    let after = frames::live();
+    let expected = user::STACK_TOP - (32 << 12);
+    let child = run.reaped.map_or(Exit::Code(usize::MAX), |(_, exit)| exit);
+    verdicts.check(
+        run.exit == Exit::Code(42)
+            && run.grown == 7
+            && child == (Exit::Segv { addr: expected })
+            && run.left == 0
+            && after == before,
+        "user stack",
+        format_args!(
+            "a process wrote 8 pages down from its stack top, {} faults growing its stack under the write lock; its child, writing 32 pages down (rlimit {} KiB), ended with {child}; the parent ended with {}; {after} frames in use as before ({before})",
+            run.grown,
+            user::STACK_RLIMIT >> 10,
+            run.exit,
+        ),
+    );
 }
 
 /// Where the two-hart check maps its lazy area, and the pages of it each hart writes (every

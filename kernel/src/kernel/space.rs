@@ -7,6 +7,8 @@
 //! The address space the CPU runs on is [`ACTIVE`], behind a reader-writer lock: the trap
 //! handlers resolve page faults in it under the read side ([`fault`]), on both harts at once.
 
+use core::sync::atomic::{AtomicUsize, Ordering};
+
 use range_action_map::memory_set::{
     Access, Device, FaultError, KernelLayout, MemoryAttr, MemoryResult, MemorySet,
 };
@@ -123,8 +125,20 @@ pub fn fault(addr: usize, access: Access) -> Result<(), FaultError> {
         .map(|space| space.handle_page_fault_shared(addr, access));
     match shared.expect("an active address space") {
         Err(FaultError::WouldGrowStack { .. }) => {
-            with_active(|space| space.handle_page_fault(addr, access))
+            let grown = with_active(|space| space.handle_page_fault(addr, access));
+            if grown.is_ok() {
+                STACKS_GROWN.fetch_add(1, Ordering::Relaxed);
+            }
+            grown
         }
         resolved => resolved,
     }
+}
+
+/// Faults that grew a stack, retried under the write lock.
+static STACKS_GROWN: AtomicUsize = AtomicUsize::new(0);
+
+/// How many faults grew a stack so far.
+pub fn stacks_grown() -> usize {
+    STACKS_GROWN.load(Ordering::Relaxed)
 }
