@@ -375,7 +375,7 @@ fn processes(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
 fn user_fork(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
     let run = user::run(Program::Fork, ram_end);
     let copies = run.live_at_child_exit.wrapping_sub(run.live_at_fork);
-    let child = run.reaped.map(|(pid, _)| pid).unwrap_or(0);
+    let child = run.reaped.map_or(0, |(pid, _)| pid);
     let after = frames::live();
     verdicts.check(
         run.exit == Exit::Code(42)
@@ -385,9 +385,9 @@ fn user_fork(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
             && after == before,
         "user fork",
         format_args!(
-            "after fork parent and child each wrote pages 0 and 1 of 4 and read back their own and the fork's, the parent ended with {}, its wait4 reaped pid {child} ended with {} (its getpid); {copies} frames copied for 2 pages written; {} processes left, {after} frames in use as before ({before})",
+            "after fork parent and child each wrote pages 0 and 1 of 4, then checked they read back their own writes and the fork's: the parent (42 if so) ended with {}, the child its wait4 reaped was {} (exit(its getpid) if so); {copies} frames copied for 2 pages written; {} processes left, {after} frames in use ({before} before)",
             run.exit,
-            run.reaped.map_or(Exit::Code(usize::MAX), |(_, exit)| exit),
+            Reaped(run.reaped),
             run.left,
         ),
     );
@@ -405,9 +405,9 @@ fn user_shared(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
             && after == before,
         "user shared",
         format_args!(
-            "a child wrote 0x5ead to a MAP_SHARED page at {:#x} and ended with {}; its parent read it back and ended with {}; {after} frames in use as before ({before})",
+            "a child, checking it reads its parent's 0x11, wrote 0x5ead to a MAP_SHARED page at {:#x}; the parent's wait4 reaped {} (exit(0) if it read 0x11); the parent, checking it reads 0x5ead after wait4, ended with {} (42 if so); {after} frames in use ({before} before)",
             run.mapped,
-            run.reaped.map_or(Exit::Code(usize::MAX), |(_, exit)| exit),
+            Reaped(run.reaped),
             run.exit,
         ),
     );
@@ -421,21 +421,34 @@ fn user_stack(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
     let run = user::run(Program::Stack, ram_end);
     let after = frames::live();
     let expected = user::STACK_TOP - (32 << 12);
-    let child = run.reaped.map_or(Exit::Code(usize::MAX), |(_, exit)| exit);
+    let child = run.reaped.map(|(_, exit)| exit);
     verdicts.check(
         run.exit == Exit::Code(42)
             && run.grown == 7
-            && child == (Exit::Segv { addr: expected })
+            && child == Some(Exit::Segv { addr: expected })
             && run.left == 0
             && after == before,
         "user stack",
         format_args!(
-            "a process wrote 8 pages down from its stack top, {} faults growing its stack under the write lock; its child, writing 32 pages down (rlimit {} KiB), ended with {child}; the parent ended with {}; {after} frames in use as before ({before})",
+            "a process wrote 8 pages down from its stack top and read them back, {} faults growing a stack under the write lock (7 expected); its child wrote 32 pages down (rlimit {} KiB), and the parent's wait4 reaped {}; the parent, checking that wait4 reported SIGSEGV at that address, ended with {} (42 if so); {after} frames in use ({before} before)",
             run.grown,
             user::STACK_RLIMIT >> 10,
+            Reaped(run.reaped),
             run.exit,
         ),
     );
+}
+
+/// What a parent's `wait4` reaped, for a check's line.
+struct Reaped(Option<(usize, Exit)>);
+
+impl fmt::Display for Reaped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some((pid, exit)) => write!(f, "pid {pid}, ended with {exit}"),
+            None => write!(f, "no child"),
+        }
+    }
 }
 
 /// Where the two-hart check maps its lazy area, and the pages of it each hart writes (every
