@@ -2,7 +2,7 @@
 //! `fs/binfmt_elf.c`, `arch_pick_mmap_layout` and `mmap_base` in
 //! `arch/x86/mm/mmap.c`, `setup_arg_pages` in `fs/exec.c`, `map_vdso` in
 //! `arch/x86/entry/vdso/vma.c`), as Linux 6.18 x86-64 builds it with the
-//! top-down layout.
+//! top-down or the legacy bottom-up layout.
 //!
 //! The steps are listed on [`LinuxMm::exec`].
 
@@ -123,6 +123,10 @@ pub struct ExecParams<'a> {
     /// How many bytes the file name, argument and environment strings
     /// take below the stack top (`STACK_TOP - bprm->p`).
     pub arg_len: usize,
+    /// Whether the legacy bottom-up layout is in force (the
+    /// `ADDR_COMPAT_LAYOUT` personality or `vm.legacy_va_layout`; see
+    /// [`LinuxLayout::with_legacy`]).
+    pub legacy: bool,
     /// The interpreter (`PT_INTERP`), if any.
     pub interp: Option<ElfImage<'a>>,
     /// The vDSO's mappings, placed as one block (empty: no vDSO).
@@ -162,7 +166,7 @@ impl ExecRandom for NoRandom {}
 /// report).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ExecLayout {
-    /// `mm->mmap_base`.
+    /// `mm->mmap_base` (legacy layout: the bottom-up floor).
     pub mmap_base: usize,
     /// What was added to the executable's `p_vaddr`s (0 for `ET_EXEC`).
     pub load_bias: usize,
@@ -192,7 +196,8 @@ where
     /// The steps, in Linux's order:
     ///
     /// 1. `mmap_base` from the stack rlimit ([`LinuxLayout::for_task_size`]),
-    ///    less the hook's offset.
+    ///    less the hook's offset; with the legacy layout, `TASK_SIZE / 3`
+    ///    page-aligned plus the offset, searched bottom-up.
     /// 2. The stack: one `VM_GROWSDOWN` VMA ending at `task_size` (less the
     ///    hook's offset) that holds the argument pages and 128 KiB more
     ///    (`stack_expand`), or `rlimit` bytes if that is less.
@@ -236,6 +241,7 @@ where
     ///     task_size: DEFAULT_TASK_SIZE,
     ///     stack_rlimit: StackRlimit::DEFAULT,
     ///     arg_len: 100,
+    ///     legacy: false,
     ///     interp: None,
     ///     vdso: &X86_64_VDSO,
     /// };
@@ -269,11 +275,20 @@ where
     ) -> Result<(Self, ExecLayout), Errno> {
         let task_size = params.task_size;
         let base = LinuxLayout::for_task_size(task_size, params.stack_rlimit);
-        let mmap_base = base
-            .mmap_base()
-            .checked_sub(random.mmap_offset())
-            .ok_or(Errno::EINVAL)?;
-        let mut mm = LinuxMm::with_layout(base.with_mmap_base(mmap_base), args);
+        // mm->mmap_base: the top-down ceiling less the offset, or the
+        // legacy floor plus it.
+        let offset = random.mmap_offset();
+        let (layout, mmap_base) = if params.legacy {
+            let floor = base
+                .unmapped_base()
+                .checked_add(offset)
+                .ok_or(Errno::EINVAL)?;
+            (base.with_unmapped_base(floor).with_legacy(true), floor)
+        } else {
+            let ceiling = base.mmap_base().checked_sub(offset).ok_or(Errno::EINVAL)?;
+            (base.with_mmap_base(ceiling), ceiling)
+        };
+        let mut mm = LinuxMm::with_layout(layout, args);
 
         // setup_arg_pages(): the argument pages, then stack_expand more
         // unless that passes the rlimit.
