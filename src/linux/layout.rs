@@ -393,6 +393,13 @@ impl LinuxLayout {
     /// assert_eq!(a, 0x2aaa_aaaa_b000);
     /// let b = mm.mmap(0, 0x1000, prot::READ, anon, None, 0).unwrap();
     /// assert_eq!(b, a + 0x1000);
+    /// // 2 MiB: padded, then up to the next 2 MiB boundary.
+    /// let c = mm.mmap(0, 2 << 20, prot::READ, anon, None, 0).unwrap();
+    /// assert_eq!(c, 0x2aaa_aac0_0000);
+    /// // From an aligned start it does not move up a whole huge page, as
+    /// // the top-down layout does.
+    /// let d = mm.mmap(0, 2 << 20, prot::READ, anon, None, 0).unwrap();
+    /// assert_eq!(d, c + (2 << 20));
     /// ```
     #[must_use]
     pub const fn with_legacy(mut self, legacy: bool) -> Self {
