@@ -1192,3 +1192,82 @@ fn exec_layout_matches_captures() {
     assert!(misses.is_empty(), "{}", misses.join("\n"));
     assert_eq!((children, replayed, identical), (12, 12, 12));
 }
+
+/// The random-offset hook: each offset moves what Linux moves with it, and
+/// nothing else (the same image as with [`NoRandom`](range_action_map::linux::NoRandom)).
+#[test]
+fn exec_random_offsets_move_the_layout() {
+    use range_action_map::linux::{
+        prot, ElfImage, ElfType, ExecParams, ExecRandom, FileKind, LoadSegment, NoRandom,
+        StackRlimit, X86_64_VDSO,
+    };
+    struct Fixed;
+    impl ExecRandom for Fixed {
+        fn mmap_offset(&mut self) -> usize {
+            0x10_0000
+        }
+        fn stack_offset(&mut self) -> usize {
+            0x3000
+        }
+        fn load_offset(&mut self) -> usize {
+            0x20_0000
+        }
+        fn brk_offset(&mut self) -> usize {
+            0x7000
+        }
+    }
+    let seg = |vaddr: usize, filesz, memsz, prot| LoadSegment {
+        vaddr,
+        offset: vaddr as u64,
+        filesz,
+        memsz,
+        prot,
+    };
+    let exe = [
+        seg(0, 0x2000, 0x2000, prot::READ | prot::EXEC),
+        seg(0x2000, 0x800, 0x3000, prot::READ | prot::WRITE),
+    ];
+    let ld_so = [seg(0, 0x5000, 0x6000, prot::READ | prot::EXEC)];
+    let image = |segments, id| ElfImage {
+        kind: ElfType::Dyn,
+        segments,
+        align: PAGE_SIZE,
+        file: MmapFile::new(id, FileKind::Thp, true, false),
+    };
+    for legacy in [false, true] {
+        let params = ExecParams {
+            task_size: DEFAULT_TASK_SIZE,
+            stack_rlimit: StackRlimit::DEFAULT,
+            arg_len: 0x100,
+            legacy,
+            interp: Some(image(&ld_so[..], 2)),
+            vdso: &X86_64_VDSO,
+        };
+        let exe = image(&exe[..], 1);
+        let (plain_mm, plain) =
+            LinuxMm::<VmaAdapter>::exec(&exe, &params, &mut NoRandom, ()).unwrap();
+        let (mm, at) = LinuxMm::<VmaAdapter>::exec(&exe, &params, &mut Fixed, ()).unwrap();
+        if legacy {
+            assert_eq!(at.mmap_base, plain.mmap_base + 0x10_0000);
+        } else {
+            assert_eq!(at.mmap_base, plain.mmap_base - 0x10_0000);
+        }
+        assert_eq!(at.load_bias, plain.load_bias + 0x20_0000);
+        assert_eq!(at.start_brk, plain.start_brk + 0x20_0000 + 0x7000);
+        assert_eq!(at.stack_end, plain.stack_end - 0x3000);
+        assert_eq!(at.stack_start, plain.stack_start - 0x3000);
+        // The interpreter and the vDSO follow mmap_base (top-down: the
+        // interpreter ends at it; legacy: it starts at it).
+        let shift = |x: usize| {
+            if legacy {
+                x + 0x10_0000
+            } else {
+                x - 0x10_0000
+            }
+        };
+        assert_eq!(at.interp_base, plain.interp_base.map(shift));
+        assert_eq!(at.vdso_base, plain.vdso_base.map(shift));
+        assert_eq!(mm.map().len(), plain_mm.map().len());
+        assert_eq!(mm.start_brk(), at.start_brk);
+    }
+}
