@@ -316,6 +316,11 @@ fn replay_lines<'a>(
                         .stops
                         .push(format!("{file}: child {label} replayed to its end"));
                 }
+            } else if label == "exec" {
+                // A new address space: `exec_layout_matches_captures`.
+                report.stops.push(format!(
+                    "{file}: child exec compared by exec_layout_matches_captures"
+                ));
             } else {
                 report
                     .stops
