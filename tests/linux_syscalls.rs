@@ -7,7 +7,8 @@
 //! A forked child's block (`child-begin fork`, `unprivileged`, `maxmap`:
 //! 65 504 mappings up to `vm.max_map_count`) is replayed in a
 //! [`LinuxMm::fork`] of the parent's address space; the `exec` children are
-//! not (no exec layout yet). A file is replayed up to
+//! compared with [`LinuxMm::exec`] by `exec_layout_matches_captures`. A file
+//! is replayed up to
 //! its first call the personality does not cover (none at present): after it
 //! the address space would no longer be the kernel's. The calls before it
 //! all count, and the test prints per call type how many were replayed and
@@ -315,6 +316,11 @@ fn replay_lines<'a>(
                         .stops
                         .push(format!("{file}: child {label} replayed to its end"));
                 }
+            } else if label == "exec" {
+                // A new address space: `exec_layout_matches_captures`.
+                report.stops.push(format!(
+                    "{file}: child exec compared by exec_layout_matches_captures"
+                ));
             } else {
                 report
                     .stops
@@ -934,5 +940,339 @@ fn hostile_arguments_get_errnos() {
             }
             mm.map().assert_valid();
         }
+    }
+}
+
+/// One VMA for the exec comparison: range, perms, offset and every
+/// `VmFlags` code the personality knows (the special mappings' `pf io de`
+/// included).
+fn exec_vma(start: usize, end: usize, perms: &str, offset: u64, codes: &[String]) -> String {
+    let mut flags = VmFlags::EMPTY;
+    for code in codes {
+        flags |= VmFlags::from_code(code).unwrap_or_else(|| panic!("VmFlags code {code}"));
+    }
+    format!("{start:x}-{end:x} {perms} {offset:08x} {flags}")
+}
+
+/// The ELF facts of one image from the VMAs Linux left of it: each file
+/// VMA a `PT_LOAD` (a read-only `VM_ACCOUNT` VMA followed by a writable
+/// one of the file is the RELRO part of one writable segment, made
+/// read-only by the start-up code after `execve`), and the anonymous VMA
+/// right after the last one its `.bss`. Returns the segments, relative to
+/// `base`, and the snapshot's VMAs of the image with the RELRO split
+/// undone, as [`exec_vma`] prints them.
+fn exec_image(
+    snap: &Snapshot,
+    path: &str,
+    base: usize,
+) -> (Vec<range_action_map::linux::LoadSegment>, Vec<String>) {
+    use range_action_map::linux::{prot, LoadSegment};
+    let mut segments: Vec<LoadSegment> = Vec::new();
+    let mut vmas: Vec<(usize, usize, String, u64, Vec<String>)> = Vec::new();
+    let mut last_end = None;
+    for (vma, _, p, raw) in &snap.vmas {
+        if p == path {
+            let prot_of = |perms: &str| {
+                let b = perms.as_bytes();
+                (if b[0] == b'r' { prot::READ } else { 0 })
+                    | (if b[1] == b'w' { prot::WRITE } else { 0 })
+                    | (if b[2] == b'x' { prot::EXEC } else { 0 })
+            };
+            let relro = vmas.last().is_some_and(|(_, end, perms, off, codes)| {
+                *end == vma.start
+                    && perms == "r--p"
+                    && codes.iter().any(|c| c == "ac")
+                    && vma.perms == "rw-p"
+                    && *off + (end - vmas.last().unwrap().0) as u64 == vma.offset
+            });
+            // A RELRO part and the writable rest are one segment.
+            let (start, off) = if relro {
+                segments.pop();
+                let (start, _, _, off, _) = vmas.pop().unwrap();
+                (start, off)
+            } else {
+                (vma.start, vma.offset)
+            };
+            vmas.push((start, vma.end, vma.perms.clone(), off, raw.clone()));
+            segments.push(LoadSegment {
+                vaddr: start - base,
+                offset: off,
+                filesz: vma.end - start,
+                memsz: vma.end - start,
+                prot: prot_of(&vma.perms),
+            });
+            last_end = Some(vma.end);
+        } else if last_end == Some(vma.start) && p.is_empty() && vma.perms == "rw-p" {
+            // The .bss: zero pages of the last segment.
+            vmas.push((
+                vma.start,
+                vma.end,
+                vma.perms.clone(),
+                vma.offset,
+                raw.clone(),
+            ));
+            segments.last_mut().unwrap().memsz += vma.end - vma.start;
+            last_end = None;
+        } else {
+            last_end = None;
+        }
+    }
+    let printed = vmas
+        .iter()
+        .map(|(s, e, perms, off, codes)| exec_vma(*s, *e, perms, *off, codes))
+        .collect();
+    (segments, printed)
+}
+
+/// The 12 `exec` children of `exec.txt`: three binaries (a dynamic PIE, a
+/// static `ET_EXEC`, a static PIE) under `RLIMIT_STACK` 8 MiB, 1 GiB,
+/// unlimited and 8 MiB with `ADDR_COMPAT_LAYOUT` (the legacy bottom-up
+/// layout). The capture records the
+/// auxiliary vector, `brk(0)` and the maps after the program's start-up
+/// (ld.so's or static glibc's), not the calls of that start-up nor the
+/// program headers. So the ELF facts are read back from the VMAs of each
+/// image relative to its first page (where it is, the fact under test,
+/// is not used), [`LinuxMm::exec`] builds the address space, and what
+/// `execve` made is compared VMA for VMA: the images (RELRO split undone)
+/// with their `.bss`, `[stack]`, `[vvar]`, `[vvar_vclock]`, `[vdso]`; and
+/// `AT_BASE`, `AT_SYSINFO_EHDR` and the start of the heap (`brk(0)` for
+/// the dynamic PIE, whose start-up does not move the break; the `[heap]`
+/// VMA's start for the static ones, whose start-up grows it).
+#[test]
+fn exec_layout_matches_captures() {
+    use range_action_map::linux::{
+        ElfImage, ElfType, ExecParams, FileKind, NoRandom, StackRlimit, X86_64_VDSO,
+    };
+    let text = fs::read_to_string(format!("{DIR}/exec.txt")).unwrap();
+    let mut lines = text.lines();
+    let (mut children, mut replayed, mut identical) = (0, 0, 0);
+    let mut misses = Vec::new();
+    while let Some(line) = lines.next() {
+        if !line.starts_with("child-begin exec") {
+            continue;
+        }
+        children += 1;
+        let a = args(&line.split_whitespace().collect::<Vec<_>>()[2..]);
+        let binary = a["binary"].trim_start_matches("./").to_string();
+        let rlimit = StackRlimit::from_raw(num(&a["rlimit-stack"]) as u64);
+        let legacy = num(&a["personality-add"]) != 0;
+        let mut auxv = HashMap::new();
+        let mut brk0 = None;
+        let mut snap = None;
+        while let Some(line) = lines.next() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if line.starts_with("child-end") {
+                break;
+            } else if f[0] == "auxv" {
+                let a = args(&f[1..]);
+                auxv.insert(a["name"].clone(), num(&a["val"]) as usize);
+            } else if f.get(1) == Some(&"brk") {
+                brk0 = Some(num(f[4]) as usize);
+            } else if f[0] == "maps-begin" {
+                snap = Some(parse_snapshot(line, &mut lines));
+            }
+        }
+        replayed += 1;
+        let snap = snap.expect("an exec snapshot");
+        let path_of = |suffix: &str| {
+            snap.vmas
+                .iter()
+                .map(|(_, _, p, _)| p)
+                .find(|p| p.ends_with(suffix))
+                .unwrap()
+                .clone()
+        };
+        let first_start = |path: &str| {
+            snap.vmas
+                .iter()
+                .find(|(_, _, p, _)| p == path)
+                .map(|(v, _, _, _)| v.start)
+                .unwrap()
+        };
+        let exe_path = path_of(&format!("/{binary}"));
+        let kind = if binary == "trace-static" {
+            ElfType::Exec
+        } else {
+            ElfType::Dyn
+        };
+        let exe_base = if kind == ElfType::Exec {
+            0
+        } else {
+            first_start(&exe_path)
+        };
+        let (exe_segments, mut want) = exec_image(&snap, &exe_path, exe_base);
+        let interp = (binary == "trace").then(|| {
+            let path = path_of("/ld-linux-x86-64.so.2");
+            exec_image(&snap, &path, first_start(&path))
+        });
+        let file = |id| MmapFile::new(id, FileKind::Thp, true, false);
+        let image = ElfImage {
+            kind,
+            segments: &exe_segments,
+            align: PAGE_SIZE,
+            file: file(1),
+        };
+        if let Some((_, vmas)) = &interp {
+            want.extend(vmas.iter().cloned());
+        }
+        for (vma, _, path, raw) in &snap.vmas {
+            if ["[stack]", "[vvar]", "[vvar_vclock]", "[vdso]"].contains(&path.as_str()) {
+                want.push(exec_vma(vma.start, vma.end, &vma.perms, vma.offset, raw));
+            }
+        }
+        want.sort();
+        let params = ExecParams {
+            task_size: DEFAULT_TASK_SIZE,
+            stack_rlimit: rlimit,
+            // The file name, 4 argument strings and 1 environment string
+            // (under a page, whatever the sequence number and fd).
+            arg_len: 2 * exe_path.len() + 64,
+            legacy,
+            interp: interp.as_ref().map(|(segments, _)| ElfImage {
+                kind: ElfType::Dyn,
+                segments,
+                align: PAGE_SIZE,
+                file: file(2),
+            }),
+            vdso: &X86_64_VDSO,
+        };
+        let (mm, at) = LinuxMm::<VmaAdapter>::exec(&image, &params, &mut NoRandom, ()).unwrap();
+        let mut got: Vec<String> = mm
+            .map()
+            .iter()
+            .map(|vma| {
+                let r = mm.map().range_of(vma);
+                let line = vma.to_string();
+                let f: Vec<&str> = line.split_whitespace().collect();
+                format!(
+                    "{:x}-{:x} {} {} {}",
+                    r.start,
+                    r.end,
+                    f[0],
+                    f[1],
+                    vma.attrs().flags()
+                )
+            })
+            .collect();
+        got.sort();
+        let heap = snap
+            .vmas
+            .iter()
+            .find(|(_, _, p, _)| p == "[heap]")
+            .map(|(v, _, _, _)| v.start);
+        let want_brk = if binary == "trace" { brk0 } else { heap };
+        let vdso_text = at.vdso_base.map(|b| b + 6 * PAGE_SIZE);
+        let facts = [
+            (
+                "AT_BASE",
+                at.interp_base,
+                auxv.get("AT_BASE").copied().filter(|&b| b != 0),
+            ),
+            (
+                "AT_SYSINFO_EHDR",
+                vdso_text,
+                auxv.get("AT_SYSINFO_EHDR").copied(),
+            ),
+            ("start_brk", Some(at.start_brk), want_brk),
+        ];
+        let mut ok = got == want;
+        if !ok {
+            misses.push(format!(
+                "{binary} {}: VMAs\n  got  {got:#?}\n  want {want:#?}",
+                a["case"]
+            ));
+        }
+        for (name, got, want) in facts {
+            if got != want {
+                ok = false;
+                misses.push(format!(
+                    "{binary} {}: {name} {got:x?} != {want:x?}",
+                    a["case"]
+                ));
+            }
+        }
+        identical += usize::from(ok);
+    }
+    println!("exec children: {children}, replayed {replayed}, identical {identical}");
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
+    assert_eq!((children, replayed, identical), (12, 12, 12));
+}
+
+/// The random-offset hook: each offset moves what Linux moves with it, and
+/// nothing else (the same image as with [`NoRandom`](range_action_map::linux::NoRandom)).
+#[test]
+fn exec_random_offsets_move_the_layout() {
+    use range_action_map::linux::{
+        prot, ElfImage, ElfType, ExecParams, ExecRandom, FileKind, LoadSegment, NoRandom,
+        StackRlimit, X86_64_VDSO,
+    };
+    struct Fixed;
+    impl ExecRandom for Fixed {
+        fn mmap_offset(&mut self) -> usize {
+            0x10_0000
+        }
+        fn stack_offset(&mut self) -> usize {
+            0x3000
+        }
+        fn load_offset(&mut self) -> usize {
+            0x20_0000
+        }
+        fn brk_offset(&mut self) -> usize {
+            0x7000
+        }
+    }
+    let seg = |vaddr: usize, filesz, memsz, prot| LoadSegment {
+        vaddr,
+        offset: vaddr as u64,
+        filesz,
+        memsz,
+        prot,
+    };
+    let exe = [
+        seg(0, 0x2000, 0x2000, prot::READ | prot::EXEC),
+        seg(0x2000, 0x800, 0x3000, prot::READ | prot::WRITE),
+    ];
+    let ld_so = [seg(0, 0x5000, 0x6000, prot::READ | prot::EXEC)];
+    let image = |segments, id| ElfImage {
+        kind: ElfType::Dyn,
+        segments,
+        align: PAGE_SIZE,
+        file: MmapFile::new(id, FileKind::Thp, true, false),
+    };
+    for legacy in [false, true] {
+        let params = ExecParams {
+            task_size: DEFAULT_TASK_SIZE,
+            stack_rlimit: StackRlimit::DEFAULT,
+            arg_len: 0x100,
+            legacy,
+            interp: Some(image(&ld_so[..], 2)),
+            vdso: &X86_64_VDSO,
+        };
+        let exe = image(&exe[..], 1);
+        let (plain_mm, plain) =
+            LinuxMm::<VmaAdapter>::exec(&exe, &params, &mut NoRandom, ()).unwrap();
+        let (mm, at) = LinuxMm::<VmaAdapter>::exec(&exe, &params, &mut Fixed, ()).unwrap();
+        if legacy {
+            assert_eq!(at.mmap_base, plain.mmap_base + 0x10_0000);
+        } else {
+            assert_eq!(at.mmap_base, plain.mmap_base - 0x10_0000);
+        }
+        assert_eq!(at.load_bias, plain.load_bias + 0x20_0000);
+        assert_eq!(at.start_brk, plain.start_brk + 0x20_0000 + 0x7000);
+        assert_eq!(at.stack_end, plain.stack_end - 0x3000);
+        assert_eq!(at.stack_start, plain.stack_start - 0x3000);
+        // The interpreter and the vDSO follow mmap_base (top-down: the
+        // interpreter ends at it; legacy: it starts at it).
+        let shift = |x: usize| {
+            if legacy {
+                x + 0x10_0000
+            } else {
+                x - 0x10_0000
+            }
+        };
+        assert_eq!(at.interp_base, plain.interp_base.map(shift));
+        assert_eq!(at.vdso_base, plain.vdso_base.map(shift));
+        assert_eq!(mm.map().len(), plain_mm.map().len());
+        assert_eq!(mm.start_brk(), at.start_brk);
     }
 }

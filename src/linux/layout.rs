@@ -171,6 +171,7 @@ pub struct LinuxLayout {
     guard_gap: usize,
     huge_page_size: usize,
     unmapped_base: usize,
+    legacy: bool,
 }
 
 impl Default for LinuxLayout {
@@ -253,6 +254,7 @@ impl LinuxLayout {
             guard_gap: Self::DEFAULT_GUARD_GAP,
             huge_page_size: Self::DEFAULT_HUGE_PAGE_SIZE,
             unmapped_base: page_align_saturating(task_size / 3),
+            legacy: false,
         }
     }
 
@@ -370,6 +372,45 @@ impl LinuxLayout {
     pub const fn with_unmapped_base(mut self, unmapped_base: usize) -> Self {
         self.unmapped_base = unmapped_base;
         self
+    }
+
+    /// Chooses the legacy bottom-up layout (`legacy`: the
+    /// `ADDR_COMPAT_LAYOUT` personality or `vm.legacy_va_layout`) or the
+    /// default top-down one. Bottom-up, a search takes the lowest hole from
+    /// [`unmapped_base`](Self::unmapped_base) up to `task_size`
+    /// (`arch_get_unmapped_area`), and the huge-page rule never moves an
+    /// aligned start up (no `MMF_TOPDOWN`); `mmap_base` is unused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use range_action_map::linux::{LinuxMm, LinuxLayout, VmaAdapter, map, prot};
+    ///
+    /// let layout = LinuxLayout::new().with_legacy(true);
+    /// let mut mm = LinuxMm::<VmaAdapter>::with_layout(layout, ());
+    /// let anon = map::PRIVATE | map::ANONYMOUS;
+    /// let a = mm.mmap(0, 0x1000, prot::READ, anon, None, 0).unwrap();
+    /// assert_eq!(a, 0x2aaa_aaaa_b000);
+    /// let b = mm.mmap(0, 0x1000, prot::READ, anon, None, 0).unwrap();
+    /// assert_eq!(b, a + 0x1000);
+    /// // 2 MiB: padded, then up to the next 2 MiB boundary.
+    /// let c = mm.mmap(0, 2 << 20, prot::READ, anon, None, 0).unwrap();
+    /// assert_eq!(c, 0x2aaa_aac0_0000);
+    /// // From an aligned start it does not move up a whole huge page, as
+    /// // the top-down layout does.
+    /// let d = mm.mmap(0, 2 << 20, prot::READ, anon, None, 0).unwrap();
+    /// assert_eq!(d, c + (2 << 20));
+    /// ```
+    #[must_use]
+    pub const fn with_legacy(mut self, legacy: bool) -> Self {
+        self.legacy = legacy;
+        self
+    }
+
+    /// Whether searches are bottom-up ([`with_legacy`](Self::with_legacy)).
+    #[must_use]
+    pub const fn legacy(&self) -> bool {
+        self.legacy
     }
 
     /// The end of user space, `TASK_SIZE`.
@@ -956,7 +997,7 @@ where
         // page, to the top of the padded hole. Either way the result plus
         // `len` stays inside the padded range, so nothing overflows.
         let off_sub = start.wrapping_neg() & (huge - 1);
-        Ok(if off_sub == 0 {
+        Ok(if off_sub == 0 && !self.layout.legacy {
             start + huge
         } else {
             start + off_sub
@@ -991,7 +1032,7 @@ where
         // congruent start moves up a whole huge page. Either way the
         // mapping stays inside the padded range.
         let off_sub = (offset.wrapping_sub(start as u64) & (huge - 1)) as usize;
-        Ok(if off_sub == 0 {
+        Ok(if off_sub == 0 && !self.layout.legacy {
             start + huge as usize
         } else {
             start + off_sub
@@ -1000,7 +1041,8 @@ where
 
     /// `arch_get_unmapped_area_topdown()` for a page-aligned `hint`: the
     /// hint if it fits, else the top-down search, else the bottom-up
-    /// fallback.
+    /// fallback; with the legacy layout, `arch_get_unmapped_area()`: the
+    /// hint if it fits, else the bottom-up search.
     fn topdown(&self, hint: usize, len: usize) -> MapResult<usize> {
         let layout = self.layout;
         // Already checked for `len` itself; the padded huge-page request may
@@ -1010,6 +1052,10 @@ where
         }
         if hint != 0 && self.hint_fits(hint, len) {
             return Ok(hint);
+        }
+        // arch_get_unmapped_area() of the legacy layout: bottom-up only.
+        if layout.legacy {
+            return self.search_bottomup(len, layout.unmapped_base, layout.task_size);
         }
         match self.search_topdown(len, PAGE_SIZE, layout.mmap_base) {
             Err(MapError::NoSpace { .. }) => {}

@@ -1357,7 +1357,7 @@ where
     }
 
     /// `__get_unmapped_area` for a page-rounded `len`.
-    fn get_unmapped_area(
+    pub(super) fn get_unmapped_area(
         &self,
         addr: usize,
         len: usize,

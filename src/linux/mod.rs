@@ -113,6 +113,7 @@
 #[cfg(feature = "alloc")]
 mod boxed;
 mod errno;
+mod exec;
 mod layout;
 mod mm;
 mod vma;
@@ -120,6 +121,10 @@ mod vma;
 #[cfg(feature = "alloc")]
 pub use boxed::{Vma, VmaAdapter};
 pub use errno::Errno;
+pub use exec::{
+    ElfImage, ElfType, ExecLayout, ExecParams, ExecRandom, LoadSegment, NoRandom, SpecialMapping,
+    STACK_EXPAND, X86_64_VDSO,
+};
 pub use layout::{GrowsDown, LinuxLayout, StackRlimit, ThpRule, DEFAULT_TASK_SIZE, PAGE_SIZE};
 pub use mm::{madv, map, mremap, prot, FileKind, LinuxMm, MmapFile, Rlimit};
 pub use vma::{Backing, LinuxSegment, VmFlags, VmaAttrs, VmaChange};
