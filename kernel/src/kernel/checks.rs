@@ -391,7 +391,7 @@ fn user_stress(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
             && after == before,
         "user stress",
         format_args!(
-            "{calls} calls over {} pages ({} mmap, {} munmap, {} mprotect), {} pages verified against the model, {} faults expected and {} seen by wait4 at the address touched; ended with {}{}; {} processes left, {after} frames in use ({before} before)",
+            "{calls} calls over {} pages ({} mmap, {} munmap, {} mprotect), {} pages verified against the model, {} children (each checking its fork's copy of every mapped page first) sent to touch a page that must fault and {} seen killed by SIGSEGV at that address through wait4; ended with {}{}; {} processes left, {after} frames in use ({before} before)",
             stress::WINDOW,
             counts.mmaps,
             counts.munmaps,
@@ -400,18 +400,23 @@ fn user_stress(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
             counts.expected,
             counts.seen,
             run.exit,
-            Detail(failure, run.registers[5]),
+            Detail(failure, run.registers[5], run.registers[6]),
             run.left,
         ),
     );
 }
 
-/// A stress program's failure and the address (or value) it found, for a check's line.
-struct Detail(Option<stress::Failure>, usize);
+/// A stress program's failure and what it found (its `t0` and `t1`), for a check's line.
+struct Detail(Option<stress::Failure>, usize, usize);
 
 impl fmt::Display for Detail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
+            Some(stress::Failure::Fault) => write!(
+                f,
+                " (Fault at {:#x}: wait4 reported wstatus {:#x})",
+                self.1, self.2
+            ),
             Some(failure) => write!(f, " ({failure:?} at {:#x})", self.1),
             None => Ok(()),
         }

@@ -14,7 +14,8 @@
 //! first-fit, where the model says; after each call it checks every page of the call's range
 //! the model says is mapped (reads its word back; on a read-write page writes a new one and
 //! reads it back), every [`SWEEP`] calls every page of the window, and forks a child that
-//! touches a page that must fault: it reads a page the model says is unmapped, or makes a
+//! checks that its copy holds every word the model says, then touches a page that must
+//! fault: it reads a page the model says is unmapped, or makes a
 //! mapped one (with up to 3 pages either side) writable, writes it, makes them read-only and
 //! writes it again (the child's own
 //! `mprotect`s: after a fork every private page is read-only for copy-on-write, so a write
@@ -61,8 +62,8 @@ pub enum Failure {
     Pattern = 5,
     /// `fork` failed.
     Fork = 6,
-    /// A child did not die by SIGSEGV at the address it touched (`t0`: that address), or
-    /// its own `mprotect` failed.
+    /// A child did not die by SIGSEGV at the address it touched (`t0`: that address; `t1`:
+    /// the `wstatus` wait4 reported, `code << 8` if the child found its own failure).
     Fault = 7,
 }
 
@@ -153,9 +154,9 @@ fn wait_child() -> (usize, usize, usize) {
     (pid, status, addr)
 }
 
-/// `exit(code)`, with the counts in `a1` to `a6` and `detail` in `t0`.
+/// `exit(code)`, with the counts in `a1` to `a6` and `detail` in `t0` and `t1`.
 #[inline(always)]
-fn exit(code: usize, counts: &Counts, detail: usize) -> ! {
+fn exit(code: usize, counts: &Counts, detail: [usize; 2]) -> ! {
     // SAFETY: `exit` does not return; the kernel reads the registers of the ended process.
     unsafe {
         asm!(
@@ -167,7 +168,8 @@ fn exit(code: usize, counts: &Counts, detail: usize) -> ! {
             in("a4") counts.verified,
             in("a5") counts.expected,
             in("a6") counts.seen,
-            in("t0") detail,
+            in("t0") detail[0],
+            in("t1") detail[1],
             in("a7") 93usize,
             options(noreturn, nostack),
         );
@@ -232,7 +234,7 @@ pub extern "C" fn user_stress() -> ! {
     let mut counts = Counts::default();
     let model = syscall(222, [0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE_ANON]);
     if model as isize <= 0 {
-        exit(Failure::Model as usize, &counts, model);
+        exit(Failure::Model as usize, &counts, [model, 0]);
     }
     let model = Model { page: model };
     // `mmap` places first-fit from the model page up: the window follows it.
@@ -269,13 +271,13 @@ pub extern "C" fn user_stress() -> ! {
             }
             let addr = syscall(222, [0, len * PAGE, prot, MAP_PRIVATE_ANON]);
             if addr != page_va(fit) {
-                exit(Failure::Mmap as usize, &counts, addr);
+                exit(Failure::Mmap as usize, &counts, [addr, 0]);
             }
             if fit + len > WINDOW {
                 // Out of the window: give it back.
                 counts.munmaps += 1;
                 if syscall(215, [addr, len * PAGE, 0, 0]) != 0 {
-                    exit(Failure::Munmap as usize, &counts, addr);
+                    exit(Failure::Munmap as usize, &counts, [addr, 0]);
                 }
                 (lo, hi) = (fit.min(WINDOW), WINDOW);
             } else {
@@ -294,12 +296,12 @@ pub extern "C" fn user_stress() -> ! {
             if kind == 1 {
                 counts.munmaps += 1;
                 if syscall(215, [va, bytes, 0, 0]) != 0 {
-                    exit(Failure::Munmap as usize, &counts, va);
+                    exit(Failure::Munmap as usize, &counts, [va, 0]);
                 }
             } else {
                 counts.mprotects += 1;
                 if syscall(226, [va, bytes, prot, 0]) != 0 {
-                    exit(Failure::Mprotect as usize, &counts, va);
+                    exit(Failure::Mprotect as usize, &counts, [va, 0]);
                 }
             }
             let mut i = lo;
@@ -327,7 +329,7 @@ pub extern "C" fn user_stress() -> ! {
                 // fault of a lazy page); if it is wrong, the kernel kills the process.
                 let word = unsafe { ptr.read_volatile() };
                 if word != model.word(i) {
-                    exit(Failure::Pattern as usize, &counts, page_va(i));
+                    exit(Failure::Pattern as usize, &counts, [page_va(i), 0]);
                 }
                 if page == READ_WRITE {
                     let word = (op << 16) ^ (i << 8) ^ (r & 0xff);
@@ -337,7 +339,7 @@ pub extern "C" fn user_stress() -> ! {
                         ptr.read_volatile()
                     };
                     if back != word {
-                        exit(Failure::Pattern as usize, &counts, page_va(i));
+                        exit(Failure::Pattern as usize, &counts, [page_va(i), 0]);
                     }
                     model.set_word(i, word);
                 }
@@ -355,18 +357,30 @@ pub extern "C" fn user_stress() -> ! {
             counts.expected += 1;
             let child = syscall(220, [17, 0, 0, 0]);
             if child == 0 {
+                // The fork's copy holds what the parent's pages held.
+                let mut k = 0;
+                while k < WINDOW {
+                    if model.state(k) != UNMAPPED {
+                        let ptr = core::ptr::with_exposed_provenance::<usize>(page_va(k));
+                        // SAFETY: the model says the page is mapped readable.
+                        if unsafe { ptr.read_volatile() } != model.word(k) {
+                            exit(Failure::Pattern as usize, &counts, [page_va(k), 0]);
+                        }
+                    }
+                    k += 1;
+                }
                 let ptr = core::ptr::with_exposed_provenance_mut::<usize>(target);
                 // The child's `mprotect`s cover up to 3 pages either side of the target's.
                 let from = page_va(i.saturating_sub((r >> 48) & 3));
                 let to = page_va((i + 1 + ((r >> 52) & 3)).min(WINDOW));
                 if mapped {
                     if syscall(226, [from, to - from, PROT_READ | PROT_WRITE, 0]) != 0 {
-                        exit(Failure::Mprotect as usize, &counts, from);
+                        exit(Failure::Mprotect as usize, &counts, [from, 0]);
                     }
                     // SAFETY: the child just made the page writable.
                     unsafe { ptr.write_volatile(op) };
                     if syscall(226, [from, to - from, PROT_READ, 0]) != 0 {
-                        exit(Failure::Mprotect as usize, &counts, from);
+                        exit(Failure::Mprotect as usize, &counts, [from, 0]);
                     }
                 }
                 // SAFETY: the access is meant to fault and kill this child; if it does not,
@@ -378,17 +392,17 @@ pub extern "C" fn user_stress() -> ! {
                         ptr.read_volatile();
                     }
                 }
-                exit(0, &counts, 0);
+                exit(0, &counts, [0, 0]);
             }
             if child as isize <= 0 {
-                exit(Failure::Fork as usize, &counts, child);
+                exit(Failure::Fork as usize, &counts, [child, 0]);
             }
             let (pid, status, addr) = wait_child();
             if pid != child || status != 11 || addr != target {
-                exit(Failure::Fault as usize, &counts, target);
+                exit(Failure::Fault as usize, &counts, [target, status]);
             }
             counts.seen += 1;
         }
     }
-    exit(0, &counts, 0);
+    exit(0, &counts, [0, 0]);
 }
