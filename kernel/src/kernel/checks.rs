@@ -13,7 +13,7 @@ use super::boot::{self, PHYS_OFFSET};
 use super::frames::{self, Frames};
 use super::space::{self, with_active as active, FINISHER_VA};
 use super::user::{self, Exit, Program};
-use super::{finisher, trap};
+use super::{finisher, stress, trap};
 
 /// A word of `.data`, written before the switch to the kernel's own space and read after it.
 static DATA_WORD: AtomicU64 = AtomicU64::new(1);
@@ -367,6 +367,60 @@ fn processes(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
     user_fork(verdicts, ram_end, before);
     user_shared(verdicts, ram_end, before);
     user_stack(verdicts, ram_end, before);
+    user_stress(verdicts, ram_end, before);
+}
+
+/// The stress program ([`stress`]): thousands of random `mmap`/`munmap`/`mprotect` calls
+/// checked against the program's own model of its pages, with children sent to touch the pages
+/// that must fault; every process gone and every frame back after.
+fn user_stress(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
+    let run = user::run(Program::Stress, ram_end);
+    let after = frames::live();
+    let counts = stress::Counts::of(&run.registers);
+    let calls = counts.mmaps + counts.munmaps + counts.mprotects;
+    let failure = match run.exit {
+        Exit::Code(code) => stress::Failure::of(code),
+        Exit::Segv { .. } => None,
+    };
+    verdicts.check(
+        run.exit == Exit::Code(0)
+            && calls >= stress::OPS
+            && counts.expected > 0
+            && counts.seen == counts.expected
+            && run.left == 0
+            && after == before,
+        "user stress",
+        format_args!(
+            "{calls} calls over {} pages ({} mmap, {} munmap, {} mprotect), {} pages verified against the model, {} children (each checking its fork's copy of every mapped page first) sent to touch a page that must fault and {} seen killed by SIGSEGV at that address through wait4; ended with {}{}; {} processes left, {after} frames in use ({before} before)",
+            stress::WINDOW,
+            counts.mmaps,
+            counts.munmaps,
+            counts.mprotects,
+            counts.verified,
+            counts.expected,
+            counts.seen,
+            run.exit,
+            Detail(failure, run.registers[5], run.registers[6]),
+            run.left,
+        ),
+    );
+}
+
+/// A stress program's failure and what it found (its `t0` and `t1`), for a check's line.
+struct Detail(Option<stress::Failure>, usize, usize);
+
+impl fmt::Display for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(stress::Failure::Fault) => write!(
+                f,
+                " (Fault at {:#x}: wait4 reported wstatus {:#x})",
+                self.1, self.2
+            ),
+            Some(failure) => write!(f, " ({failure:?} at {:#x})", self.1),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A user-level fork: parent and child write different values to the same two of four private

@@ -5,6 +5,7 @@
 //! - `frames`: the crate's `FrameAllocator` (with reference counts) over free RAM;
 //! - `space`: kernel address spaces built with the crate, and `activate`;
 //! - `trap`: traps from S-mode, page faults through `MemorySet::handle_page_fault_shared` under a read lock;
+//! - `stress`: the stress program, a U-mode routine in Rust;
 //! - `user`: U-mode processes (a small table: `fork`, `wait4`, `getpid`), their system calls and page faults;
 //! - `finisher`: the test finisher, mapped through the crate as device memory;
 //! - `checks`: what each boot verifies.
@@ -16,6 +17,7 @@ mod checks;
 mod finisher;
 mod frames;
 mod space;
+mod stress;
 mod trap;
 mod user;
 

@@ -1,4 +1,5 @@
-//! U-mode processes: small programs (assembly, in the image's `.user_text` pages), each
+//! U-mode processes: small programs (in assembly, and [`super::stress`] in Rust, in the
+//! image's `.user_text` pages), each
 //! process in an address space of its own made with the crate, whose system calls (Linux's
 //! RISC-V numbers: `write`, `exit`, `mmap`, `munmap`, `mprotect`, `clone` as `fork`,
 //! `wait4`, `getpid`) and page faults the kernel serves through `MemorySet`.
@@ -386,6 +387,8 @@ pub struct Run {
     pub live_at_child_exit: usize,
     /// Processes that had not ended when the first one did.
     pub left: usize,
+    /// The first process's registers when it ended.
+    pub registers: [usize; 32],
 }
 
 impl core::fmt::Display for Exit {
@@ -410,6 +413,8 @@ pub enum Program {
     Shared,
     /// `user_stack`.
     Stack,
+    /// The stress program ([`super::stress`]).
+    Stress,
 }
 
 /// Where a process is.
@@ -482,6 +487,7 @@ pub fn run(program: Program, ram_end: usize) -> Run {
         Program::Fork => (&raw const user_fork).addr(),
         Program::Shared => (&raw const user_shared).addr(),
         Program::Stack => (&raw const user_stack).addr(),
+        Program::Stress => (super::stress::user_stress as *const ()).addr(),
     };
     let len = (&raw const user_end).addr() - text;
     let mut process = space::new_kernel_space(ram_end).expect("frames for a process");
@@ -524,6 +530,7 @@ pub fn run(program: Program, ram_end: usize) -> Run {
         live_at_fork: 0,
         live_at_child_exit: 0,
         left: 0,
+        registers: [0; 32],
     };
     let grown_before = space::stacks_grown();
     loop {
@@ -543,6 +550,7 @@ pub fn run(program: Program, ram_end: usize) -> Run {
         table.current().state = State::Zombie(exit);
         if pid == 1 {
             run.exit = exit;
+            run.registers = table.current().context.x;
             break;
         }
         run.live_at_child_exit = frames::live();
