@@ -11,6 +11,7 @@
 //! - [`fork_model`]: fork trees of `MemorySet`s (copy-on-write, shared and file mappings,
 //!   frames running out) against a model of every page and frame.
 //! - [`trace`]: the parser of the `strace` captures in `benches/data`;
+//!   [`elf`]: that of the program headers of the programs they exec;
 //!   [`bench`](mod@bench): the peers, workloads and replay the benches measure.
 //! - [`Rng`]: the seeded generator every randomized test draws from.
 //! - [`doc`]: the segment type the crate's documentation examples use.
@@ -63,6 +64,7 @@
 
 pub mod bench;
 pub mod doc;
+pub mod elf;
 pub mod file;
 pub mod fork_model;
 pub mod frames;

@@ -296,6 +296,8 @@ pub struct AddressSpaceTrace {
     pub origin: Origin,
     /// The memory-map calls made in it.
     pub ops: Vec<TraceOp>,
+    /// The 1-based line of the file each of [`ops`](Self::ops) came from.
+    pub lines: Vec<usize>,
 }
 
 /// A line of a trace file that could not be parsed.
@@ -330,7 +332,7 @@ fn parse_num(s: &str) -> Result<u64, String> {
 }
 
 /// Parses an address or length that must fit in `usize`.
-fn parse_usize(s: &str) -> Result<usize, String> {
+pub(crate) fn parse_usize(s: &str) -> Result<usize, String> {
     usize::try_from(parse_num(s)?).map_err(|_| format!("{s:?} does not fit in usize"))
 }
 
@@ -340,7 +342,7 @@ fn parse_len(s: &str) -> Result<usize, String> {
 }
 
 /// Parses a `<prot>` field (`-` or letters of `rwxsdu`).
-fn parse_prot(s: &str) -> Result<u32, String> {
+pub(crate) fn parse_prot(s: &str) -> Result<u32, String> {
     if s == "-" {
         return Ok(prot::NONE);
     }
@@ -554,15 +556,16 @@ pub fn parse(text: &str) -> Result<Vec<AddressSpaceTrace>, ParseError> {
                     id,
                     origin,
                     ops: Vec::new(),
+                    lines: Vec::new(),
                 });
             }
             _ => {
                 let op = parse_op(&fields).map_err(err)?;
-                spaces
+                let space = spaces
                     .get_mut(id)
-                    .ok_or_else(|| err(format!("op on unknown address space {id}")))?
-                    .ops
-                    .push(op);
+                    .ok_or_else(|| err(format!("op on unknown address space {id}")))?;
+                space.ops.push(op);
+                space.lines.push(line);
             }
         }
     }
@@ -571,12 +574,15 @@ pub fn parse(text: &str) -> Result<Vec<AddressSpaceTrace>, ParseError> {
 
 /// Reads and parses a trace file (see [`parse`]).
 pub fn load(path: impl AsRef<Path>) -> Result<Vec<AddressSpaceTrace>, ParseError> {
-    let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|e| ParseError {
+    parse(&read(path.as_ref())?)
+}
+
+/// The text of a data file; an I/O error is a [`ParseError`] of line 0.
+pub(crate) fn read(path: &Path) -> Result<String, ParseError> {
+    std::fs::read_to_string(path).map_err(|e| ParseError {
         line: 0,
         message: format!("{}: {e}", path.display()),
-    })?;
-    parse(&text)
+    })
 }
 
 /// What replaying one address space found; see [`summarize`].
