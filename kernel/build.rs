@@ -45,7 +45,7 @@ fn build_programs(user: &Path) {
 }
 
 /// Runs the `rustc` cargo uses on `user/{name}.rs` for the kernel's target, optimised, with
-/// `args`; panics with its status if it fails.
+/// `args`; panics with its status if it fails, warnings included (cargo would not show them).
 fn rustc(user: &Path, name: &str, args: &[&str]) {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let target = std::env::var("TARGET").expect("cargo sets TARGET");
