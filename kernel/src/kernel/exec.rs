@@ -11,7 +11,7 @@ use core::fmt;
 use core::ops::Range;
 
 use alloc::vec::Vec;
-use object::elf::{FileHeader64, PF_W, PF_X, PT_LOAD};
+use object::elf::{FileHeader64, EM_RISCV, PF_W, PF_X, PT_LOAD};
 use object::read::elf::{FileHeader, ProgramHeader};
 use object::Endianness;
 use range_action_map::memory_set::{
@@ -84,7 +84,7 @@ impl Program {
 
 impl Elf {
     /// The file's bytes.
-    pub fn bytes(&self) -> &'static [u8] {
+    fn bytes(&self) -> &'static [u8] {
         &self.bytes.0
     }
 
@@ -160,6 +160,7 @@ pub fn load(space: &mut Space, program: Program) -> (usize, Vec<Segment>) {
     let bytes = elf.bytes();
     let header = FileHeader64::<Endianness>::parse(bytes).expect("an ELF64 file");
     let endian = header.endian().expect("a known byte order");
+    assert_eq!(header.e_machine(endian), EM_RISCV, "a RISC-V program");
     let headers = header
         .program_headers(endian, bytes)
         .expect("program headers");
@@ -188,7 +189,12 @@ pub fn load(space: &mut Space, program: Program) -> (usize, Vec<Segment>) {
         }
         let start = vaddr - vaddr % PAGE_SIZE;
         let (file_end, mem_end) = (vaddr + filesz, vaddr + memsz);
-        let pages = start..file_end.next_multiple_of(PAGE_SIZE);
+        // A segment without file bytes has no file pages: its `.bss` starts on its first page.
+        let pages = start..if filesz == 0 {
+            start
+        } else {
+            file_end.next_multiple_of(PAGE_SIZE)
+        };
         let pgoff = offset / PAGE_SIZE;
         if !pages.is_empty() {
             let file = FileMapping::private(ImageFile(elf), pgoff);
@@ -197,7 +203,7 @@ pub fn load(space: &mut Space, program: Program) -> (usize, Vec<Segment>) {
                 .expect("a segment's file pages");
         }
         // As Linux's `padzero`: a `.bss` that starts inside the last file page starts zeroed.
-        let zeroed = if memsz > filesz && writable && filesz > 0 {
+        let zeroed = if memsz > filesz && writable && !pages.is_empty() {
             zero(space, file_end..pages.end);
             file_end..pages.end
         } else {
