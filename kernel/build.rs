@@ -44,21 +44,24 @@ fn build_programs(user: &Path) {
     }
 }
 
-/// Runs the `rustc` cargo uses on `user/{name}.rs` for the kernel's target, optimised, with
-/// `args`; panics with its status if it fails, warnings included (cargo would not show them).
+/// Runs the `rustc` cargo uses (through clippy under `cargo clippy`, which lints the programs
+/// then) on `user/{name}.rs` for the kernel's target, optimised, with `args`; panics with its
+/// status if it fails, warnings included (cargo would not show them).
 fn rustc(user: &Path, name: &str, args: &[&str]) {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let target = std::env::var("TARGET").expect("cargo sets TARGET");
-    let status = Command::new(rustc)
+    let mut command = match std::env::var("RUSTC_WORKSPACE_WRAPPER") {
+        Ok(wrapper) if !wrapper.is_empty() => {
+            let mut command = Command::new(wrapper);
+            command.arg(rustc);
+            command
+        }
+        _ => Command::new(rustc),
+    };
+    let status = command
         .args(["--edition=2021", "--target", &target, "--crate-name", name])
-        .args([
-            "-C",
-            "opt-level=2",
-            "-C",
-            "panic=abort",
-            "-C",
-            "strip=debuginfo",
-        ])
+        .args(["-Copt-level=2", "-Cpanic=abort", "-Cstrip=debuginfo"])
+        .args(["-D", "warnings", "-D", "clippy::undocumented_unsafe_blocks"])
         .args(args)
         .arg(user.join(format!("{name}.rs")))
         .status()
