@@ -44,7 +44,6 @@ const READ_ONLY: u8 = 1;
 const READ_WRITE: u8 = 2;
 
 /// `exit(code)`, with the counts in `a1` to `a6` and `detail` in `t0` and `t1`.
-#[inline(always)]
 fn exit(code: usize, counts: &Counts, detail: [usize; 2]) -> ! {
     // SAFETY: `exit` does not return; the kernel reads the registers of the ended process.
     unsafe {
@@ -71,13 +70,11 @@ struct Model {
 }
 
 impl Model {
-    #[inline(always)]
     fn state(&self, i: usize) -> u8 {
         // SAFETY: the model page is mapped read-write and `i % WINDOW` is inside it.
         unsafe { core::ptr::with_exposed_provenance::<u8>(self.page + i % WINDOW).read_volatile() }
     }
 
-    #[inline(always)]
     fn set_state(&self, i: usize, state: u8) {
         // SAFETY: as in `state`.
         unsafe {
@@ -86,7 +83,6 @@ impl Model {
         }
     }
 
-    #[inline(always)]
     fn word(&self, i: usize) -> usize {
         // SAFETY: as in `state`; the words take 1024 bytes from byte 1024.
         unsafe {
@@ -95,7 +91,6 @@ impl Model {
         }
     }
 
-    #[inline(always)]
     fn set_word(&self, i: usize, word: usize) {
         // SAFETY: as in `word`.
         unsafe {
@@ -106,7 +101,6 @@ impl Model {
 }
 
 /// xorshift64.
-#[inline(always)]
 fn next(state: &mut usize) -> usize {
     let mut x = *state;
     x ^= x << 13;
