@@ -2,6 +2,7 @@
 //! QEMU's `virt` machine (`cargo qemu`), it builds its own high-half address space with the
 //! crate over Sv39 tables in guest RAM, switches to it, runs its checks (each prints one
 //! line: lazy pages, `protect` in the MMU, copy-on-write across a fork, U-mode processes
+//! loaded from their ELF files (file-backed over the image)
 //! whose `mmap`/`munmap`/`mprotect` and page faults go through the crate and which fork,
 //! share memory, wait for their children and grow their stacks, faults on two harts
 //! through one address space, frames given back),

@@ -5,14 +5,15 @@ use core::fmt;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use range_action_map::memory_set::{
-    FrameAllocator, Lazy, Linear, MemoryAttr, PageSize, PageTable, PAGE_SIZE,
+    Access, FrameAllocator, Lazy, Linear, MemoryAttr, PageSize, PageTable, PAGE_SIZE,
 };
 use range_action_map_adapters::page_table_multiarch::Sv39Table;
 
 use super::boot::{self, PHYS_OFFSET};
+use super::exec::{self, Program};
 use super::frames::{self, Frames};
 use super::space::{self, with_active as active, FINISHER_VA};
-use super::user::{self, Exit, Program};
+use super::user::{self, Exit};
 use super::{finisher, stress, trap};
 
 /// A word of `.data`, written before the switch to the kernel's own space and read after it.
@@ -368,6 +369,153 @@ fn processes(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
     user_shared(verdicts, ram_end, before);
     user_stack(verdicts, ram_end, before);
     user_stress(verdicts, ram_end, before);
+    user_elf(verdicts, ram_end, before);
+}
+
+/// The programs are mapped from their ELF files in the image ([`exec`]): in two processes of
+/// one program, each text page maps the image's own frame of it (no copy), and a write to one
+/// process's text page, made writable, copies it and is not seen in the other process nor in
+/// the image (copy-on-write of the file page); the page where `.data` ends and `.bss` starts
+/// is each process's private copy, its file bytes the image's and the rest zeroed, and a
+/// write to one copy is not seen in the other. Dropping both, every frame is back, and the
+/// image's frames hold their references of before (the kernel's and the page cache's).
+fn user_elf(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
+    let elf = Program::Mmap.elf();
+    let refs = || {
+        (0..elf.pages())
+            .map(|page| Frames.ref_count(elf.frame(page)))
+            .sum::<usize>()
+    };
+    let refs_before = refs();
+    let load = || {
+        let mut space = space::new_kernel_space(ram_end).expect("frames for a process");
+        let (_, segments) = exec::load(&mut space, Program::Mmap);
+        (space, segments)
+    };
+    let ((mut a, segments), (mut b, _)) = (load(), load());
+    let (mut text_pages, mut shared) = (0, 0);
+    for segment in segments.iter().filter(|segment| !segment.writable) {
+        for (i, va) in segment.pages.clone().step_by(PAGE_SIZE).enumerate() {
+            let image = elf.frame(segment.pgoff + i);
+            let faulted =
+                [&mut a, &mut b].map(|space| space.handle_page_fault(va, Access::Execute));
+            text_pages += 1;
+            shared += usize::from(
+                faulted.iter().all(Result::is_ok)
+                    && frame_at(&a, va) == Some(image)
+                    && frame_at(&b, va) == Some(image),
+            );
+        }
+    }
+    let text = segments.iter().find(|segment| !segment.writable);
+    let text = text.expect("a text segment");
+    let (text_copy, text_unseen) = write_text(&mut a, &b, text.pages.start, elf.frame(text.pgoff));
+
+    let data = segments.iter().find(|segment| !segment.zeroed.is_empty());
+    let data = data.expect("a writable segment with a .bss");
+    let page = data.zeroed.start - data.zeroed.start % PAGE_SIZE;
+    let image = elf.frame(data.pgoff + (page - data.pages.start) / PAGE_SIZE);
+    let (copy_a, copy_b) = (
+        frame_at(&a, page).unwrap_or(image),
+        frame_at(&b, page).unwrap_or(image),
+    );
+    let tail = data.zeroed.start - page;
+    let [in_image, in_a, in_b] = [image, copy_a, copy_b].map(frame_bytes);
+    let copied = copy_a != image && copy_b != image && copy_a != copy_b;
+    let as_file = in_a[..tail] == in_image[..tail] && in_b[..tail] == in_image[..tail];
+    let zeroed = in_a[tail..]
+        .iter()
+        .chain(&in_b[tail..])
+        .all(|&byte| byte == 0);
+    let nonzero = in_image[tail..].iter().filter(|&&byte| byte != 0).count();
+    let first = in_image[0];
+    // SAFETY: `copy_a` is `a`'s private copy (checked `copied`), mapped at `pa + PHYS_OFFSET`.
+    unsafe {
+        if copied {
+            core::ptr::with_exposed_provenance_mut::<u8>(copy_a + PHYS_OFFSET).write(!first);
+        }
+    }
+    let unseen = frame_bytes(copy_b)[0] == first && frame_bytes(image)[0] == first;
+    drop((a, b));
+    let (after, refs_after) = (frames::live(), refs());
+    verdicts.check(
+        text_pages > 0
+            && shared == text_pages
+            && text_unseen
+            && copied
+            && as_file
+            && zeroed
+            && unseen
+            && after == before
+            && refs_after == refs_before,
+        "user elf",
+        format_args!(
+            "two processes of `mmap` loaded from its ELF: {shared} of {text_pages} text pages map the image's own frame in both; a write to one's text page, made writable, {} (the other's and the image's bytes {}); the .data/.bss page at {page:#x} is a copy in each ({copy_a:#x}, {copy_b:#x}; image {image:#x}), {} bytes {} the file's, {} tail bytes {} (the file has {nonzero} nonzero there), and a write to one copy {} the other; both dropped, {after} frames in use ({before} before), {refs_after} references to the file's {} image frames ({refs_before} before)",
+            Copied(text_copy),
+            if text_unseen { "unchanged" } else { "changed" },
+            tail,
+            if as_file { "as" } else { "not as" },
+            PAGE_SIZE - tail,
+            if zeroed { "zeroed" } else { "not zeroed" },
+            if unseen { "is not seen in" } else { "shows in" },
+            elf.pages(),
+        ),
+    );
+}
+
+/// Makes the text page `va` of `a` (which maps the image's frame `image` there, as `b` does)
+/// writable and writes its first byte: the write fault copies it. Returns `a`'s copy, and
+/// whether the write shows in it and neither in `b`'s page (the image's frame still) nor in
+/// the image.
+fn write_text(
+    a: &mut space::Space,
+    b: &space::Space,
+    va: usize,
+    image: usize,
+) -> (Option<usize>, bool) {
+    let first = frame_bytes(image)[0];
+    let writable = MemoryAttr::new().set_user().set_execute();
+    let faulted = a.protect(va, va + PAGE_SIZE, writable).is_ok()
+        && a.handle_page_fault(va, Access::Write).is_ok();
+    let copy = frame_at(a, va).filter(|&pa| faulted && pa != image);
+    if let Some(copy) = copy {
+        // SAFETY: `copy` is `a`'s private copy of the page (another frame than the image's),
+        // mapped at `pa + PHYS_OFFSET`.
+        unsafe { core::ptr::with_exposed_provenance_mut::<u8>(copy + PHYS_OFFSET).write(!first) };
+    }
+    let unseen = copy.is_some_and(|copy| frame_bytes(copy)[0] == !first)
+        && frame_at(b, va) == Some(image)
+        && frame_bytes(image)[0] == first;
+    (copy, unseen)
+}
+
+/// Where a write copied a page, for a check's line.
+struct Copied(Option<usize>);
+
+impl fmt::Display for Copied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(pa) => write!(f, "copied it to {pa:#x}"),
+            None => write!(f, "did not copy it"),
+        }
+    }
+}
+
+/// The frame `space` maps at `va`.
+fn frame_at(space: &space::Space, va: usize) -> Option<usize> {
+    space.page_table().translate(va).map(|(pa, _)| pa)
+}
+
+/// The page of RAM at `pa`, through the kernel's window onto RAM.
+fn frame_bytes(pa: usize) -> &'static [u8] {
+    // SAFETY: RAM is mapped at `pa + PHYS_OFFSET` in every kernel space; the callers read
+    // frames that nothing writes meanwhile.
+    unsafe {
+        core::slice::from_raw_parts(
+            core::ptr::with_exposed_provenance(pa + PHYS_OFFSET),
+            PAGE_SIZE,
+        )
+    }
 }
 
 /// The stress program ([`stress`]): thousands of random `mmap`/`munmap`/`mprotect` calls

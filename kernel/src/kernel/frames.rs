@@ -1,5 +1,6 @@
 //! Physical frames: the crate's [`FrameAllocator`] over the machine's free RAM, from the end
-//! of the kernel image to the end of RAM, with a reference count per frame.
+//! of the kernel image to the end of RAM, with a reference count per frame; the kernel
+//! image's frames are counted too (the user programs' pages are mapped from there).
 //!
 //! The books are one global, behind a spin lock: every address space, and the page-table
 //! crate's handler (which gives a table its root), take frames from the same pool. Free frames
@@ -13,15 +14,20 @@ use range_action_map::memory_set::{FrameAllocator, PAGE_SIZE};
 
 use super::boot::PHYS_OFFSET;
 
-/// The frames of `[base, base + frames * PAGE_SIZE)` and their reference counts.
+/// The frames of `[base, base + frames * PAGE_SIZE)` and their reference counts: the kernel
+/// image's and the books' own first, below `pool`, which are never handed out nor freed (the
+/// kernel holds one reference to each, so that the page cache over the image can count the
+/// mappings of its frames), then the pool.
 ///
 /// # Invariants
 ///
-/// `refs[i]` is the reference count of frame `i`; frames `next..frames` were never handed
-/// out; the list from `free` holds exactly the frames below `next` whose count is 0.
+/// `refs[i]` is the reference count of frame `i`, at least 1 below `pool`; frames
+/// `next..frames` were never handed out; the list from `free` holds exactly the frames of
+/// `pool..next` whose count is 0.
 struct Books {
     base: usize,
     frames: usize,
+    pool: usize,
     next: usize,
     free: Option<usize>,
     refs: &'static mut [u32],
@@ -35,28 +41,32 @@ fn frame_ptr(pa: usize) -> *mut u8 {
     core::ptr::with_exposed_provenance_mut(pa + PHYS_OFFSET)
 }
 
-/// Makes the frames of `[start, end)` (physical, page aligned) the pool; the reference counts
-/// take the first frames of it.
+/// Makes the frames of `[start, end)` (physical, page aligned) the pool, and counts the
+/// references to those of the kernel image, `[image, start)`, too; the reference counts take
+/// the first frames of the pool.
 ///
 /// # Safety
 ///
 /// `[start, end)` is RAM that nothing else uses from now on, mapped at `pa + PHYS_OFFSET`
-/// in every address space the kernel runs on.
-pub unsafe fn init(start: usize, end: usize) {
-    let total = (end - start) / PAGE_SIZE;
+/// in every address space the kernel runs on; `[image, start)` is the kernel image.
+pub unsafe fn init(image: usize, start: usize, end: usize) {
+    let total = (end - image) / PAGE_SIZE;
     let count_pages = (total * size_of::<u32>()).div_ceil(PAGE_SIZE);
+    let pool = (start - image) / PAGE_SIZE + count_pages;
     let refs = frame_ptr(start).cast::<u32>();
-    // SAFETY: the first `count_pages` frames are free RAM (the caller's promise), mapped at
-    // `refs`, aligned (a page), and this is the only reference to them; zeroed first.
+    // SAFETY: the first `count_pages` frames of the pool are free RAM (the caller's promise),
+    // mapped at `refs`, aligned (a page), and this is the only reference to them.
     let refs = unsafe {
         refs.write_bytes(0, total);
-        core::slice::from_raw_parts_mut(refs, total - count_pages)
+        core::slice::from_raw_parts_mut(refs, total)
     };
-    // INVARIANT: no frame was handed out; every count is 0.
+    refs[..pool].fill(1);
+    // INVARIANT: no frame of the pool was handed out; the kernel holds those below it.
     *BOOKS.lock() = Some(Books {
-        base: start + count_pages * PAGE_SIZE,
-        frames: total - count_pages,
-        next: 0,
+        base: image,
+        frames: total,
+        pool,
+        next: pool,
         free: None,
         refs,
         live: 0,
@@ -83,7 +93,7 @@ pub fn live() -> usize {
 
 /// The number of frames in the pool.
 pub fn capacity() -> usize {
-    with(|books| books.frames)
+    with(|books| books.frames - books.pool)
 }
 
 #[track_caller]
@@ -126,6 +136,10 @@ impl FrameAllocator for Frames {
         with(|books| {
             let index = books.index(pa);
             books.refs[index] -= 1;
+            assert!(
+                index >= books.pool || books.refs[index] > 0,
+                "the kernel's reference to its frame {pa:#x} went"
+            );
             if books.refs[index] == 0 {
                 // SAFETY: the last reference went: the frame is the books' again.
                 unsafe { frame_ptr(pa).cast::<usize>().write(books.free.unwrap_or(0)) };

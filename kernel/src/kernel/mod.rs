@@ -5,7 +5,8 @@
 //! - `frames`: the crate's `FrameAllocator` (with reference counts) over free RAM;
 //! - `space`: kernel address spaces built with the crate, and `activate`;
 //! - `trap`: traps from S-mode, page faults through `MemorySet::handle_page_fault_shared` under a read lock;
-//! - `stress`: the stress program, a U-mode routine in Rust;
+//! - `exec`: the user programs, embedded ELF files, and how a process's space maps them;
+//! - `stress`: what the kernel knows of the stress program, a user program in Rust;
 //! - `user`: U-mode processes (a small table: `fork`, `wait4`, `getpid`), their system calls and page faults;
 //! - `finisher`: the test finisher, mapped through the crate as device memory;
 //! - `checks`: what each boot verifies.
@@ -14,6 +15,7 @@
 mod console;
 mod boot;
 mod checks;
+mod exec;
 mod finisher;
 mod frames;
 mod space;
@@ -55,8 +57,9 @@ extern "C" fn rust_main(hart: usize, dtb: usize) -> ! {
         free.len() / 1024,
     );
     // SAFETY: RAM beyond the image is unused (the device tree was read above and is not
-    // needed again), and the boot table and every kernel space map it at `pa + PHYS_OFFSET`.
-    unsafe { frames::init(free.start, free.end) };
+    // needed again), and the boot table and every kernel space map it at `pa + PHYS_OFFSET`;
+    // the image starts at `image.text`.
+    unsafe { frames::init(image.text - boot::PHYS_OFFSET, free.start, free.end) };
 
     let passed = checks::run(hart, ram.end);
     finisher::exit(passed)

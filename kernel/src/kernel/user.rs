@@ -1,5 +1,5 @@
-//! U-mode processes: small programs (in assembly, and [`super::stress`] in Rust, in the
-//! image's `.user_text` pages), each
+//! U-mode processes: small programs (in assembly, and the stress program in Rust, each an ELF
+//! file embedded in the image and mapped from it by [`exec`]), each
 //! process in an address space of its own made with the crate, whose system calls (Linux's
 //! RISC-V numbers: `write`, `exit`, `mmap`, `munmap`, `mprotect`, `clone` as `fork`,
 //! `wait4`, `getpid`) and page faults the kernel serves through `MemorySet`.
@@ -20,237 +20,14 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use range_action_map::linux::StackRlimit;
-use range_action_map::memory_set::{
-    Access, Lazy, Linear, MemoryAttr, PageTable, Shared, PAGE_SIZE,
-};
+use range_action_map::memory_set::{Access, Lazy, MemoryAttr, PageTable, Shared, PAGE_SIZE};
 use range_action_map_adapters::page_table_multiarch::Sv39Table;
 use riscv::register::{scause, stval};
 
 use super::boot::PHYS_OFFSET;
+use super::exec::{self, Program};
 use super::frames;
 use super::space::{self, Space};
-
-// The user programs. `user_mmap`: maps 64 KiB, writes pages 0 and 5, unmaps page 5, says
-// hello, exits 42 (1 to 3 if a call failed). `user_mprotect`: maps a page, writes it, makes
-// it read-only, writes it again: the kernel kills it there.
-global_asm!(
-    "   .pushsection .user_text, \"ax\"",
-    "   .globl user_mmap",
-    "user_mmap:",
-    "   li      a7, 222", // mmap(NULL, 64 KiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
-    "   li      a0, 0",
-    "   li      a1, 0x10000",
-    "   li      a2, 3",
-    "   li      a3, 0x22",
-    "   ecall",
-    "   li      s1, 1",
-    "   bltz    a0, 9f",
-    "   mv      s0, a0",
-    "   li      t0, 0x5a",
-    "   sd      t0, 0(s0)",
-    "   li      t1, 0x5000",
-    "   add     t1, s0, t1",
-    "   sd      t0, 0(t1)",
-    "   ld      t2, 0(s0)",
-    "   li      s1, 2",
-    "   bne     t0, t2, 9f",
-    "   li      a7, 215", // munmap(page 5)
-    "   mv      a0, t1",
-    "   li      a1, 0x1000",
-    "   ecall",
-    "   li      s1, 3",
-    "   bnez    a0, 9f",
-    "   li      a7, 64", // write(1, hello, len)
-    "   li      a0, 1",
-    "   lla     a1, 8f",
-    "   li      a2, 18",
-    "   ecall",
-    "   li      s1, 42",
-    "9: li      a7, 93", // exit(s1)
-    "   mv      a0, s1",
-    "   ecall",
-    "8: .ascii  \"hello from U-mode\\n\"",
-    "   .balign 4",
-    "   .globl user_mprotect",
-    "user_mprotect:",
-    "   li      a7, 222", // mmap(NULL, 4 KiB, PROT_READ | PROT_WRITE, ...)
-    "   li      a0, 0",
-    "   li      a1, 0x1000",
-    "   li      a2, 3",
-    "   li      a3, 0x22",
-    "   ecall",
-    "   mv      s0, a0",
-    "   li      t0, 0x5a",
-    "   sd      t0, 0(s0)",
-    "   li      a7, 226", // mprotect(page, 4 KiB, PROT_READ)
-    "   mv      a0, s0",
-    "   li      a1, 0x1000",
-    "   li      a2, 1",
-    "   ecall",
-    "   sd      t0, 0(s0)", // faults: the kernel kills the process
-    "   li      a7, 93",
-    "   li      a0, 0",
-    "   ecall",
-    "   .popsection",
-);
-
-// `user_fork`: maps 4 private pages (at s0, s3, s4, s5), writes 0xfN to the page at sN, forks.
-// The parent writes 0xa0, 0xa1 to pages 0 and 1 and waits: the child must have exited with
-// its pid; it then reads back its own writes and the fork's, and exits 42. The child writes
-// 0xc0, 0xc1 to the same pages, reads back its own and the fork's, and exits with getpid().
-// Any mismatch exits with another code. Before them, macros for `fork`, `wait4`, `exit` as a
-// Linux RISC-V program calls them.
-global_asm!(
-    "   .macro  mmap_rw len, flags", // s0 = mmap(NULL, len, PROT_READ | PROT_WRITE, flags)
-    "   li      a7, 222",
-    "   li      a0, 0",
-    "   li      a1, \\len",
-    "   li      a2, 3",
-    "   li      a3, \\flags",
-    "   ecall",
-    "   li      s1, 1",
-    "   bltz    a0, 9f",
-    "   mv      s0, a0",
-    "   .endm",
-    "   .macro  fork_child", // fork (clone(SIGCHLD, 0)); the child goes on at 5f, s2: its pid
-    "   li      a7, 220",
-    "   li      a0, 17",
-    "   li      a1, 0",
-    "   ecall",
-    "   li      s1, 2",
-    "   bltz    a0, 9f",
-    "   beqz    a0, 5f",
-    "   mv      s2, a0",
-    "   .endm",
-    "   .macro  wait_child", // wait4(-1, NULL, 0, NULL), for the child s2; s1 = 4 after
-    "   li      a7, 260",
-    "   li      a0, -1",
-    "   li      a1, 0",
-    "   li      a2, 0",
-    "   li      a3, 0",
-    "   ecall",
-    "   li      s1, 3",
-    "   bne     a0, s2, 9f",
-    "   li      s1, 4",
-    "   .endm",
-    "   .macro  exit_s1",
-    "   li      a7, 93",
-    "   mv      a0, s1",
-    "   ecall",
-    "   .endm",
-    "   .macro  expect reg, value", // s1 is the exit code if `reg` is not `value`
-    "   li      t1, \\value",
-    "   bne     \\reg, t1, 9f",
-    "   .endm",
-    "   .pushsection .user_text, \"ax\"",
-    "   .globl user_fork",
-    "user_fork:",
-    "   mmap_rw 0x4000, 0x22", // MAP_PRIVATE | MAP_ANONYMOUS
-    "   li      t0, 0x1000",
-    "   add     s3, s0, t0",
-    "   add     s4, s3, t0",
-    "   add     s5, s4, t0",
-    "   .irp    page, 0, 3, 4, 5",
-    "   li      t0, 0xf\\page",
-    "   sd      t0, 0(s\\page)",
-    "   .endr",
-    "   fork_child",
-    "   li      t0, 0xa0",
-    "   sd      t0, 0(s0)",
-    "   li      t0, 0xa1",
-    "   sd      t0, 0(s3)",
-    "   wait_child",
-    "   slli    t0, s2, 8",
-    "   bne     a1, t0, 9f",
-    "   li      s1, 5",
-    "   ld      t0, 0(s0)",
-    "   expect  t0, 0xa0",
-    "   ld      t0, 0(s3)",
-    "   expect  t0, 0xa1",
-    "   ld      t0, 0(s4)",
-    "   expect  t0, 0xf4",
-    "   ld      t0, 0(s5)",
-    "   expect  t0, 0xf5",
-    "   li      s1, 42",
-    "   j       9f",
-    "5: li      t0, 0xc0", // the child
-    "   sd      t0, 0(s0)",
-    "   li      t0, 0xc1",
-    "   sd      t0, 0(s3)",
-    "   li      s1, 0xff",
-    "   ld      t0, 0(s0)",
-    "   expect  t0, 0xc0",
-    "   ld      t0, 0(s3)",
-    "   expect  t0, 0xc1",
-    "   ld      t0, 0(s4)",
-    "   expect  t0, 0xf4",
-    "   ld      t0, 0(s5)",
-    "   expect  t0, 0xf5",
-    "   li      a7, 172", // getpid()
-    "   ecall",
-    "   mv      s1, a0",
-    "9: exit_s1",
-    "",
-    // `user_shared`: maps a shared anonymous page, writes 0x11 to it and forks; the child
-    // checks it reads 0x11, writes 0x5ead and exits 0; the parent waits for it, reads 0x5ead
-    // and exits 42.
-    "   .globl user_shared",
-    "user_shared:",
-    "   mmap_rw 0x1000, 0x21", // MAP_SHARED | MAP_ANONYMOUS
-    "   li      t0, 0x11",
-    "   sd      t0, 0(s0)",
-    "   fork_child",
-    "   wait_child",
-    "   bnez    a1, 9f",
-    "   li      s1, 5",
-    "   ld      t0, 0(s0)",
-    "   expect  t0, 0x5ead",
-    "   li      s1, 42",
-    "   j       9f",
-    "5: li      s1, 1", // the child
-    "   ld      t0, 0(s0)",
-    "   expect  t0, 0x11",
-    "   li      t0, 0x5ead",
-    "   sd      t0, 0(s0)",
-    "   li      s1, 0",
-    "9: exit_s1",
-    "",
-    // `user_stack`: writes i to the page i below the top of its stack (sp) for i = 1..=8,
-    // reads them back, forks; the child writes 32 pages below the top, beyond the stack
-    // rlimit; the parent expects it killed by SIGSEGV at that address and exits 42.
-    "   .globl user_stack",
-    "user_stack:",
-    "   li      t0, 1",
-    "   li      t3, 9",
-    "1: slli    t1, t0, 12",
-    "   sub     t1, sp, t1",
-    "   sd      t0, 0(t1)",
-    "   addi    t0, t0, 1",
-    "   blt     t0, t3, 1b",
-    "   li      s1, 1",
-    "   li      t0, 1",
-    "2: slli    t1, t0, 12",
-    "   sub     t1, sp, t1",
-    "   ld      t2, 0(t1)",
-    "   bne     t2, t0, 9f",
-    "   addi    t0, t0, 1",
-    "   blt     t0, t3, 2b",
-    "   fork_child",
-    "   wait_child",
-    "   expect  a1, 11",
-    "   li      s1, 5",
-    "   li      t0, 32 << 12",
-    "   sub     t0, sp, t0",
-    "   bne     a2, t0, 9f",
-    "   li      s1, 42",
-    "   j       9f",
-    "5: li      t0, 32 << 12", // the child: faults, the kernel kills it
-    "   sub     t0, sp, t0",
-    "   sd      zero, 0(t0)",
-    "   li      s1, 0",
-    "9: exit_s1",
-    "   .popsection",
-);
 
 // `enter_user(context)`: saves the kernel's callee-saved registers, `gp`, `tp` and `context` on the
 // kernel stack, points `sscratch` at it and `stvec` at `user_trap`, loads the user's
@@ -317,13 +94,6 @@ global_asm!(
 
 unsafe extern "C" {
     fn enter_user(context: *mut Context);
-    static user_start: u8;
-    static user_end: u8;
-    static user_mmap: u8;
-    static user_mprotect: u8;
-    static user_fork: u8;
-    static user_shared: u8;
-    static user_stack: u8;
 }
 
 /// A process's registers (`x[0]` unused) and program counter.
@@ -334,8 +104,6 @@ struct Context {
     pc: usize,
 }
 
-/// Where the user programs' pages are mapped in a process.
-const USER_TEXT: usize = 0x1_0000;
 /// Where `mmap` starts looking for room.
 const MMAP_BASE: usize = 0x1000_0000;
 /// The top of a process's stack, which starts one page deep and grows down.
@@ -375,7 +143,7 @@ pub struct Run {
     pub mapped: usize,
     /// Pages the first process's `mmap`ed areas had mapped when it ended.
     pub pages: usize,
-    /// Page faults the processes' address spaces resolved.
+    /// Page faults the processes' `mmap`ed areas resolved.
     pub faults: usize,
     /// Stacks grown by a fault retried under the write lock.
     pub grown: usize,
@@ -398,23 +166,6 @@ impl core::fmt::Display for Exit {
             Exit::Segv { addr } => write!(f, "SIGSEGV at {addr:#x}"),
         }
     }
-}
-
-/// The user programs.
-#[derive(Clone, Copy, Debug)]
-pub enum Program {
-    /// `user_mmap`.
-    Mmap,
-    /// `user_mprotect`.
-    Mprotect,
-    /// `user_fork`.
-    Fork,
-    /// `user_shared`.
-    Shared,
-    /// `user_stack`.
-    Stack,
-    /// The stress program ([`super::stress`]).
-    Stress,
 }
 
 /// Where a process is.
@@ -477,25 +228,11 @@ impl Table {
     }
 }
 
-/// Runs `program` in a new process (a kernel space plus its user pages and a stack) until it
+/// Runs `program` in a new process (a kernel space plus its ELF's segments and a stack) until it
 /// ends, with the processes it forks; each process's address space is dropped when it ends.
 pub fn run(program: Program, ram_end: usize) -> Run {
-    let text = (&raw const user_start).addr();
-    let entry = match program {
-        Program::Mmap => (&raw const user_mmap).addr(),
-        Program::Mprotect => (&raw const user_mprotect).addr(),
-        Program::Fork => (&raw const user_fork).addr(),
-        Program::Shared => (&raw const user_shared).addr(),
-        Program::Stack => (&raw const user_stack).addr(),
-        Program::Stress => (super::stress::user_stress as *const ()).addr(),
-    };
-    let len = (&raw const user_end).addr() - text;
     let mut process = space::new_kernel_space(ram_end).expect("frames for a process");
-    let code = MemoryAttr::new().set_user().set_readonly().set_execute();
-    let linear = Linear::new(USER_TEXT.wrapping_sub(text - PHYS_OFFSET));
-    process
-        .push(USER_TEXT, USER_TEXT + len, code, linear)
-        .expect("the user text");
+    let (entry, _) = exec::load(&mut process, program);
     let stack = MemoryAttr::new().set_user();
     process
         .push_grows_down(STACK_TOP - PAGE_SIZE, STACK_TOP, stack, Lazy::new())
@@ -503,7 +240,7 @@ pub fn run(program: Program, ram_end: usize) -> Run {
     process.set_stack_rlimit(StackRlimit::Bytes(STACK_RLIMIT));
     let mut context = Context {
         x: [0; 32],
-        pc: USER_TEXT + (entry - text),
+        pc: entry,
     };
     context.x[2] = STACK_TOP;
     // SAFETY: a kernel space maps the image, its stack and physical memory.
@@ -611,7 +348,7 @@ fn step(table: &mut Table, run: &mut Run) -> Step {
     };
     match space::fault(addr, access) {
         Ok(()) => {
-            run.faults += 1;
+            run.faults += usize::from((MMAP_BASE..STACK_TOP - STACK_RLIMIT).contains(&addr));
             super::trap::check_progress(table.current().context.pc, addr);
             Step::Resume
         }
