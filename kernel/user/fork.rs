@@ -1,8 +1,9 @@
 //! `fork`: maps 4 private pages (at s0, s3, s4, s5), writes 0xfN to the page at sN, forks.
 //! The parent writes 0xa0, 0xa1 to pages 0 and 1 and waits: the child must have exited with
-//! its pid; it then reads back its own writes and the fork's, and exits 42. The child writes
-//! 0xc0, 0xc1 to the same pages, reads back its own and the fork's, and exits with getpid().
-//! Any mismatch exits with another code.
+//! its pid; it then reads back its own writes and the fork's, and exits 42. The child first
+//! checks that pages 0 and 1 still hold the fork's 0xf0 and 0xf3 (the parent's writes went to
+//! copies), then writes 0xc0, 0xc1 to them, reads back its own and the fork's, and exits with
+//! getpid(). Any mismatch exits with another code.
 
 #![no_std]
 #![no_main]
@@ -36,7 +37,12 @@ sys::asm_program!(
     "   expect  t0, 0xf5",
     "   li      s1, 42",
     "   j       9f",
-    "5: li      t0, 0xc0", // the child
+    "5: li      s1, 0xfe", // the child
+    "   ld      t0, 0(s0)",
+    "   expect  t0, 0xf0",
+    "   ld      t0, 0(s3)",
+    "   expect  t0, 0xf3",
+    "   li      t0, 0xc0",
     "   sd      t0, 0(s0)",
     "   li      t0, 0xc1",
     "   sd      t0, 0(s3)",

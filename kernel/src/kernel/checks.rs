@@ -587,7 +587,7 @@ fn user_fork(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
             && after == before,
         "user fork",
         format_args!(
-            "after fork parent and child each wrote pages 0 and 1 of 4, then checked they read back their own writes and the fork's: the parent (42 if so) ended with {}, the child its wait4 reaped was {} (exit(its getpid) if so); {copies} frames copied for 2 pages written; {} processes left, {after} frames in use ({before} before)",
+            "after fork the parent wrote pages 0 and 1 of 4 before its child ran, the child found the fork's values there and wrote them too; both checked they read back their own writes and the fork's: the parent (42 if so) ended with {}, the child its wait4 reaped was {} (exit(its getpid) if so); {copies} frames copied for 2 pages written; {} processes left, {after} frames in use ({before} before)",
             run.exit,
             Reaped(run.reaped),
             run.left,
