@@ -394,7 +394,7 @@ fn user_elf(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
     };
     let ((mut a, segments), (mut b, _)) = (load(), load());
     let (mut text_pages, mut shared) = (0, 0);
-    for segment in segments.iter().filter(|segment| !segment.writable) {
+    for segment in segments.iter().filter(|segment| segment.attr.is_readonly()) {
         for (i, va) in segment.pages.clone().step_by(PAGE_SIZE).enumerate() {
             let image = elf.frame(segment.pgoff + i);
             let faulted =
@@ -407,7 +407,7 @@ fn user_elf(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
             );
         }
     }
-    let text = segments.iter().find(|segment| !segment.writable);
+    let text = segments.iter().find(|segment| segment.attr.is_readonly());
     let text = text.expect("a text segment");
     let (text_copy, text_unseen) = write_text(&mut a, &b, text.pages.start, elf.frame(text.pgoff));
 

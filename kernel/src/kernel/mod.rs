@@ -7,6 +7,7 @@
 //! - `trap`: traps from S-mode, page faults through `MemorySet::handle_page_fault_shared` under a read lock;
 //! - `exec`: the user programs, embedded ELF files, and how a process's space maps them;
 //! - `stress`: what the kernel knows of the stress program, a user program in Rust;
+//! - `linux`: a process's memory system calls and fault checks through the crate's Linux personality;
 //! - `user`: U-mode processes (a small table: `fork`, `wait4`, `getpid`), their system calls and page faults;
 //! - `finisher`: the test finisher, mapped through the crate as device memory;
 //! - `checks`: what each boot verifies.
@@ -18,6 +19,7 @@ mod checks;
 mod exec;
 mod finisher;
 mod frames;
+mod linux;
 mod space;
 mod stress;
 mod trap;

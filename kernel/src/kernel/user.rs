@@ -2,7 +2,9 @@
 //! file embedded in the image and mapped from it by [`exec`]), each
 //! process in an address space of its own made with the crate, whose system calls (Linux's
 //! RISC-V numbers: `write`, `exit`, `mmap`, `munmap`, `mprotect`, `clone` as `fork`,
-//! `wait4`, `getpid`) and page faults the kernel serves through `MemorySet`.
+//! `wait4`, `getpid`) and page faults the kernel serves through `MemorySet`, the memory calls
+//! and the faults' access checks as Linux does through the crate's Linux personality
+//! ([`linux`](super::linux)).
 //!
 //! The kernel enters a process with `enter_user`, which returns to it at the process's next
 //! trap (a system call or a fault) with the user's registers saved: the kernel handles traps
@@ -10,23 +12,27 @@
 //! forks (it goes on), waits for a child still running (the newest ready process runs), or
 //! ends (its parent, or the newest ready process, runs).
 //!
-//! `wait4(-1, ..)` answers, as well as the child's pid in `a0`, its Linux `wstatus` in `a1`
-//! (`code << 8`, or 11 for SIGSEGV) and, for SIGSEGV, the fault address (Linux's `si_addr`)
-//! in `a2`, instead of storing through the `wstatus` pointer.
+//! `wait4(-1, wstatus, ..)` answers the child's pid in `a0` and stores its Linux `wstatus`
+//! (`code << 8`, or 11 for SIGSEGV) through the `wstatus` pointer, as Linux does; as this
+//! kernel's extension it also answers, for SIGSEGV, the fault address (Linux's `si_addr`) in
+//! `a2`.
 
 use core::arch::global_asm;
 
 use alloc::vec;
 use alloc::vec::Vec;
 
-use range_action_map::linux::StackRlimit;
-use range_action_map::memory_set::{Access, Lazy, MemoryAttr, PageTable, Shared, PAGE_SIZE};
+use core::ops::Range;
+
+use range_action_map::linux::{Errno, StackRlimit};
+use range_action_map::memory_set::{Access, Lazy, MemoryAttr, PageTable, PAGE_SIZE};
 use range_action_map_adapters::page_table_multiarch::Sv39Table;
 use riscv::register::{scause, stval};
 
 use super::boot::PHYS_OFFSET;
 use super::exec::{self, Program};
 use super::frames;
+use super::linux::{self, Mm};
 use super::space::{self, Space};
 
 // `enter_user(context)`: saves the kernel's callee-saved registers, `gp`, `tp` and `context` on the
@@ -104,10 +110,12 @@ struct Context {
     pc: usize,
 }
 
-/// Where `mmap` starts looking for room.
-const MMAP_BASE: usize = 0x1000_0000;
-/// The top of a process's stack, which starts one page deep and grows down.
-pub const STACK_TOP: usize = 0x20_0000_0000;
+/// Where `mmap`ed areas go: below the layout's `mmap_base`, far above the programs (linked at
+/// 64 KiB).
+const MMAPPED: Range<usize> = 0x1000_0000..linux::LAYOUT.mmap_base();
+/// The top of a process's stack, the end of user space, as on Linux; the stack starts one
+/// page deep and grows down.
+pub const STACK_TOP: usize = linux::TASK_SIZE;
 /// How deep a process's stack may grow (its `RLIMIT_STACK`).
 pub const STACK_RLIMIT: usize = 64 << 10;
 
@@ -125,9 +133,9 @@ pub enum Exit {
 
 impl Exit {
     /// Linux's `wstatus` for it, and the fault address for SIGSEGV (else 0).
-    fn wstatus(self) -> (usize, usize) {
+    fn wstatus(self) -> (u32, usize) {
         match self {
-            Exit::Code(code) => ((code & 0xff) << 8, 0),
+            Exit::Code(code) => (((code & 0xff) as u32) << 8, 0),
             Exit::Segv { addr } => (11, addr),
         }
     }
@@ -186,6 +194,8 @@ struct Process {
     context: Context,
     /// Its address space while another is active (`None` while it runs, and once it ended).
     space: Option<Space>,
+    /// Its VMAs.
+    mm: Mm,
     state: State,
 }
 
@@ -232,7 +242,8 @@ impl Table {
 /// ends, with the processes it forks; each process's address space is dropped when it ends.
 pub fn run(program: Program, ram_end: usize) -> Run {
     let mut process = space::new_kernel_space(ram_end).expect("frames for a process");
-    let (entry, _) = exec::load(&mut process, program);
+    let (entry, segments) = exec::load(&mut process, program);
+    let mm = Mm::exec(program, &segments);
     let stack = MemoryAttr::new().set_user();
     process
         .push_grows_down(STACK_TOP - PAGE_SIZE, STACK_TOP, stack, Lazy::new())
@@ -251,6 +262,7 @@ pub fn run(program: Program, ram_end: usize) -> Run {
             parent: 0,
             context,
             space: None,
+            mm,
             state: State::Ready,
         }],
         current: 1,
@@ -299,8 +311,8 @@ pub fn run(program: Program, ram_end: usize) -> Run {
     }
     run.grown = space::stacks_grown() - grown_before;
     run.pages = space::with_active(|space| {
-        let (mut va, mut pages) = (MMAP_BASE, 0);
-        while let Some(at) = space.page_table().next_mapped(va, STACK_TOP - STACK_RLIMIT) {
+        let (mut va, mut pages) = (MMAPPED.start, 0);
+        while let Some(at) = space.page_table().next_mapped(va, MMAPPED.end) {
             (va, pages) = (at + PAGE_SIZE, pages + 1);
         }
         pages
@@ -346,20 +358,20 @@ fn step(table: &mut Table, run: &mut Run) -> Step {
         (true, 15) => Access::Write,
         _ => panic!("unexpected trap from U-mode: scause {:#x}", cause.bits()),
     };
-    match space::fault(addr, access) {
-        Ok(()) => {
-            run.faults += usize::from((MMAP_BASE..STACK_TOP - STACK_RLIMIT).contains(&addr));
-            super::trap::check_progress(table.current().context.pc, addr);
-            Step::Resume
-        }
-        Err(_) => Step::Exit(Exit::Segv { addr }),
+    // Linux's order: the VMA's access check first, then the page.
+    if table.current().mm.allows(addr, access) && space::fault(addr, access).is_ok() {
+        run.faults += usize::from(MMAPPED.contains(&addr));
+        super::trap::check_progress(table.current().context.pc, addr);
+        Step::Resume
+    } else {
+        Step::Exit(Exit::Segv { addr })
     }
 }
 
 /// Serves the current process's system call.
 fn syscall(table: &mut Table, run: &mut Run) -> Step {
     let x = table.current().context.x;
-    let [a0, a1, a2, a3] = [x[10], x[11], x[12], x[13]];
+    let [a0, a1, a2, a3, a5] = [x[10], x[11], x[12], x[13], x[15]];
     let ret = match x[17] {
         64 => write(a1, a2, run),
         93 => return Step::Exit(Exit::Code(a0)),
@@ -367,31 +379,20 @@ fn syscall(table: &mut Table, run: &mut Run) -> Step {
         220 => fork(table, run),
         260 => return wait(table, run),
         222 => {
-            let attr = attr_of(a2);
-            let len = a1.next_multiple_of(PAGE_SIZE);
-            let placed = space::with_active(|space| {
-                if a3 & MAP_SHARED != 0 {
-                    space.map_anywhere(MMAP_BASE, len, PAGE_SIZE, attr, Shared::new())
-                } else {
-                    space.map_anywhere(MMAP_BASE, len, PAGE_SIZE, attr, Lazy::new())
-                }
-            });
-            placed.inspect(|&addr| run.mapped = addr).map_err(|_| 12)
+            errno(table.current().mm.mmap(a0, a1, a2, a3, a5)).inspect(|&addr| run.mapped = addr)
         }
-        215 => space::with_active(|space| space.unmap(a0, a0 + a1))
-            .map(|_| 0)
-            .map_err(|_| 22),
-        226 => space::with_active(|space| space.protect(a0, a0 + a1, attr_of(a2)))
-            .map(|()| 0)
-            .map_err(|_| 12),
+        215 => errno(table.current().mm.munmap(a0, a1)),
+        226 => errno(table.current().mm.mprotect(a0, a1, a2)),
         _ => Err(38),
     };
     table.current().context.x[10] = ret.unwrap_or_else(|errno: usize| errno.wrapping_neg());
     Step::Resume
 }
 
-/// The `mmap` flag for shared memory.
-const MAP_SHARED: usize = 0x01;
+/// A personality's answer with its errno as a number.
+fn errno(result: Result<usize, Errno>) -> Result<usize, usize> {
+    result.map_err(|errno| errno.code() as usize)
+}
 
 /// `fork`: a child with a copy-on-write copy of the running process's address space, which
 /// returns 0 from the call; the parent gets its pid.
@@ -405,18 +406,21 @@ fn fork(table: &mut Table, run: &mut Run) -> Result<usize, usize> {
     table.next_pid += 1;
     let mut context = table.current().context.clone();
     context.x[10] = 0;
+    let mm = table.current().mm.fork();
     table.processes.push(Process {
         pid,
         parent,
         context,
         space: Some(space),
+        mm,
         state: State::Ready,
     });
     Ok(pid)
 }
 
-/// `wait4(-1, ..)`: reaps an ended child (its pid in `a0`, `wstatus` in `a1`, the fault
-/// address in `a2`), waits if none has ended yet, or fails with `ECHILD`.
+/// `wait4(-1, wstatus, ..)`: reaps an ended child (its pid in `a0`, its `wstatus` stored
+/// through the pointer unless it is null, `EFAULT` if it cannot be, the fault address in
+/// `a2`), waits if none has ended yet, or fails with `ECHILD`.
 fn wait(table: &mut Table, run: &mut Run) -> Step {
     let parent = table.current;
     let children = table.processes.iter().filter(|p| p.parent == parent);
@@ -436,21 +440,16 @@ fn wait(table: &mut Table, run: &mut Run) -> Step {
     table.processes.remove(index);
     run.reaped = Some((pid, exit));
     let (wstatus, addr) = exit.wstatus();
-    let x = &mut table.current().context.x;
-    (x[10], x[11], x[12]) = (pid, wstatus, addr);
+    let process = table.current();
+    let pointer = process.context.x[11];
+    let stored = match pointer {
+        0 => Ok(()),
+        _ => process.mm.put_user(pointer, wstatus),
+    };
+    let x = &mut process.context.x;
+    x[10] = errno(stored.map(|()| pid)).unwrap_or_else(|errno| errno.wrapping_neg());
+    x[12] = addr;
     Step::Resume
-}
-
-/// The attributes of a user mapping with `PROT_*` bits `prot`.
-fn attr_of(prot: usize) -> MemoryAttr {
-    let mut attr = MemoryAttr::new().set_user();
-    if prot & 2 == 0 {
-        attr = attr.set_readonly();
-    }
-    if prot & 4 != 0 {
-        attr = attr.set_execute();
-    }
-    attr
 }
 
 /// `write(fd, buf, len)`: keeps (up to 64 of) the bytes and prints them, read through the
