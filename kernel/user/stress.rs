@@ -31,16 +31,14 @@ mod stress_report;
 use core::arch::asm;
 
 use stress_report::{Counts, Failure, OPS, WINDOW};
-use sys::{mmap, syscall, wait_child, CLONE, EXIT, MPROTECT, MUNMAP};
+use sys::{
+    mmap, syscall, wait_child, CLONE, EXIT, MAP_PRIVATE_ANON, MPROTECT, MUNMAP, PAGE, PROT_READ,
+    PROT_WRITE,
+};
 
 /// Every `SWEEP` calls, every page of the window is checked and a child checks a fault.
 const SWEEP: usize = 16;
 
-const PAGE: usize = 4096;
-const PROT_READ: usize = 1;
-const PROT_WRITE: usize = 2;
-/// `MAP_PRIVATE | MAP_ANONYMOUS`.
-const MAP_PRIVATE_ANON: usize = 0x22;
 /// `-ENOMEM`, as a system call answers it.
 const ENOMEM: usize = 12usize.wrapping_neg();
 

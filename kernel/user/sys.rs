@@ -24,6 +24,17 @@ pub const MPROTECT: usize = 226;
 /// `wait4`.
 pub const WAIT4: usize = 260;
 
+/// The page size.
+pub const PAGE: usize = 4096;
+/// `PROT_NONE`.
+pub const PROT_NONE: usize = 0;
+/// `PROT_READ`.
+pub const PROT_READ: usize = 1;
+/// `PROT_WRITE`.
+pub const PROT_WRITE: usize = 2;
+/// `MAP_PRIVATE | MAP_ANONYMOUS`.
+pub const MAP_PRIVATE_ANON: usize = 0x22;
+
 /// A system call with up to four arguments.
 #[inline(always)]
 pub fn syscall(number: usize, args: [usize; 4]) -> usize {

@@ -14,7 +14,7 @@ use super::exec::{self, Program};
 use super::frames::{self, Frames};
 use super::space::{self, with_active as active, FINISHER_VA};
 use super::user::{self, Exit};
-use super::{finisher, stress, trap};
+use super::{finisher, linux, stress, trap};
 
 /// A word of `.data`, written before the switch to the kernel's own space and read after it.
 static DATA_WORD: AtomicU64 = AtomicU64::new(1);
@@ -369,7 +369,35 @@ fn processes(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
     user_shared(verdicts, ram_end, before);
     user_stack(verdicts, ram_end, before);
     user_stress(verdicts, ram_end, before);
+    user_linux(verdicts, ram_end, before);
     user_elf(verdicts, ram_end, before);
+}
+
+/// Linux's answers from U-mode: a process (`user/linux.rs`) makes memory calls whose results
+/// Linux fixes and checks each (it exits 0 if all held, else the number of the step that did
+/// not); the kernel checks that its first mapping went where Linux's top-down layout puts it,
+/// and that its last child died of SIGSEGV at the `PROT_NONE` page.
+fn user_linux(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
+    let run = user::run(Program::Linux, ram_end);
+    let after = frames::live();
+    let [first, second, none] = [run.registers[11], run.registers[12], run.registers[13]];
+    let top = linux::LAYOUT.mmap_base() - 3 * PAGE_SIZE;
+    let child = run.reaped.map(|(_, exit)| exit);
+    verdicts.check(
+        run.exit == Exit::Code(0)
+            && first == top
+            && child == Some(Exit::Segv { addr: none })
+            && run.left == 0
+            && after == before,
+        "user linux",
+        format_args!(
+            "a process checked Linux's answers and ended with {} (0 if all held): mmap(NULL, 12 KiB) at {first:#x} (mmap_base {:#x} less 12 KiB: {top:#x}), mmap(NULL, 4 KiB) right below at {second:#x}, a free hint taken as is, MAP_FIXED_NOREPLACE over a mapping EEXIST, munmap of a misaligned address EINVAL, mprotect(PROT_READ) across a hole ENOMEM with the run before the hole read-only (a child's write there killed by SIGSEGV) and the page after it still writable, mprotect from the hole ENOMEM changing nothing; a page made PROT_NONE at {none:#x}, where its last child's read ended with {}, kept its word when made writable again; {} processes left, {after} frames in use ({before} before)",
+            run.exit,
+            linux::LAYOUT.mmap_base(),
+            Reaped(run.reaped),
+            run.left,
+        ),
+    );
 }
 
 /// The programs are mapped from their ELF files in the image ([`exec`]): in two processes of

@@ -60,6 +60,8 @@ pub enum Program {
     Stack,
     /// `user/stress.rs` ([`super::stress`]).
     Stress,
+    /// `user/linux.rs`.
+    Linux,
 }
 
 impl Program {
@@ -71,6 +73,7 @@ impl Program {
         static SHARED: Elf = embed!("shared");
         static STACK: Elf = embed!("stack");
         static STRESS: Elf = embed!("stress");
+        static LINUX: Elf = embed!("linux");
         match self {
             Program::Mmap => &MMAP,
             Program::Mprotect => &MPROTECT,
@@ -78,6 +81,7 @@ impl Program {
             Program::Shared => &SHARED,
             Program::Stack => &STACK,
             Program::Stress => &STRESS,
+            Program::Linux => &LINUX,
         }
     }
 }
