@@ -13,7 +13,10 @@
 //!    through and reads back);
 //! 6. `mprotect` from the hole: `ENOMEM`, and the page after it is still writable;
 //! 7. a page made `PROT_NONE`: a child's read dies of SIGSEGV there; made readable and
-//!    writable again, it holds the word written before.
+//!    writable again, it holds the word written before;
+//! 8. `brk`: `brk(0)` answers the break; grown by 2 pages, the heap's second page holds what is
+//!    written there; shrunk back, the heap's first page is free again (`MAP_FIXED_NOREPLACE`
+//!    maps it).
 
 #![no_std]
 #![no_main]
@@ -21,7 +24,7 @@
 use core::arch::asm;
 
 use sys::{
-    mmap, syscall, wait_child, CLONE, EXIT, MAP_PRIVATE_ANON, MPROTECT, MUNMAP, PAGE, PROT_NONE,
+    mmap, syscall, wait_child, BRK, CLONE, EXIT, MAP_PRIVATE_ANON, MPROTECT, MUNMAP, PAGE, PROT_NONE,
     PROT_READ, PROT_WRITE,
 };
 
@@ -117,5 +120,13 @@ extern "C" fn _start() -> ! {
     check(faults(none, false), 7);
     check(syscall(MPROTECT, [none, PAGE, rw, 0]) == 0, 7);
     check(read(none) == 0x7e57, 7);
+
+    let heap = syscall(BRK, [0; 4]);
+    check(syscall(BRK, [heap + 2 * PAGE, 0, 0, 0]) == heap + 2 * PAGE, 8);
+    write(heap + PAGE, 0x4ea9);
+    check(read(heap + PAGE) == 0x4ea9, 8);
+    check(syscall(BRK, [heap, 0, 0, 0]) == heap, 8);
+    let fixed = MAP_PRIVATE_ANON | MAP_FIXED_NOREPLACE;
+    check(mmap(heap, PAGE, rw, fixed) == heap, 8);
     exit(0, [a, b, none]);
 }

@@ -13,6 +13,8 @@ pub const WRITE: usize = 64;
 pub const EXIT: usize = 93;
 /// `getpid`.
 pub const GETPID: usize = 172;
+/// `brk`.
+pub const BRK: usize = 214;
 /// `munmap`.
 pub const MUNMAP: usize = 215;
 /// `clone`, which this kernel serves as `fork`.

@@ -373,8 +373,8 @@ fn processes(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
     user_elf(verdicts, ram_end, before);
 }
 
-/// Linux's answers from U-mode: a process (`user/linux.rs`) makes memory calls whose results
-/// Linux fixes and checks each (it exits 0 if all held, else the number of the step that did
+/// Linux's answers from U-mode: a process (`user/linux.rs`) makes memory calls (`mmap`,
+/// `munmap`, `mprotect`, `brk`) whose results Linux fixes and checks each (it exits 0 if all held, else the number of the step that did
 /// not); the kernel checks that its first mapping went where Linux's top-down layout puts it,
 /// and that its last child died of SIGSEGV at the `PROT_NONE` page.
 fn user_linux(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
@@ -391,7 +391,7 @@ fn user_linux(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
             && after == before,
         "user linux",
         format_args!(
-            "a process checked Linux's answers and ended with {} (0 if all held): mmap(NULL, 12 KiB) at {first:#x} (mmap_base {:#x} less 12 KiB: {top:#x}), mmap(NULL, 4 KiB) right below at {second:#x}, a free hint taken as is, MAP_FIXED_NOREPLACE over a mapping EEXIST, munmap of a misaligned address EINVAL, mprotect(PROT_READ) across a hole ENOMEM with the run before the hole read-only (a child's write there killed by SIGSEGV) and the page after it still writable, mprotect from the hole ENOMEM changing nothing; a page made PROT_NONE at {none:#x}, where its last child's read ended with {}, kept its word when made writable again; {} processes left, {after} frames in use ({before} before)",
+            "a process checked Linux's answers and ended with {} (0 if all held): mmap(NULL, 12 KiB) at {first:#x} (mmap_base {:#x} less 12 KiB: {top:#x}), mmap(NULL, 4 KiB) right below at {second:#x}, a free hint taken as is, MAP_FIXED_NOREPLACE over a mapping EEXIST, munmap of a misaligned address EINVAL, mprotect(PROT_READ) across a hole ENOMEM with the run before the hole read-only (a child's write there killed by SIGSEGV) and the page after it still writable, mprotect from the hole ENOMEM changing nothing; a page made PROT_NONE at {none:#x}, where its last child's read ended with {}, kept its word when made writable again; brk grew the heap by 2 pages (one written and read back) and shrank it back, its first page free for MAP_FIXED_NOREPLACE again; {} processes left, {after} frames in use ({before} before)",
             run.exit,
             linux::LAYOUT.mmap_base(),
             Reaped(run.reaped),

@@ -43,7 +43,7 @@ impl Mm {
     /// for each segment's file pages and an anonymous one for the rest of its `.bss`, and the
     /// stack's, which covers the whole stack limit below [`STACK_TOP`] (as Linux's
     /// `setup_arg_pages` grows it for a limit under 128 KiB) while the set's stack area grows
-    /// by faults within it.
+    /// by faults within it. The heap starts at the end of the highest segment.
     pub fn exec(program: Program, segments: &[exec::Segment]) -> Mm {
         let mut vmas = LinuxMm::with_layout(LAYOUT, ());
         let file = Backing::File {
@@ -56,7 +56,9 @@ impl Mm {
                     .expect("the areas of a new process are disjoint and page aligned");
             }
         };
+        let mut start_brk = 0;
         for segment in segments {
+            start_brk = start_brk.max(segment.pages.end).max(segment.bss.end);
             let flags = vm_flags(segment.attr);
             let (pages, bss) = (&segment.pages, &segment.bss);
             insert(pages.start, pages.end, flags, file, segment.pgoff as u64);
@@ -65,13 +67,9 @@ impl Mm {
         }
         let stack = STACK_TOP - STACK_RLIMIT;
         let flags = vm_flags(MemoryAttr::new().set_user()) | VmFlags::GROWSDOWN;
-        insert(
-            stack,
-            STACK_TOP,
-            flags,
-            Backing::Anonymous,
-            (stack / PAGE_SIZE) as u64,
-        );
+        let pgoff = (stack / PAGE_SIZE) as u64;
+        insert(stack, STACK_TOP, flags, Backing::Anonymous, pgoff);
+        vmas.set_start_brk(start_brk);
         Mm { vmas }
     }
 
@@ -129,6 +127,30 @@ impl Mm {
         let result = self.vmas.mprotect(addr, len, bits(prot)?);
         self.mirror(addr, len)?;
         result
+    }
+
+    /// `brk(brk)`: the personality moves the break (or refuses, and the break stays), and the
+    /// set follows: the heap's new pages become a [`Lazy`] area, those given back are
+    /// unmapped. If the set cannot, the break goes back to where it was.
+    pub fn brk(&mut self, brk: usize) -> usize {
+        // Below the heap's start, `brk` answers the break as it is.
+        let old = self.vmas.brk(0);
+        let new = self.vmas.brk(brk);
+        let (old_end, new_end) = (
+            old.next_multiple_of(PAGE_SIZE),
+            new.next_multiple_of(PAGE_SIZE),
+        );
+        let followed = if new_end > old_end {
+            let attr = attr_of(VmFlags::READ | VmFlags::WRITE);
+            space::with_active(|space| space.push(old_end, new_end, attr, Lazy::new()))
+                .map_err(|_| Errno::ENOMEM)
+        } else {
+            self.mirror(new_end, old_end - new_end)
+        };
+        match followed {
+            Ok(()) => new,
+            Err(_) => self.vmas.brk(old),
+        }
     }
 
     /// Makes the active set's areas in the pages of `[addr, addr + len)` (cut to user space)

@@ -1,7 +1,7 @@
 //! U-mode processes: small programs (in assembly, and the stress program in Rust, each an ELF
 //! file embedded in the image and mapped from it by [`exec`]), each
 //! process in an address space of its own made with the crate, whose system calls (Linux's
-//! RISC-V numbers: `write`, `exit`, `mmap`, `munmap`, `mprotect`, `clone` as `fork`,
+//! RISC-V numbers: `write`, `exit`, `brk`, `mmap`, `munmap`, `mprotect`, `clone` as `fork`,
 //! `wait4`, `getpid`) and page faults the kernel serves through `MemorySet`, the memory calls
 //! and the faults' access checks as Linux does through the crate's Linux personality
 //! ([`linux`](super::linux)).
@@ -381,6 +381,7 @@ fn syscall(table: &mut Table, run: &mut Run) -> Step {
         222 => {
             errno(table.current().mm.mmap(a0, a1, a2, a3, a5)).inspect(|&addr| run.mapped = addr)
         }
+        214 => Ok(table.current().mm.brk(a0)),
         215 => errno(table.current().mm.munmap(a0, a1)),
         226 => errno(table.current().mm.mprotect(a0, a1, a2)),
         _ => Err(38),
