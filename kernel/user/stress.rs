@@ -3,25 +3,25 @@
 //!
 //! It makes [`OPS`] random `mmap`/`munmap`/`mprotect` calls (xorshift64, fixed seed) over a
 //! window of [`WINDOW`] pages and keeps a model of the window: for each page its state
-//! (unmapped, read-only, read-write) and the word it last wrote there. Every result must be
-//! Linux's, as the model predicts it: `mmap` places top-down (the highest free run below the
-//! model page, the first mapping, which the window lies right under), and `mprotect` changes
-//! the mapped run from the range's start up to the first hole, then fails with `ENOMEM`
-//! (nothing changed if the start is unmapped). After each call it checks every page of the
-//! call's range
-//! the model says is mapped (reads its word back; on a read-write page writes a new one and
-//! reads it back), every [`SWEEP`] calls every page of the window, and forks a child that
-//! checks that its copy holds every word the model says, then touches a page that must
-//! fault: it reads a page the model says is unmapped, or makes a
-//! mapped one (with up to 3 mapped pages below it and up to 3 pages, mapped or not, above)
-//! writable, writes it, makes them read-only and writes it again (the child's own
-//! `mprotect`s: after a fork every private page is read-only for copy-on-write, so a write
-//! to a page only the parent made read-only would fault even if `mprotect` had left it
-//! writable). The parent expects `wait4` to report SIGSEGV at exactly that address.
+//! (unmapped, `PROT_NONE`, read-only, read-write) and the word it last wrote there. Every
+//! result must be Linux's, as the model predicts it: `mmap` places top-down (the highest free
+//! run below the model page, the first mapping, which the window lies right under), and
+//! `mprotect` changes the mapped run from the range's start up to the first hole, then fails
+//! with `ENOMEM` (nothing changed if the start is unmapped). After each call it checks every
+//! page of the call's range the model says is readable (reads its word back, which a
+//! `PROT_NONE` spell must not have lost; on a read-write page writes a new one and reads it
+//! back), every [`SWEEP`] calls every page of the window, and forks a child that checks that
+//! its copy holds every word the model says, then touches a page that must fault: it reads a
+//! page the model says is unmapped or `PROT_NONE`, or makes a readable one (with up to 3
+//! mapped pages below it and up to 3 pages, mapped or not, above) writable, writes it, makes
+//! them read-only and writes it again (the child's own `mprotect`s: after a fork every
+//! private page is read-only for copy-on-write, so a write to a page only the parent made
+//! read-only would fault even if `mprotect` had left it writable). The parent expects `wait4`
+//! to report SIGSEGV at exactly that address.
 //!
 //! It exits 0 with its counts in `a1` to `a6` (calls to `mmap`, `munmap`, `mprotect`; page
-//! checks; faults expected; faults seen), or with a [`Failure`] code and, in `t0`, the
-//! address (or value) it found wrong.
+//! checks; faults expected; faults seen), or with a [`Failure`] code and, in `t0` (and `t1`),
+//! what it found wrong.
 
 #![no_std]
 #![no_main]
@@ -32,8 +32,8 @@ use core::arch::asm;
 
 use stress_report::{Counts, Failure, OPS, WINDOW};
 use sys::{
-    mmap, syscall, wait_child, CLONE, EXIT, MAP_PRIVATE_ANON, MPROTECT, MUNMAP, PAGE, PROT_READ,
-    PROT_WRITE,
+    mmap, syscall, wait_child, CLONE, EXIT, MAP_PRIVATE_ANON, MPROTECT, MUNMAP, PAGE, PROT_NONE,
+    PROT_READ, PROT_WRITE,
 };
 
 /// Every `SWEEP` calls, every page of the window is checked and a child checks a fault.
@@ -46,6 +46,7 @@ const ENOMEM: usize = 12usize.wrapping_neg();
 const UNMAPPED: u8 = 0;
 const READ_ONLY: u8 = 1;
 const READ_WRITE: u8 = 2;
+const NO_ACCESS: u8 = 3;
 
 /// `exit(code)`, with the counts in `a1` to `a6` and `detail` in `t0` and `t1`.
 fn exit(code: usize, counts: &Counts, detail: [usize; 2]) -> ! {
@@ -103,6 +104,11 @@ impl Model {
         }
     }
 
+    /// Whether page `i` may be read: mapped, not `PROT_NONE`.
+    fn readable(&self, i: usize) -> bool {
+        matches!(self.state(i), READ_ONLY | READ_WRITE)
+    }
+
     /// Linux's `mprotect` of the pages `[lo, hi)`: the end of the mapped run from `lo` (the
     /// pages that change), and the result, `-ENOMEM` if a hole stops the run.
     fn protect_run(&self, lo: usize, hi: usize) -> (usize, usize) {
@@ -142,15 +148,10 @@ extern "C" fn _start() -> ! {
         op += 1;
         let r = next(&mut rng);
         let len = 1 + ((r >> 8) & 15);
-        let prot = if (r >> 24) & 1 == 0 {
-            PROT_READ
-        } else {
-            PROT_READ | PROT_WRITE
-        };
-        let state = if prot == PROT_READ {
-            READ_ONLY
-        } else {
-            READ_WRITE
+        let (prot, state) = match (r >> 24) & 3 {
+            0 => (PROT_NONE, NO_ACCESS),
+            1 => (PROT_READ, READ_ONLY),
+            _ => (PROT_READ | PROT_WRITE, READ_WRITE),
         };
         let kind = r & 3;
         let (lo, hi);
@@ -220,8 +221,7 @@ extern "C" fn _start() -> ! {
         };
         let mut i = from;
         while i < to {
-            let page = model.state(i);
-            if page != UNMAPPED {
+            if model.readable(i) {
                 let ptr = core::ptr::with_exposed_provenance_mut::<usize>(page_va(i));
                 // SAFETY: the model says the page is mapped readable (the kernel serves the
                 // fault of a lazy page); if it is wrong, the kernel kills the process.
@@ -229,7 +229,7 @@ extern "C" fn _start() -> ! {
                 if word != model.word(i) {
                     exit(Failure::Pattern as usize, &counts, [page_va(i), 0]);
                 }
-                if page == READ_WRITE {
+                if model.state(i) == READ_WRITE {
                     let word = (op << 16) ^ (i << 8) ^ (r & 0xff);
                     // SAFETY: the model says the page is mapped writable.
                     let back = unsafe {
@@ -246,19 +246,20 @@ extern "C" fn _start() -> ! {
             i += 1;
         }
         if op % SWEEP == 0 {
-            // A page that must fault in a child: an unmapped one, read; or a mapped one that
+            // A page that must fault in a child: an unmapped or `PROT_NONE` one, read; or a
+            // readable one that
             // the child makes writable, writes, makes read-only (its own `mprotect`s, which a
             // fork's copy-on-write pages cannot hide) and writes again.
             let i = (r >> 40) % WINDOW;
             let target = page_va(i) + ((r >> 32) & 0xff8);
-            let mapped = model.state(i) != UNMAPPED;
+            let readable = model.readable(i);
             counts.expected += 1;
             let child = syscall(CLONE, [17, 0, 0, 0]);
             if child == 0 {
                 // The fork's copy holds what the parent's pages held.
                 let mut k = 0;
                 while k < WINDOW {
-                    if model.state(k) != UNMAPPED {
+                    if model.readable(k) {
                         let ptr = core::ptr::with_exposed_provenance::<usize>(page_va(k));
                         // SAFETY: the model says the page is mapped readable.
                         if unsafe { ptr.read_volatile() } != model.word(k) {
@@ -277,7 +278,7 @@ extern "C" fn _start() -> ! {
                 let high = (i + 1 + ((r >> 52) & 3)).min(WINDOW);
                 let (from, to) = (page_va(low), page_va(high));
                 let (_, expected) = model.protect_run(low, high);
-                if mapped {
+                if readable {
                     let result = syscall(MPROTECT, [from, to - from, PROT_READ | PROT_WRITE, 0]);
                     if result != expected {
                         exit(Failure::Mprotect as usize, &counts, [from, result]);
@@ -292,7 +293,7 @@ extern "C" fn _start() -> ! {
                 // SAFETY: the access is meant to fault and kill this child; if it does not,
                 // the child exits and its parent reports it.
                 unsafe {
-                    if mapped {
+                    if readable {
                         ptr.write_volatile(op);
                     } else {
                         ptr.read_volatile();

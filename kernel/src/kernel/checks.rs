@@ -547,7 +547,7 @@ fn frame_bytes(pa: usize) -> &'static [u8] {
 }
 
 /// The stress program ([`stress`]): thousands of random `mmap`/`munmap`/`mprotect` calls
-/// checked against the program's own model of its pages, with children sent to touch the pages
+/// checked against the program's own model of its pages (which predicts Linux's answers), with children sent to touch the pages
 /// that must fault; every process gone and every frame back after.
 fn user_stress(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
     let run = user::run(Program::Stress, ram_end);
@@ -567,7 +567,7 @@ fn user_stress(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
             && after == before,
         "user stress",
         format_args!(
-            "{calls} calls over {} pages ({} mmap, {} munmap, {} mprotect), {} pages verified against the model, {} children (each checking its fork's copy of every mapped page first) sent to touch a page that must fault and {} seen killed by SIGSEGV at that address through wait4; ended with {}{}; {} processes left, {after} frames in use ({before} before)",
+            "{calls} calls over {} pages ({} mmap, {} munmap, {} mprotect; PROT_NONE, read-only or read-write), each answer as the model predicted Linux's (top-down placement, mprotect's ENOMEM at a hole with only the run before it changed), {} pages verified against the model, {} children (each checking its fork's copy of every readable page first) sent to touch a page that must fault and {} seen killed by SIGSEGV at that address through wait4; ended with {}{}; {} processes left, {after} frames in use ({before} before)",
             stress::WINDOW,
             counts.mmaps,
             counts.munmaps,
