@@ -17,8 +17,9 @@ use range_action_map::linux::{
     map, Backing, Errno, LinuxLayout, LinuxMm, LinuxSegment, StackRlimit, VmFlags, VmaAdapter,
     VmaAttrs,
 };
-use range_action_map::memory_set::PAGE_SIZE;
-use range_action_map::memory_set::{Access, Lazy, MemoryAttr, MemoryResult, PageTable, Shared};
+use range_action_map::memory_set::{
+    Access, Lazy, MemoryAttr, MemoryResult, PageTable, Shared, PAGE_SIZE,
+};
 
 use super::boot::PHYS_OFFSET;
 use super::exec::{self, Program};
@@ -84,7 +85,7 @@ impl Mm {
     /// map: a file mapping is `EBADF`): the personality places it, and the new area goes into
     /// the active set, [`Shared`] for `MAP_SHARED`, else [`Lazy`], after whatever a
     /// `MAP_FIXED` mapping replaced is unmapped. `prot` and `flags` beyond 32 bits are
-    /// `EINVAL`.
+    /// `EINVAL`. A `MAP_GROWSDOWN` VMA's area does not grow: only the stack's does.
     pub fn mmap(
         &mut self,
         addr: usize,

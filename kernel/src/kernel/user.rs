@@ -1,4 +1,4 @@
-//! U-mode processes: small programs (in assembly, and the stress program in Rust, each an ELF
+//! U-mode processes: small programs (in assembly, and two in Rust, each an ELF
 //! file embedded in the image and mapped from it by [`exec`]), each
 //! process in an address space of its own made with the crate, whose system calls (Linux's
 //! RISC-V numbers: `write`, `exit`, `brk`, `mmap`, `munmap`, `mprotect`, `clone` as `fork`,
@@ -18,11 +18,10 @@
 //! `a2`.
 
 use core::arch::global_asm;
+use core::ops::Range;
 
 use alloc::vec;
 use alloc::vec::Vec;
-
-use core::ops::Range;
 
 use range_action_map::linux::{Errno, StackRlimit};
 use range_action_map::memory_set::{Access, Lazy, MemoryAttr, PageTable, PAGE_SIZE};
