@@ -12,9 +12,11 @@
 //!    the first page dies of SIGSEGV there) and the page after it was not (its write goes
 //!    through and reads back);
 //! 6. `mprotect` from the hole: `ENOMEM`, and the page after it is still writable;
-//! 7. a page made `PROT_NONE`: a child's read dies of SIGSEGV there; made readable and
+//! 7. `wait4` for a child that exited, with `wstatus` pointing into the read-only page:
+//!    `EFAULT`, and the child is reaped all the same (a second `wait4`: `ECHILD`);
+//! 8. a page made `PROT_NONE`: a child's read dies of SIGSEGV there; made readable and
 //!    writable again, it holds the word written before;
-//! 8. `brk`: `brk(0)` answers the break; grown by 2 pages, the heap's second page holds what is
+//! 9. `brk`: `brk(0)` answers the break; grown by 2 pages, the heap's second page holds what is
 //!    written there; shrunk back, the heap's first page is free again (`MAP_FIXED_NOREPLACE`
 //!    maps it).
 
@@ -24,7 +26,7 @@
 use core::arch::asm;
 
 use sys::{
-    mmap, syscall, wait_child, BRK, CLONE, EXIT, MAP_PRIVATE_ANON, MPROTECT, MUNMAP, PAGE, PROT_NONE,
+    mmap, syscall, wait_child, BRK, CLONE, EXIT, WAIT4, MAP_PRIVATE_ANON, MPROTECT, MUNMAP, PAGE, PROT_NONE,
     PROT_READ, PROT_WRITE,
 };
 
@@ -40,6 +42,8 @@ const fn err(errno: usize) -> usize {
 const ENOMEM: usize = err(12);
 const EEXIST: usize = err(17);
 const EINVAL: usize = err(22);
+const ECHILD: usize = err(10);
+const EFAULT: usize = err(14);
 
 /// `exit(code)`, with `report` in `a1` to `a3`.
 fn exit(code: usize, report: [usize; 3]) -> ! {
@@ -114,19 +118,26 @@ extern "C" fn _start() -> ! {
     write(after, 0xaf7);
     check(read(after) == 0xaf7, 6);
 
+    let child = syscall(CLONE, [17, 0, 0, 0]);
+    if child == 0 {
+        exit(0, [0; 3]);
+    }
+    check(syscall(WAIT4, [usize::MAX, a, 0, 0]) == EFAULT, 7);
+    check(syscall(WAIT4, [usize::MAX, 0, 0, 0]) == ECHILD, 7);
+
     let none = mmap(0, PAGE, rw, MAP_PRIVATE_ANON);
     write(none, 0x7e57);
-    check(syscall(MPROTECT, [none, PAGE, PROT_NONE, 0]) == 0, 7);
-    check(faults(none, false), 7);
-    check(syscall(MPROTECT, [none, PAGE, rw, 0]) == 0, 7);
-    check(read(none) == 0x7e57, 7);
+    check(syscall(MPROTECT, [none, PAGE, PROT_NONE, 0]) == 0, 8);
+    check(faults(none, false), 8);
+    check(syscall(MPROTECT, [none, PAGE, rw, 0]) == 0, 8);
+    check(read(none) == 0x7e57, 8);
 
     let heap = syscall(BRK, [0; 4]);
-    check(syscall(BRK, [heap + 2 * PAGE, 0, 0, 0]) == heap + 2 * PAGE, 8);
+    check(syscall(BRK, [heap + 2 * PAGE, 0, 0, 0]) == heap + 2 * PAGE, 9);
     write(heap + PAGE, 0x4ea9);
-    check(read(heap + PAGE) == 0x4ea9, 8);
-    check(syscall(BRK, [heap, 0, 0, 0]) == heap, 8);
+    check(read(heap + PAGE) == 0x4ea9, 9);
+    check(syscall(BRK, [heap, 0, 0, 0]) == heap, 9);
     let fixed = MAP_PRIVATE_ANON | MAP_FIXED_NOREPLACE;
-    check(mmap(heap, PAGE, rw, fixed) == heap, 8);
+    check(mmap(heap, PAGE, rw, fixed) == heap, 9);
     exit(0, [a, b, none]);
 }
