@@ -97,7 +97,7 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     pub fn unmap(&mut self, start: usize, end: usize) -> MapResult<Coverage> {
         self.window.check(start, end)?;
         let mut cursor = split_for_unmap(&mut self.tree, &mut self.args, start, end)?;
-        Ok(unmap_split(&mut cursor, &mut self.args, start, end))
+        Ok(unmap_split(&mut cursor, &mut self.args, start, end, false))
     }
 
     /// Applies `flags` to `[start, end)`: segments that straddle a bound
@@ -234,8 +234,16 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         // Pinned before the first callback, so that no callback can link
         // the node elsewhere; dropped if a callback below panics.
         let node = cursor.pin(f()).map_err(forget_linked)?;
-        unmap_split(&mut cursor, args, start, end);
-        Ok(insert_and_merge(cursor, node, start, end, args).segment())
+        unmap_split(&mut cursor, args, start, end, true);
+        let node = if cursor.get().is_some_and(|n| n.start() < end) {
+            // The new node takes the place of the last segment inside: no
+            // erase and no insert, so no rebalance.
+            cursor.replace_with(node, start, end, args, SegmentOf::<A>::remove);
+            merge_around(cursor, args)
+        } else {
+            insert_and_merge(cursor, node, start, end, args)
+        };
+        Ok(node.segment())
     }
 
     /// Maps `node` at `[start, end)` only if no segment overlaps it
@@ -305,13 +313,17 @@ fn split_for_unmap<'t, A: RangeAdapter>(
 
 /// Phase 2 of an unmap, from the cursor at the first segment that ends
 /// above `start`: no segment crosses both bounds any more, so each one that
-/// overlaps the range is shrunk from one side or removed whole. Leaves the
-/// cursor at the segment that now follows the range (or the ghost).
+/// overlaps the range is shrunk from one side or removed whole. With
+/// `keep_last`, the last one inside, when no segment after it overlaps the
+/// range, is counted but left linked, with the cursor at it, for the caller
+/// to replace in place. Otherwise leaves the cursor at the segment that now
+/// follows the range (or the ghost).
 fn unmap_split<A: RangeAdapter>(
     cursor: &mut CursorMut<'_, A>,
     args: &mut ArgsOf<A>,
     start: usize,
     end: usize,
+    keep_last: bool,
 ) -> Coverage {
     let mut coverage = Coverage {
         range_len: end - start,
@@ -333,8 +345,10 @@ fn unmap_split<A: RangeAdapter>(
             node.segment().shrink(s, start, args);
             cursor.resize(s, start);
             cursor.move_next();
+        } else if keep_last && cursor.peek_next().is_none_or(|n| n.start() >= end) {
+            break;
         } else {
-            cursor.remove_with(args, |segment, args| segment.remove(args));
+            cursor.remove_with(args, SegmentOf::<A>::remove);
         }
     }
     coverage
@@ -356,6 +370,15 @@ pub(super) fn insert_and_merge<'t, A: RangeAdapter>(
         "inconsistent state: linking {start:#x}..{end:#x} over a mapped segment"
     );
     cursor.insert_before(node, start, end);
+    merge_around(cursor, args)
+}
+
+/// Merges the segment just linked at the cursor with its neighbours when
+/// they agree; returns the segment covering its start.
+fn merge_around<'t, A: RangeAdapter>(
+    mut cursor: CursorMut<'t, A>,
+    args: &mut ArgsOf<A>,
+) -> NodeRef<'t, A> {
     cursor.merge_prev(args);
     cursor.merge_next(args);
     match cursor.into_ref() {

@@ -11,8 +11,9 @@
 //!   read-only cursors;
 //! - [`CursorMut<'t, A>`]: the one mutable handle, a position (a node, or
 //!   the ghost past both ends) holding `&'t mut Tree`, with the operations
-//!   the map needs: resize, split, merge with the successor, take out, and
-//!   insert before the position.
+//!   the map needs: resize, split, merge with the successor, take out,
+//!   insert before the position, and put a new node in the place of the
+//!   one there.
 //!
 //! Nothing here knows what a segment means beyond the [`Segment`] methods
 //! that move ownership (`try_split` for a new node, `try_merge` to ask
@@ -606,6 +607,47 @@ impl<'t, A: RangeAdapter> CursorMut<'t, A> {
         unsafe { self.tree.raw.erase(link) };
         // SAFETY: the tree just unlinked `link`, one of its own.
         Some(unsafe { self.tree.detach_unlinked(link) })
+    }
+
+    /// Links the pinned node with range `[start, end)` in the place of the
+    /// node at the cursor ([`RawTree::replace`]), moves the cursor to it,
+    /// then calls `f` on the old segment, now out of the tree, and hands it
+    /// to [`Segment::release`]. The range must cover the old node's and no
+    /// other node. Should `f` or `release` panic, the new node is taken out
+    /// again and both are dropped: the tree is as if the old node had been
+    /// removed and the new one never linked.
+    pub(crate) fn replace_with(
+        &mut self,
+        node: Pinned<A>,
+        start: usize,
+        end: usize,
+        args: &mut ArgsOf<A>,
+        f: impl FnOnce(&SegmentOf<A>, &mut ArgsOf<A>),
+    ) {
+        let old = self.at().node.ptr();
+        let link = node.into_link();
+        // SAFETY: a pinned link is live, acquired and in no tree.
+        unsafe { Node::from_ptr(link) }.set_range(start, end);
+        // SAFETY: `old` is a node of the tree (type invariant); `link` is in
+        // no tree with its range set, and its owner passes to the tree.
+        unsafe { self.tree.raw.replace(old, link) };
+        // INVARIANT: just linked.
+        self.current = Some(link);
+        /// Takes the new node out again and drops it if a callback below
+        /// unwinds.
+        struct Unlink<'c, 't, A: RangeAdapter>(&'c mut CursorMut<'t, A>);
+        impl<A: RangeAdapter> Drop for Unlink<'_, '_, A> {
+            fn drop(&mut self) {
+                drop(self.0.take());
+            }
+        }
+
+        // SAFETY: the tree just unlinked `old`, one of its own.
+        let old = unsafe { self.tree.detach_unlinked(old) };
+        let unlink = Unlink(self);
+        f(old.segment(), args);
+        old.release(args);
+        core::mem::forget(unlink);
     }
 
     /// Pins `owned` for insertion ([`Tree::pin`]).
