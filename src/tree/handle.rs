@@ -11,9 +11,9 @@
 //!   read-only cursors;
 //! - [`CursorMut<'t, A>`]: the one mutable handle, a position (a node, or
 //!   the ghost past both ends) holding `&'t mut Tree`, with the operations
-//!   the map needs: resize, split, merge with the successor, take out,
-//!   insert before the position, and put a new node in the place of the
-//!   one there.
+//!   the map needs: resize, split, merge with the successor or absorb it
+//!   unasked, take out, insert before the position, and put a new node in
+//!   the place of the one there.
 //!
 //! Nothing here knows what a segment means beyond the [`Segment`] methods
 //! that move ownership (`try_split` for a new node, `try_merge` to ask
