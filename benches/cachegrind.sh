@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # Instructions, and simulated L1 and last-level data-cache misses, per
-# lookup: this crate (Box) against BTreeMap, counted by valgrind's
+# call: this crate (Box) against BTreeMap, counted by valgrind's
 # callgrind with its cache simulator. Unlike times they do not drift with
 # machine load, so they are what the lookup figures of REPORT.md rest on.
 #
 #   benches/cachegrind.sh [ITERS]        (default 20000)
 #   RAM_BENCH_MAX_N=100000 SHAPES="random" OPS="find_uniform" benches/cachegrind.sh
+#   OPS="unmap_remap mprotect_split_restore" benches/cachegrind.sh
 #
 # Each run builds one peer's map on one layout (not counted), makes ITERS
-# unmeasured lookups to bring the caches to their steady state, then ITERS
-# lookups inside `measured` in benches/report.rs; only those are counted
+# unmeasured calls to bring the caches to their steady state, then ITERS
+# calls inside `measured` in benches/report.rs; only those are counted
 # (--toggle-collect). The simulated caches are this machine's (AMD EPYC,
 # per core 32 KiB 8-way L1d; a 32 MiB 16-way L3 as the last level; the
 # simulator has no L2). find_chained costs the same instructions and misses
 # as find_uniform (only their overlap differs, which a simulator does not
-# see), so it is not counted here.
+# see), so it is not counted here. BTreeMap has no updates: "—" there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,8 +39,13 @@ BIN=$(cargo bench --bench report --no-run --message-format=json 2>/dev/null \
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
-# "Ir D1 LL" per lookup of peer $1, operation $2, shape $3, size $4.
+# "Ir D1 LL" per call of peer $1, operation $2, shape $3, size $4; "— — —"
+# if the peer lacks the operation (asked natively on a small map).
 count() {
+    if [ "$("$BIN" callgrind "$1" "$2" "$3" 100 0)" = "n/a" ]; then
+        echo "— — —"
+        return
+    fi
     # shellcheck disable=SC2086
     valgrind --tool=callgrind --cache-sim=yes $CACHES --collect-atstart=no \
         --toggle-collect='*measured*' --callgrind-out-file="$OUT/cg" \
@@ -53,7 +59,7 @@ count() {
         }' "$OUT/cg"
 }
 
-echo "Per lookup ($ITERS lookups after as many unmeasured; callgrind cache simulation):"
+echo "Per call ($ITERS calls after as many unmeasured; callgrind cache simulation):"
 echo
 echo "| pattern | shape | n | instructions ours / BTreeMap | L1d misses ours / BTreeMap | LL misses ours / BTreeMap |"
 echo "|---|---|--:|--:|--:|--:|"

@@ -97,7 +97,12 @@ impl<A: RangeAdapter> RangeActionMap<A> {
     pub fn unmap(&mut self, start: usize, end: usize) -> MapResult<Coverage> {
         self.window.check(start, end)?;
         let mut cursor = split_for_unmap(&mut self.tree, &mut self.args, start, end)?;
-        Ok(unmap_split(&mut cursor, &mut self.args, start, end))
+        Ok(unmap_split::<A, false>(
+            &mut cursor,
+            &mut self.args,
+            start,
+            end,
+        ))
     }
 
     /// Applies `flags` to `[start, end)`: segments that straddle a bound
@@ -234,8 +239,14 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         // Pinned before the first callback, so that no callback can link
         // the node elsewhere; dropped if a callback below panics.
         let node = cursor.pin(f()).map_err(forget_linked)?;
-        unmap_split(&mut cursor, args, start, end);
-        Ok(insert_and_merge(cursor, node, start, end, args).segment())
+        unmap_split::<A, true>(&mut cursor, args, start, end);
+        let node = if cursor.get().is_some_and(|n| n.start() < end) {
+            map_over(&mut cursor, node, start, end, args);
+            merge_around(cursor, args)
+        } else {
+            insert_and_merge(cursor, node, start, end, args)
+        };
+        Ok(node.segment())
     }
 
     /// Maps `node` at `[start, end)` only if no segment overlaps it
@@ -305,9 +316,12 @@ fn split_for_unmap<'t, A: RangeAdapter>(
 
 /// Phase 2 of an unmap, from the cursor at the first segment that ends
 /// above `start`: no segment crosses both bounds any more, so each one that
-/// overlaps the range is shrunk from one side or removed whole. Leaves the
-/// cursor at the segment that now follows the range (or the ghost).
-fn unmap_split<A: RangeAdapter>(
+/// overlaps the range is shrunk from one side or removed whole. With
+/// `KEEP_INSIDE`, stops at the first segment inside the range, with the
+/// cursor at it, for [`map_over`]. Otherwise leaves the cursor at the
+/// segment that now follows the range (or the ghost). `KEEP_INSIDE` is a
+/// const parameter so that `unmap`'s copy has no test for it.
+fn unmap_split<A: RangeAdapter, const KEEP_INSIDE: bool>(
     cursor: &mut CursorMut<'_, A>,
     args: &mut ArgsOf<A>,
     start: usize,
@@ -321,6 +335,9 @@ fn unmap_split<A: RangeAdapter>(
     // unmapped, and the cursor is at the first segment that ends above it.
     while let Some(node) = cursor.get().filter(|n| n.start() < end) {
         let (s, e) = (node.start(), node.end());
+        if KEEP_INSIDE && s >= start && e <= end {
+            break;
+        }
         coverage.segments += 1;
         coverage.mapped_len += e.min(end) - s.max(start);
         if e > end {
@@ -334,7 +351,7 @@ fn unmap_split<A: RangeAdapter>(
             cursor.resize(s, start);
             cursor.move_next();
         } else {
-            cursor.remove_with(args, |segment, args| segment.remove(args));
+            cursor.remove_with(args, SegmentOf::<A>::remove);
         }
     }
     coverage
@@ -356,10 +373,72 @@ pub(super) fn insert_and_merge<'t, A: RangeAdapter>(
         "inconsistent state: linking {start:#x}..{end:#x} over a mapped segment"
     );
     cursor.insert_before(node, start, end);
+    merge_around(cursor, args)
+}
+
+/// Merges the segment just linked at the cursor with its neighbours when
+/// they agree; returns the segment covering its start.
+fn merge_around<'t, A: RangeAdapter>(
+    mut cursor: CursorMut<'t, A>,
+    args: &mut ArgsOf<A>,
+) -> NodeRef<'t, A> {
     cursor.merge_prev(args);
     cursor.merge_next(args);
     match cursor.into_ref() {
         Some(node) => node,
         None => unreachable!("inconsistent state: the cursor left the node it linked"),
     }
+}
+
+/// Phase 2 of `mmap_fixed` from the first segment inside `[start, end)`
+/// (the cursor's; any segment straddling `start` already shrunk): the
+/// pinned node takes that segment's place, then grows over the holes and
+/// the segments after it up to `end`, shrinking one that straddles `end`.
+/// The callbacks run in the order of [`unmap_split`]'s, and no gap opens
+/// in the tree, so the refresh of the augmentation stops early, and
+/// nothing is erased, inserted or rebalanced but the segments inside.
+/// Should a callback panic, the new node is taken out again and dropped,
+/// as if it had never been linked. Leaves the cursor at the new node.
+fn map_over<A: RangeAdapter>(
+    cursor: &mut CursorMut<'_, A>,
+    node: Pinned<A>,
+    start: usize,
+    end: usize,
+    args: &mut ArgsOf<A>,
+) {
+    /// Takes the new node (at the cursor) out again if a callback unwinds.
+    struct Unlink<'c, 't, A: RangeAdapter>(&'c mut CursorMut<'t, A>);
+    impl<A: RangeAdapter> Drop for Unlink<'_, '_, A> {
+        fn drop(&mut self) {
+            drop(self.0.take());
+        }
+    }
+
+    let Some(first_end) = cursor.get().map(|n| n.end()) else {
+        unreachable!("inconsistent state: mapping over a range with no segment inside")
+    };
+    let guard = Unlink(cursor);
+    guard
+        .0
+        .replace_with(node, start, first_end, args, SegmentOf::<A>::remove);
+    // Loop invariant: the new node covers `[start, its end)`, everything
+    // mapped there before is unmapped, and the cursor is at the new node.
+    while let Some(next) = guard.0.peek_next().filter(|n| n.start() < end) {
+        let (s, e) = (next.start(), next.end());
+        if e > end {
+            // It stays: it follows the range.
+            next.segment().shrink(end, e, args);
+            guard.0.move_next();
+            guard.0.resize(end, e);
+            guard.0.move_prev();
+            break;
+        }
+        debug_assert!(s >= start, "inconsistent state: {s:#x} below {start:#x}");
+        guard.0.absorb_next_with(args, SegmentOf::<A>::remove);
+    }
+    if guard.0.get().is_some_and(|n| n.end() < end) {
+        // The range ends in a hole.
+        guard.0.resize(start, end);
+    }
+    core::mem::forget(guard);
 }

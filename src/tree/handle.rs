@@ -11,8 +11,9 @@
 //!   read-only cursors;
 //! - [`CursorMut<'t, A>`]: the one mutable handle, a position (a node, or
 //!   the ghost past both ends) holding `&'t mut Tree`, with the operations
-//!   the map needs: resize, split, merge with the successor, take out, and
-//!   insert before the position.
+//!   the map needs: resize, split, merge with the successor or absorb it
+//!   unasked, take out, insert before the position, and put a new node in
+//!   the place of the one there.
 //!
 //! Nothing here knows what a segment means beyond the [`Segment`] methods
 //! that move ownership (`try_split` for a new node, `try_merge` to ask
@@ -571,9 +572,7 @@ impl<'t, A: RangeAdapter> CursorMut<'t, A> {
         }
         // SAFETY: both are nodes of the tree, `next` the successor of
         // `prev`, starting where it ends.
-        unsafe { self.tree.raw.merge(prev, next) };
-        // SAFETY: the tree just unlinked `next`, one of its own.
-        unsafe { self.tree.detach_unlinked(next) }.release(args);
+        unsafe { self.swallow(prev, next, args, |_, _| {}) };
         true
     }
 
@@ -606,6 +605,89 @@ impl<'t, A: RangeAdapter> CursorMut<'t, A> {
         unsafe { self.tree.raw.erase(link) };
         // SAFETY: the tree just unlinked `link`, one of its own.
         Some(unsafe { self.tree.detach_unlinked(link) })
+    }
+
+    /// Links the pinned node with range `[start, end)` in the place of the
+    /// node at the cursor ([`RawTree::replace`]), moves the cursor to it,
+    /// then calls `f` on the old segment, now out of the tree, and hands it
+    /// to [`Segment::release`]. The range must cover the old node's and no
+    /// other node. Should `f` or `release` panic, the old segment is
+    /// dropped and the new one stays linked, with the cursor at it (the
+    /// caller [`take`](Self::take)s it out if it must not stay).
+    pub(crate) fn replace_with(
+        &mut self,
+        node: Pinned<A>,
+        start: usize,
+        end: usize,
+        args: &mut ArgsOf<A>,
+        f: impl FnOnce(&SegmentOf<A>, &mut ArgsOf<A>),
+    ) {
+        let old = self.at().node.ptr();
+        let link = node.into_link();
+        // SAFETY: a pinned link is live, acquired and in no tree.
+        unsafe { Node::from_ptr(link) }.set_range(start, end);
+        // SAFETY: `old` is a node of the tree (type invariant); `link` is in
+        // no tree with its range set, and its owner passes to the tree.
+        unsafe { self.tree.raw.replace(old, link) };
+        // INVARIANT: just linked.
+        self.current = Some(link);
+        // SAFETY: the tree just unlinked `old`, one of its own.
+        let old = unsafe { self.tree.detach_unlinked(old) };
+        f(old.segment(), args);
+        old.release(args);
+    }
+
+    /// Grows the node at the cursor over the hole after it, if any, and
+    /// over its successor, which leaves the tree: `f` runs on the
+    /// successor's segment, which then goes to [`Segment::release`]. Should
+    /// `f` panic, the successor is dropped, unlinked, and the node at the
+    /// cursor keeps its grown range. Cheaper than an erase and a resize
+    /// when there is no hole: no gap opens or closes.
+    pub(crate) fn absorb_next_with(
+        &mut self,
+        args: &mut ArgsOf<A>,
+        f: impl FnOnce(&SegmentOf<A>, &mut ArgsOf<A>),
+    ) {
+        let node = self.at();
+        let Some(next) = node.next() else {
+            node.node
+                .inconsistent("absorbing the successor of the last node", None)
+        };
+        let (link, next_start) = (node.node.ptr(), next.start());
+        let next = next.node.ptr();
+        if node.end() < next_start {
+            let start = node.start();
+            // SAFETY: `link` is a node of the tree (type invariant), and
+            // grows only into the hole before its successor.
+            unsafe { self.tree.raw.resize(link, start, next_start) };
+        }
+        // SAFETY: read from the tree just now: the node and its successor,
+        // which starts where the node now ends.
+        unsafe { self.swallow(link, next, args, f) };
+    }
+
+    /// `prev` grows over `next`, which leaves the tree: `f` runs on its
+    /// segment, which then goes to [`Segment::release`].
+    ///
+    /// # Safety
+    ///
+    /// `prev` and `next` are nodes of the tree, `next` the successor of
+    /// `prev`, starting where it ends, and the cursor is at one of them (at
+    /// `prev` once this returns: the caller moves it).
+    unsafe fn swallow(
+        &mut self,
+        prev: LinkPtr,
+        next: LinkPtr,
+        args: &mut ArgsOf<A>,
+        f: impl FnOnce(&SegmentOf<A>, &mut ArgsOf<A>),
+    ) {
+        // SAFETY: both are nodes of the tree, `next` the successor of
+        // `prev`, starting where it ends (caller).
+        unsafe { self.tree.raw.merge(prev, next) };
+        // SAFETY: the tree just unlinked `next`, one of its own.
+        let next = unsafe { self.tree.detach_unlinked(next) };
+        f(next.segment(), args);
+        next.release(args);
     }
 
     /// Pins `owned` for insertion ([`Tree::pin`]).

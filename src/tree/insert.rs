@@ -1,5 +1,6 @@
 //! Linking a node next to its in-order neighbour, splitting a node in
-//! place, and the insert rebalance.
+//! place, putting a fresh node in another's place, and the insert
+//! rebalance.
 
 use super::{augment, LinkPtr, Node, RawTree};
 
@@ -108,6 +109,57 @@ impl RawTree {
             None => self.attach(new, Some(node), false),
             Some(r) => self.attach(new, Some(r.leftmost()), true),
         }
+    }
+
+    /// Puts the fresh link `new` in the place of the node at `old`, which
+    /// leaves the tree (the caller owns it again). No descent and no
+    /// rebalance: `new` takes `old`'s parent, children and colour, so only
+    /// the augmentation above it is refreshed, *O*(log n) at worst. Cheaper
+    /// than an erase and an insert, each of which rebalances and refreshes
+    /// the path to the root.
+    ///
+    /// # Safety
+    ///
+    /// - `old` points to a link of this tree;
+    /// - `new` is as the node of [`insert_before`](Self::insert_before).
+    ///
+    /// `new`'s range must already be set, must cover `old`'s, and must not
+    /// overlap any other node (property 6; the map checks it).
+    pub(crate) unsafe fn replace(&mut self, old: LinkPtr, new: LinkPtr) {
+        // SAFETY: by the caller `old` is in this tree, live with its reach,
+        // and `new` is a live link that nothing reads as a tree link until
+        // it is linked below.
+        let (old_node, new_node) = unsafe { (Node::from_ptr(old), Node::from_ptr(new)) };
+        debug_assert!(
+            new_node.start() <= old_node.start()
+                && old_node.end() <= new_node.end()
+                && old_node.prev().is_none_or(|p| p.end() <= new_node.start())
+                && old_node.next().is_none_or(|n| new_node.end() <= n.start()),
+            "inconsistent state: replacing {:#x}..{:#x} by {:#x}..{:#x}",
+            old_node.start(),
+            old_node.end(),
+            new_node.start(),
+            new_node.end()
+        );
+        self.forget_last_hit(old);
+        if self.first == Some(old) {
+            self.first = Some(new);
+        }
+        if self.last == Some(old) {
+            self.last = Some(new);
+        }
+        let (left, right) = (old_node.left(), old_node.right());
+        new_node.set_parent_color_raw(old_node.parent_color_raw());
+        new_node.set_left(left);
+        new_node.set_right(right);
+        for child in [left, right].into_iter().flatten() {
+            child.set_parent(Some(new_node));
+        }
+        self.change_child(old_node, Some(new_node), old_node.parent());
+        augment::copy(old_node, new_node);
+        old_node.mark_unlinked();
+        // Only `new`'s own range differs from what its subtree cached.
+        augment::propagate(Some(new_node), None);
     }
 
     /// Hangs the leaf `node` as `parent`'s left or right child (or as the

@@ -217,14 +217,14 @@ fn resize_in_place_keeps_the_augmentation_exact() {
 /// into random holes, with the checker after every step: both skip the
 /// usual refresh of the augmentation and rely on what cannot change.
 #[test]
-fn split_and_merge_keep_every_invariant() {
+fn split_merge_and_replace_keep_every_invariant() {
     const SPACE: usize = 1024;
     for seed in 1..=if cfg!(miri) { 2 } else { 4 } {
         let mut rng = Rng(seed);
         let mut h = Harness::new(96);
         for _ in 0..STEPS {
             let free = h.links.iter().position(|l| !l.is_linked());
-            match (rng.below(4), free) {
+            match (rng.below(5), free) {
                 (0, Some(slot)) => {
                     let start = rng.below(SPACE);
                     let end = start + 1 + rng.below(64);
@@ -256,6 +256,22 @@ fn split_and_merge_keep_every_invariant() {
                         h.model[i] = (s, ne, prev);
                         h.model.remove(i + 1);
                     }
+                }
+                (3, Some(slot)) if !h.model.is_empty() => {
+                    // A node over the old one's range and some of the holes
+                    // on either side.
+                    let i = rng.below(h.model.len());
+                    let (s, e, old) = h.model[i];
+                    let low = i.checked_sub(1).map_or(0, |p| h.model[p].1);
+                    let high = h.model.get(i + 1).map_or(SPACE + 64, |n| n.0);
+                    let (start, end) = (s - rng.below(s - low + 1), e + rng.below(high - e + 1));
+                    h.check_find(s);
+                    h.links[slot].set_range(start, end);
+                    // SAFETY: `old` is in the tree, `slot` is free, and the
+                    // range covers only `old` and holes.
+                    unsafe { h.tree.replace(h.ptr(old), h.ptr(slot)) };
+                    assert!(!h.links[old].is_linked());
+                    h.model[i] = (start, end, slot);
                 }
                 _ if !h.model.is_empty() => {
                     let i = rng.below(h.model.len());
