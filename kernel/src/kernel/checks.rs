@@ -686,7 +686,7 @@ static SPANS: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
 fn smp_share(share: usize) {
     HARTS_ARRIVED.fetch_add(1, Ordering::SeqCst);
     let mut spins = 0u64;
-    while HARTS_ARRIVED.load(Ordering::SeqCst) < 2 && spins < 1 << 26 {
+    while HARTS_ARRIVED.load(Ordering::SeqCst) < 2 && spins < 1 << 30 {
         core::hint::spin_loop();
         spins += 1;
     }

@@ -11,7 +11,8 @@
 //! - `trap`: traps from S-mode, page faults through `MemorySet::handle_page_fault_shared` under a read lock;
 //! - `exec`: the user programs, embedded ELF files, and how a process's space maps them;
 //! - `stress`: what the kernel knows of the stress program, a user program in Rust;
-//! - `user`: U-mode processes (a small table: `fork`, `wait4`, `getpid`), their system calls and page faults;
+//! - `user`: U-mode processes (a small table both harts share: `fork`, `wait4`, `getpid`), their
+//!   system calls and page faults;
 //! - `finisher`: the test finisher, mapped through the crate as device memory;
 //! - `checks`: what each boot verifies.
 

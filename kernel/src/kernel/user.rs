@@ -5,10 +5,15 @@
 //! `wait4`, `getpid`) and page faults the kernel serves through `MemorySet`.
 //!
 //! The kernel enters a process with `enter_user`, which returns to it at the process's next
-//! trap (a system call or a fault) with the user's registers saved: the kernel handles traps
-//! from U-mode in a plain loop ([`run`]) over a small process table. A process runs until it
-//! forks (it goes on), waits for a child still running (the newest ready process runs), or
-//! ends (its parent, or the newest ready process, runs).
+//! trap (a system call or a fault) with the user's registers saved. The process table is one,
+//! under a spin lock, and each hart that takes part in a run ([`run`]: this hart alone;
+//! [`run_on_harts`]: both) runs the same loop over it: take the newest ready process, switch
+//! to its address space (`satp` and a whole-TLB flush: a process that ran on the other hart
+//! before finds no stale translation), and run it until it waits for a child still running or
+//! ends (a fork goes on, the child becomes ready for whichever hart takes it first). A process's
+//! page faults take the lock of its own space alone (its read side, as the kernel's faults
+//! do), so the two harts serve two processes' faults at once; its system calls hold the table's
+//! lock.
 //!
 //! `wait4(-1, ..)` answers, as well as the child's pid in `a0`, its Linux `wstatus` in `a1`
 //! (`code << 8`, or 11 for SIGSEGV) and, for SIGSEGV, the fault address (Linux's `si_addr`)
