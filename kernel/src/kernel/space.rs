@@ -11,11 +11,11 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use alloc::sync::Arc;
+
 use range_action_map::memory_set::{
     Access, Device, FaultError, KernelLayout, MemoryAttr, MemoryResult, MemorySet,
 };
-
-use alloc::sync::Arc;
 
 use super::boot::{image, PHYS_OFFSET};
 use super::finisher;
@@ -26,8 +26,8 @@ use super::tlb::{load_satp, HartTable};
 /// A kernel address space.
 pub type Space = MemorySet<HartTable, Frames>;
 
-/// The address space the CPU runs on (set by [`activate`]), in which page faults are
-/// resolved.
+/// The kernel's address space (set by [`activate`]): the checks run on it, and so does a hart
+/// that runs no process.
 pub static ACTIVE: spin::RwLock<Option<Space>> = spin::RwLock::new(None);
 
 /// Where the test finisher is mapped in every kernel address space: the page below the
@@ -78,7 +78,8 @@ pub unsafe fn activate(space: Space) -> Option<Space> {
 }
 
 /// An address space a hart may run on, behind the lock its page faults (the read side) and
-/// its system calls (the write side) take: a process's (`None` once it ended), or [`ACTIVE`].
+/// its changes (the write side) take: a process's, or [`ACTIVE`] (`None` before the first
+/// [`activate`]).
 pub type Slot = spin::RwLock<Option<Space>>;
 
 /// The process space each hart runs on (`None`: the hart runs on [`ACTIVE`]).

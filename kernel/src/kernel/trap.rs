@@ -1,5 +1,5 @@
-//! Traps: a page fault goes to the active address space ([`space::fault`]: the read side of
-//! its lock, [`MemorySet::handle_page_fault_shared`]); one it cannot resolve is a kernel bug,
+//! Traps: a page fault goes to the address space this hart runs on ([`space::fault`]: the
+//! read side of its lock, [`MemorySet::handle_page_fault_shared`]); one it cannot resolve is a kernel bug,
 //! unless the kernel is [probing](probe_write) an address on purpose.
 //!
 //! [`MemorySet::handle_page_fault_shared`]: range_action_map::memory_set::MemorySet::handle_page_fault_shared

@@ -246,7 +246,7 @@ struct Table {
 }
 
 impl Table {
-    /// The table, locked, as hart that runs `current` sees it.
+    /// The table, locked, as the hart that runs `current` sees it.
     fn lock(current: usize) -> Table {
         Table {
             shared: PROCESSES.lock(),
