@@ -7,7 +7,9 @@ use std::path::Path;
 use std::process::Command;
 
 /// The user programs, by file stem.
-const PROGRAMS: [&str; 6] = ["mmap", "mprotect", "fork", "shared", "stack", "stress"];
+const PROGRAMS: [&str; 7] = [
+    "mmap", "mprotect", "fork", "shared", "stack", "stress", "linux",
+];
 
 fn main() {
     println!("cargo:rerun-if-changed=linker.ld");

@@ -10,11 +10,13 @@ sys::asm_program!(
     "   ld      t1, 0(t0)",
     "   li      s1, 4",
     "   bnez    t1, 9f",
-    "   li      a7, 222", // mmap(NULL, 64 KiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    "   li      a7, 222", // mmap(NULL, 64 KiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
     "   li      a0, 0",
     "   li      a1, 0x10000",
     "   li      a2, 3",
     "   li      a3, 0x22",
+    "   li      a4, -1",
+    "   li      a5, 0",
     "   ecall",
     "   li      s1, 1",
     "   bltz    a0, 9f",

@@ -5,11 +5,13 @@
 #![no_main]
 
 sys::asm_program!(
-    "   li      a7, 222", // mmap(NULL, 4 KiB, PROT_READ | PROT_WRITE, ...)
+    "   li      a7, 222", // mmap(NULL, 4 KiB, PROT_READ | PROT_WRITE, ..., -1, 0)
     "   li      a0, 0",
     "   li      a1, 0x1000",
     "   li      a2, 3",
     "   li      a3, 0x22",
+    "   li      a4, -1",
+    "   li      a5, 0",
     "   ecall",
     "   mv      s0, a0",
     "   li      t0, 0x5a",

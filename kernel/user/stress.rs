@@ -3,21 +3,25 @@
 //!
 //! It makes [`OPS`] random `mmap`/`munmap`/`mprotect` calls (xorshift64, fixed seed) over a
 //! window of [`WINDOW`] pages and keeps a model of the window: for each page its state
-//! (unmapped, read-only, read-write) and the word it last wrote there. `mmap` must place
-//! first-fit, where the model says; after each call it checks every page of the call's range
-//! the model says is mapped (reads its word back; on a read-write page writes a new one and
-//! reads it back), every [`SWEEP`] calls every page of the window, and forks a child that
-//! checks that its copy holds every word the model says, then touches a page that must
-//! fault: it reads a page the model says is unmapped, or makes a
-//! mapped one (with up to 3 pages either side) writable, writes it, makes them read-only and
-//! writes it again (the child's own
-//! `mprotect`s: after a fork every private page is read-only for copy-on-write, so a write
-//! to a page only the parent made read-only would fault even if `mprotect` had left it
-//! writable). The parent expects `wait4` to report SIGSEGV at exactly that address.
+//! (unmapped, `PROT_NONE`, read-only, read-write) and the word it last wrote there. Every
+//! result must be Linux's, as the model predicts it: `mmap` places top-down (the highest free
+//! run below the model page, the first mapping, which the window lies right under), and
+//! `mprotect` changes the mapped run from the range's start up to the first hole, then fails
+//! with `ENOMEM` (nothing changed if the start is unmapped). After each call it checks every
+//! page of the call's range the model says is readable (reads its word back, which a
+//! `PROT_NONE` spell must not have lost; on a read-write page writes a new one and reads it
+//! back), every [`SWEEP`] calls every page of the window, and forks a child that checks that
+//! its copy holds every word the model says, then touches a page that must fault: it reads a
+//! page the model says is unmapped or `PROT_NONE`, or makes a readable one (with up to 3
+//! mapped pages below it and up to 3 pages, mapped or not, above) writable, writes it, makes
+//! them read-only and writes it again (the child's own `mprotect`s: after a fork every
+//! private page is read-only for copy-on-write, so a write to a page only the parent made
+//! read-only would fault even if `mprotect` had left it writable). The parent expects `wait4`
+//! to report SIGSEGV at exactly that address.
 //!
 //! It exits 0 with its counts in `a1` to `a6` (calls to `mmap`, `munmap`, `mprotect`; page
-//! checks; faults expected; faults seen), or with a [`Failure`] code and, in `t0`, the
-//! address (or value) it found wrong.
+//! checks; faults expected; faults seen), or with a [`Failure`] code and, in `t0` (and `t1`),
+//! what it found wrong.
 
 #![no_std]
 #![no_main]
@@ -27,21 +31,22 @@ mod stress_report;
 use core::arch::asm;
 
 use stress_report::{Counts, Failure, OPS, WINDOW};
-use sys::{syscall, wait_child, CLONE, EXIT, MMAP, MPROTECT, MUNMAP};
+use sys::{
+    mmap, syscall, wait_child, CLONE, EXIT, MAP_PRIVATE_ANON, MPROTECT, MUNMAP, PAGE, PROT_NONE,
+    PROT_READ, PROT_WRITE,
+};
 
 /// Every `SWEEP` calls, every page of the window is checked and a child checks a fault.
 const SWEEP: usize = 16;
 
-const PAGE: usize = 4096;
-const PROT_READ: usize = 1;
-const PROT_WRITE: usize = 2;
-/// `MAP_PRIVATE | MAP_ANONYMOUS`.
-const MAP_PRIVATE_ANON: usize = 0x22;
+/// `-ENOMEM`, as a system call answers it.
+const ENOMEM: usize = 12usize.wrapping_neg();
 
 /// A page's state in the model.
 const UNMAPPED: u8 = 0;
 const READ_ONLY: u8 = 1;
 const READ_WRITE: u8 = 2;
+const NO_ACCESS: u8 = 3;
 
 /// `exit(code)`, with the counts in `a1` to `a6` and `detail` in `t0` and `t1`.
 fn exit(code: usize, counts: &Counts, detail: [usize; 2]) -> ! {
@@ -98,6 +103,21 @@ impl Model {
                 .write_volatile(word);
         }
     }
+
+    /// Whether page `i` may be read: mapped, not `PROT_NONE`.
+    fn readable(&self, i: usize) -> bool {
+        matches!(self.state(i), READ_ONLY | READ_WRITE)
+    }
+
+    /// Linux's `mprotect` of the pages `[lo, hi)`: the end of the mapped run from `lo` (the
+    /// pages that change), and the result, `-ENOMEM` if a hole stops the run.
+    fn protect_run(&self, lo: usize, hi: usize) -> (usize, usize) {
+        let mut stop = lo;
+        while stop < hi && self.state(stop) != UNMAPPED {
+            stop += 1;
+        }
+        (stop, if stop < hi { ENOMEM } else { 0 })
+    }
 }
 
 /// xorshift64.
@@ -114,56 +134,52 @@ fn next(state: &mut usize) -> usize {
 #[unsafe(no_mangle)]
 extern "C" fn _start() -> ! {
     let mut counts = Counts::default();
-    let model = syscall(MMAP, [0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE_ANON]);
+    let model = mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE_ANON);
     if model as isize <= 0 {
         exit(Failure::Model as usize, &counts, [model, 0]);
     }
     let model = Model { page: model };
-    // `mmap` places first-fit from the model page up: the window follows it.
-    let base = model.page + PAGE;
-    let page_va = |i: usize| base + i * PAGE;
+    // `mmap` places top-down from the model page: the window lies right under it.
+    let base = model.page - WINDOW * PAGE;
+    let page_va = |i: usize| base.wrapping_add(i.wrapping_mul(PAGE));
     let mut rng = 0x5eed_1234usize;
     let mut op = 0;
     while op < OPS {
         op += 1;
         let r = next(&mut rng);
         let len = 1 + ((r >> 8) & 15);
-        let prot = if (r >> 24) & 1 == 0 {
-            PROT_READ
-        } else {
-            PROT_READ | PROT_WRITE
-        };
-        let state = if prot == PROT_READ {
-            READ_ONLY
-        } else {
-            READ_WRITE
+        let (prot, state) = match (r >> 24) & 3 {
+            0 => (PROT_NONE, NO_ACCESS),
+            1 => (PROT_READ, READ_ONLY),
+            _ => (PROT_READ | PROT_WRITE, READ_WRITE),
         };
         let kind = r & 3;
         let (lo, hi);
         if kind == 0 {
             counts.mmaps += 1;
-            // First fit in the model; pages past the window are free.
-            let mut fit = 0;
-            let mut i = 0;
-            while i < WINDOW && i < fit + len {
+            // The highest free run of `len` pages in the model, `[end - len, end)`; the pages
+            // below the window are free (its start may be "negative").
+            let (mut end, mut i) = (WINDOW, WINDOW);
+            while i > 0 && end - i < len {
+                i -= 1;
                 if model.state(i) != UNMAPPED {
-                    fit = i + 1;
+                    end = i;
                 }
-                i += 1;
             }
-            let addr = syscall(MMAP, [0, len * PAGE, prot, MAP_PRIVATE_ANON]);
+            let fit = end.wrapping_sub(len);
+            let addr = mmap(0, len * PAGE, prot, MAP_PRIVATE_ANON);
             if addr != page_va(fit) {
-                exit(Failure::Mmap as usize, &counts, [addr, 0]);
+                exit(Failure::Mmap as usize, &counts, [addr, page_va(fit)]);
             }
-            if fit + len > WINDOW {
-                // Out of the window: give it back.
+            if end < len {
+                // Out of the window, below it: give it back.
                 counts.munmaps += 1;
                 if syscall(MUNMAP, [addr, len * PAGE, 0, 0]) != 0 {
                     exit(Failure::Munmap as usize, &counts, [addr, 0]);
                 }
-                (lo, hi) = (fit.min(WINDOW), WINDOW);
+                (lo, hi) = (0, end);
             } else {
-                (lo, hi) = (fit, fit + len);
+                (lo, hi) = (fit, end);
                 let mut i = lo;
                 while i < hi {
                     model.set_state(i, state);
@@ -175,24 +191,25 @@ extern "C" fn _start() -> ! {
             lo = (r >> 16) & (WINDOW - 1);
             hi = (lo + len).min(WINDOW);
             let (va, bytes) = (page_va(lo), (hi - lo) * PAGE);
-            if kind == 1 {
+            // The pages that change: all of the range, or the run before its first hole.
+            let changed = if kind == 1 {
                 counts.munmaps += 1;
                 if syscall(MUNMAP, [va, bytes, 0, 0]) != 0 {
                     exit(Failure::Munmap as usize, &counts, [va, 0]);
                 }
+                hi
             } else {
                 counts.mprotects += 1;
-                if syscall(MPROTECT, [va, bytes, prot, 0]) != 0 {
-                    exit(Failure::Mprotect as usize, &counts, [va, 0]);
+                let (stop, expected) = model.protect_run(lo, hi);
+                let result = syscall(MPROTECT, [va, bytes, prot, 0]);
+                if result != expected {
+                    exit(Failure::Mprotect as usize, &counts, [va, result]);
                 }
-            }
+                stop
+            };
             let mut i = lo;
-            while i < hi {
-                if kind == 1 {
-                    model.set_state(i, UNMAPPED);
-                } else if model.state(i) != UNMAPPED {
-                    model.set_state(i, state);
-                }
+            while i < changed {
+                model.set_state(i, if kind == 1 { UNMAPPED } else { state });
                 i += 1;
             }
         }
@@ -204,8 +221,7 @@ extern "C" fn _start() -> ! {
         };
         let mut i = from;
         while i < to {
-            let page = model.state(i);
-            if page != UNMAPPED {
+            if model.readable(i) {
                 let ptr = core::ptr::with_exposed_provenance_mut::<usize>(page_va(i));
                 // SAFETY: the model says the page is mapped readable (the kernel serves the
                 // fault of a lazy page); if it is wrong, the kernel kills the process.
@@ -213,7 +229,7 @@ extern "C" fn _start() -> ! {
                 if word != model.word(i) {
                     exit(Failure::Pattern as usize, &counts, [page_va(i), 0]);
                 }
-                if page == READ_WRITE {
+                if model.state(i) == READ_WRITE {
                     let word = (op << 16) ^ (i << 8) ^ (r & 0xff);
                     // SAFETY: the model says the page is mapped writable.
                     let back = unsafe {
@@ -230,19 +246,20 @@ extern "C" fn _start() -> ! {
             i += 1;
         }
         if op % SWEEP == 0 {
-            // A page that must fault in a child: an unmapped one, read; or a mapped one that
+            // A page that must fault in a child: an unmapped or `PROT_NONE` one, read; or a
+            // readable one that
             // the child makes writable, writes, makes read-only (its own `mprotect`s, which a
             // fork's copy-on-write pages cannot hide) and writes again.
             let i = (r >> 40) % WINDOW;
             let target = page_va(i) + ((r >> 32) & 0xff8);
-            let mapped = model.state(i) != UNMAPPED;
+            let readable = model.readable(i);
             counts.expected += 1;
             let child = syscall(CLONE, [17, 0, 0, 0]);
             if child == 0 {
                 // The fork's copy holds what the parent's pages held.
                 let mut k = 0;
                 while k < WINDOW {
-                    if model.state(k) != UNMAPPED {
+                    if model.readable(k) {
                         let ptr = core::ptr::with_exposed_provenance::<usize>(page_va(k));
                         // SAFETY: the model says the page is mapped readable.
                         if unsafe { ptr.read_volatile() } != model.word(k) {
@@ -252,23 +269,31 @@ extern "C" fn _start() -> ! {
                     k += 1;
                 }
                 let ptr = core::ptr::with_exposed_provenance_mut::<usize>(target);
-                // The child's `mprotect`s cover up to 3 pages either side of the target's.
-                let from = page_va(i.saturating_sub((r >> 48) & 3));
-                let to = page_va((i + 1 + ((r >> 52) & 3)).min(WINDOW));
-                if mapped {
-                    if syscall(MPROTECT, [from, to - from, PROT_READ | PROT_WRITE, 0]) != 0 {
-                        exit(Failure::Mprotect as usize, &counts, [from, 0]);
+                // The child's `mprotect`s cover up to 3 mapped pages below the target's (the
+                // run from the start reaches it) and up to 3 pages above, holes or not.
+                let mut low = i;
+                while low > i.saturating_sub((r >> 48) & 3) && model.state(low - 1) != UNMAPPED {
+                    low -= 1;
+                }
+                let high = (i + 1 + ((r >> 52) & 3)).min(WINDOW);
+                let (from, to) = (page_va(low), page_va(high));
+                let (_, expected) = model.protect_run(low, high);
+                if readable {
+                    let result = syscall(MPROTECT, [from, to - from, PROT_READ | PROT_WRITE, 0]);
+                    if result != expected {
+                        exit(Failure::Mprotect as usize, &counts, [from, result]);
                     }
                     // SAFETY: the child just made the page writable.
                     unsafe { ptr.write_volatile(op) };
-                    if syscall(MPROTECT, [from, to - from, PROT_READ, 0]) != 0 {
-                        exit(Failure::Mprotect as usize, &counts, [from, 0]);
+                    let result = syscall(MPROTECT, [from, to - from, PROT_READ, 0]);
+                    if result != expected {
+                        exit(Failure::Mprotect as usize, &counts, [from, result]);
                     }
                 }
                 // SAFETY: the access is meant to fault and kill this child; if it does not,
                 // the child exits and its parent reports it.
                 unsafe {
-                    if mapped {
+                    if readable {
                         ptr.write_volatile(op);
                     } else {
                         ptr.read_volatile();

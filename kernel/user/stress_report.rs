@@ -13,11 +13,12 @@ pub const OPS: usize = 3000;
 pub enum Failure {
     /// `mmap` of the model page failed.
     Model = 1,
-    /// `mmap` failed, or placed elsewhere than first-fit in the model (`t0`: where).
+    /// `mmap` failed, or placed elsewhere than Linux's top-down rule in the model (`t0`:
+    /// where, `t1`: where the model expected).
     Mmap = 2,
     /// `munmap` failed.
     Munmap = 3,
-    /// `mprotect` failed.
+    /// `mprotect` answered otherwise than Linux's rule in the model (`t1`: its answer).
     Mprotect = 4,
     /// A page read back another word than the model's (`t0`: its address).
     Pattern = 5,

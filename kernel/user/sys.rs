@@ -13,6 +13,8 @@ pub const WRITE: usize = 64;
 pub const EXIT: usize = 93;
 /// `getpid`.
 pub const GETPID: usize = 172;
+/// `brk`.
+pub const BRK: usize = 214;
 /// `munmap`.
 pub const MUNMAP: usize = 215;
 /// `clone`, which this kernel serves as `fork`.
@@ -23,6 +25,17 @@ pub const MMAP: usize = 222;
 pub const MPROTECT: usize = 226;
 /// `wait4`.
 pub const WAIT4: usize = 260;
+
+/// The page size.
+pub const PAGE: usize = 4096;
+/// `PROT_NONE`.
+pub const PROT_NONE: usize = 0;
+/// `PROT_READ`.
+pub const PROT_READ: usize = 1;
+/// `PROT_WRITE`.
+pub const PROT_WRITE: usize = 2;
+/// `MAP_PRIVATE | MAP_ANONYMOUS`.
+pub const MAP_PRIVATE_ANON: usize = 0x22;
 
 /// A system call with up to four arguments.
 #[inline(always)]
@@ -44,23 +57,47 @@ pub fn syscall(number: usize, args: [usize; 4]) -> usize {
     ret
 }
 
-/// `wait4(-1, NULL, 0, NULL)`: this kernel's answer, `(pid, wstatus, fault address)`.
+/// `mmap(addr, len, prot, flags, -1, 0)`: anonymous memory (no file, offset 0).
+#[inline(always)]
+pub fn mmap(addr: usize, len: usize, prot: usize, flags: usize) -> usize {
+    let ret;
+    // SAFETY: as in `syscall`, with the file descriptor and offset in `a4` and `a5`.
+    unsafe {
+        asm!(
+            "ecall",
+            inlateout("a0") addr => ret,
+            in("a1") len,
+            in("a2") prot,
+            in("a3") flags,
+            in("a4") usize::MAX,
+            in("a5") 0usize,
+            in("a7") MMAP,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// `wait4(-1, &wstatus, 0, NULL)`: the child's pid, the `wstatus` the kernel stored, and the
+/// fault address of a child killed by SIGSEGV (this kernel's extension, in `a2`).
 #[inline(always)]
 pub fn wait_child() -> (usize, usize, usize) {
-    let (pid, status, addr);
-    // SAFETY: as in `syscall`; the kernel answers in `a0` to `a2`.
+    let mut status = 0u32;
+    let (pid, addr);
+    // SAFETY: as in `syscall`; the kernel stores the `u32` through `a1`, which points to
+    // `status`, and answers in `a0` and `a2`.
     unsafe {
         asm!(
             "ecall",
             inlateout("a0") usize::MAX => pid,
-            inlateout("a1") 0usize => status,
+            in("a1") &raw mut status,
             inlateout("a2") 0usize => addr,
             in("a3") 0usize,
             in("a7") WAIT4,
             options(nostack),
         );
     }
-    (pid, status, addr)
+    (pid, status as usize, addr)
 }
 
 /// A program in assembly: `_start`, then the lines given, after the same system calls as
@@ -70,12 +107,14 @@ macro_rules! asm_program {
     ($($line:literal),* $(,)?) => {
         core::arch::global_asm!(
             r"
-            .macro  mmap_rw len, flags  # s0 = mmap(NULL, len, PROT_READ | PROT_WRITE, flags)
+            .macro  mmap_rw len, flags  # s0 = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0)
             li      a7, 222
             li      a0, 0
             li      a1, \len
             li      a2, 3
             li      a3, \flags
+            li      a4, -1
+            li      a5, 0
             ecall
             li      s1, 1
             bltz    a0, 9f
@@ -91,13 +130,16 @@ macro_rules! asm_program {
             beqz    a0, 5f
             mv      s2, a0
             .endm
-            .macro  wait_child  # wait4(-1, NULL, 0, NULL), for the child s2; s1 = 4 after
+            .macro  wait_child  # wait4(-1, &wstatus, 0, NULL) for the child s2, wstatus on the
+            addi    sp, sp, -16     # stack then in a1 (a2: the fault address); s1 = 4 after
             li      a7, 260
             li      a0, -1
-            li      a1, 0
+            mv      a1, sp
             li      a2, 0
             li      a3, 0
             ecall
+            lw      a1, 0(sp)
+            addi    sp, sp, 16
             li      s1, 3
             bne     a0, s2, 9f
             li      s1, 4

@@ -14,7 +14,7 @@ use super::frames::{self, Frames};
 use super::space::{self, with_active as active, FINISHER_VA};
 use super::tlb::HartTable;
 use super::user::{self, Exit};
-use super::{finisher, hart, stress, tlb, trap};
+use super::{finisher, hart, linux, stress, tlb, trap};
 
 /// A word of `.data`, written before the switch to the kernel's own space and read after it.
 static DATA_WORD: AtomicU64 = AtomicU64::new(1);
@@ -372,7 +372,35 @@ fn processes(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
     user_shared(verdicts, ram_end, before);
     user_stack(verdicts, ram_end, before);
     user_stress(verdicts, ram_end, before);
+    user_linux(verdicts, ram_end, before);
     user_elf(verdicts, ram_end, before);
+}
+
+/// Linux's answers from U-mode: a process (`user/linux.rs`) makes memory calls (`mmap`,
+/// `munmap`, `mprotect`, `brk`) whose results Linux fixes and checks each (it exits 0 if all held, else the number of the step that did
+/// not); the kernel checks that its first mapping went where Linux's top-down layout puts it,
+/// and that its last child died of SIGSEGV at the `PROT_NONE` page.
+fn user_linux(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
+    let run = user::run(Program::Linux, ram_end);
+    let after = frames::live();
+    let [first, second, none] = [run.registers[11], run.registers[12], run.registers[13]];
+    let top = linux::LAYOUT.mmap_base() - 3 * PAGE_SIZE;
+    let child = run.reaped.map(|(_, exit)| exit);
+    verdicts.check(
+        run.exit == Exit::Code(0)
+            && first == top
+            && child == Some(Exit::Segv { addr: none })
+            && run.left == 0
+            && after == before,
+        "user linux",
+        format_args!(
+            "a process checked Linux's answers and ended with {} (0 if all held): mmap(NULL, 12 KiB) at {first:#x} (mmap_base {:#x} less 12 KiB: {top:#x}), mmap(NULL, 4 KiB) right below at {second:#x}, a free hint taken as is, MAP_FIXED_NOREPLACE over a mapping EEXIST, munmap of a misaligned address EINVAL, mprotect(PROT_READ) across a hole ENOMEM with the run before the hole read-only (a child's write there killed by SIGSEGV) and the page after it still writable, mprotect from the hole ENOMEM changing nothing; wait4 with wstatus pointing into that read-only run EFAULT, the child reaped all the same (ECHILD next); a page made PROT_NONE at {none:#x}, where its last child's read ended with {}, kept its word when made writable again; brk grew the heap by 2 pages (one written and read back) and shrank it back, its first page free for MAP_FIXED_NOREPLACE again; {} processes left, {after} frames in use ({before} before)",
+            run.exit,
+            linux::LAYOUT.mmap_base(),
+            Reaped(run.reaped),
+            run.left,
+        ),
+    );
 }
 
 /// The programs are mapped from their ELF files in the image ([`exec`]): in two processes of
@@ -397,7 +425,7 @@ fn user_elf(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
     };
     let ((mut a, segments), (mut b, _)) = (load(), load());
     let (mut text_pages, mut shared) = (0, 0);
-    for segment in segments.iter().filter(|segment| !segment.writable) {
+    for segment in segments.iter().filter(|segment| segment.attr.is_readonly()) {
         for (i, va) in segment.pages.clone().step_by(PAGE_SIZE).enumerate() {
             let image = elf.frame(segment.pgoff + i);
             let faulted =
@@ -410,7 +438,7 @@ fn user_elf(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
             );
         }
     }
-    let text = segments.iter().find(|segment| !segment.writable);
+    let text = segments.iter().find(|segment| segment.attr.is_readonly());
     let text = text.expect("a text segment");
     let (text_copy, text_unseen) = write_text(&mut a, &b, text.pages.start, elf.frame(text.pgoff));
 
@@ -522,7 +550,7 @@ fn frame_bytes(pa: usize) -> &'static [u8] {
 }
 
 /// The stress program ([`stress`]): thousands of random `mmap`/`munmap`/`mprotect` calls
-/// checked against the program's own model of its pages, with children sent to touch the pages
+/// checked against the program's own model of its pages (which predicts Linux's answers), with children sent to touch the pages
 /// that must fault; every process gone and every frame back after.
 fn user_stress(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
     let run = user::run(Program::Stress, ram_end);
@@ -537,7 +565,7 @@ fn user_stress(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
         stress_passed(&run) && run.left == 0 && after == before,
         "user stress",
         format_args!(
-            "{calls} calls over {} pages ({} mmap, {} munmap, {} mprotect), {} pages verified against the model, {} children (each checking its fork's copy of every mapped page first) sent to touch a page that must fault and {} seen killed by SIGSEGV at that address through wait4; ended with {}{}; {} processes left, {after} frames in use ({before} before)",
+            "{calls} calls over {} pages ({} mmap, {} munmap, {} mprotect; PROT_NONE, read-only or read-write), each answer as the model predicted Linux's (top-down placement, mprotect's ENOMEM at a hole with only the run before it changed), {} pages verified against the model, {} children (each checking its fork's copy of every readable page first) sent to touch a page that must fault and {} seen killed by SIGSEGV at that address through wait4; ended with {}{}; {} processes left, {after} frames in use ({before} before)",
             stress::WINDOW,
             counts.mmaps,
             counts.munmaps,
@@ -768,10 +796,11 @@ const ON_HARTS: [Program; 4] = [
     Program::Fork,
 ];
 
-/// Processes on both harts: two stress programs and two fork programs run at once, each
-/// process on whichever hart takes it when it is ready, its page faults served under its own
-/// space's lock while the other hart serves another process's; all pass as they do on one
-/// hart, both harts ran processes and served faults, and every frame is back after.
+/// Processes on both harts: two stress programs (whose model predicts Linux's answers) and
+/// two fork programs run at once, each process on whichever hart takes it when it is ready,
+/// its page faults (its VMA's access check, then the page) served under its own space's lock,
+/// which keeps its VMAs too, while the other hart serves another process's; all pass as they
+/// do on one hart, both harts ran processes and served faults, and every frame is back after.
 fn processes_on_harts(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
     let (runs, smp) = user::run_on_harts(&ON_HARTS, ram_end);
     let after = frames::live();
@@ -794,7 +823,7 @@ fn processes_on_harts(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
         smp.joined && passed == ON_HARTS.len() && both && interleaved && after == before,
         "processes on two harts",
         format_args!(
-            "2 stress and 2 fork programs at once: {passed} of {} passed (stress: every call and fault as its model says; fork: parent 42, child its pid) with no process left; hart 0 ran {} turns and served {} user page faults ({} begun while hart 1 served one), hart 1 {} turns and {} faults ({} while hart 0 did), their faults {} (ticks {}-{} and {}-{}); {} processes ran on both harts; {after} frames in use ({before} before)",
+            "2 stress and 2 fork programs at once: {passed} of {} passed (stress: every call answered as its model predicts Linux's, every fault as it says; fork: parent 42, child its pid) with no process left; hart 0 ran {} turns and served {} user page faults ({} begun while hart 1 served one), hart 1 {} turns and {} faults ({} while hart 0 did), their faults {} (ticks {}-{} and {}-{}); {} processes ran on both harts; {after} frames in use ({before} before)",
             ON_HARTS.len(),
             h0.turns,
             h0.faults,

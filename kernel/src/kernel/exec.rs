@@ -60,6 +60,8 @@ pub enum Program {
     Stack,
     /// `user/stress.rs` ([`super::stress`]).
     Stress,
+    /// `user/linux.rs`.
+    Linux,
 }
 
 impl Program {
@@ -71,6 +73,7 @@ impl Program {
         static SHARED: Elf = embed!("shared");
         static STACK: Elf = embed!("stack");
         static STRESS: Elf = embed!("stress");
+        static LINUX: Elf = embed!("linux");
         match self {
             Program::Mmap => &MMAP,
             Program::Mprotect => &MPROTECT,
@@ -78,6 +81,7 @@ impl Program {
             Program::Shared => &SHARED,
             Program::Stack => &STACK,
             Program::Stress => &STRESS,
+            Program::Linux => &LINUX,
         }
     }
 }
@@ -142,10 +146,12 @@ pub struct Segment {
     pub pages: Range<usize>,
     /// The file page the first maps.
     pub pgoff: usize,
-    /// Whether it is writable.
-    pub writable: bool,
+    /// Its permissions.
+    pub attr: MemoryAttr,
     /// The tail of its last file page, zeroed in the private copy (empty without `.bss`).
     pub zeroed: Range<usize>,
+    /// The rest of its `.bss`, mapped [`Lazy`] (empty without).
+    pub bss: Range<usize>,
 }
 
 /// Maps `program`'s `PT_LOAD` segments into `space` (see the module's documentation); returns
@@ -218,8 +224,9 @@ pub fn load(space: &mut Space, program: Program) -> (usize, Vec<Segment>) {
         segments.push(Segment {
             pages,
             pgoff,
-            writable,
+            attr,
             zeroed,
+            bss,
         });
     }
     let entry = header.e_entry(endian) as usize;

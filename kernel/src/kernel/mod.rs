@@ -11,6 +11,8 @@
 //! - `trap`: traps from S-mode, page faults through `MemorySet::handle_page_fault_shared` under a read lock;
 //! - `exec`: the user programs, embedded ELF files, and how a process's space maps them;
 //! - `stress`: what the kernel knows of the stress program, a user program in Rust;
+//! - `linux`: a process's memory system calls and fault checks through the crate's Linux
+//!   personality, its VMAs kept beside its space under the space's lock;
 //! - `user`: U-mode processes (a small table both harts share: `fork`, `wait4`, `getpid`), their
 //!   system calls and page faults;
 //! - `finisher`: the test finisher, mapped through the crate as device memory;
@@ -24,6 +26,7 @@ mod exec;
 mod finisher;
 mod frames;
 mod hart;
+mod linux;
 mod space;
 mod stress;
 mod tlb;

@@ -5,9 +5,13 @@
 //! one.
 //!
 //! The kernel's address space is [`ACTIVE`], behind a reader-writer lock ([`Slot`]); a hart
-//! runs on it, or on a process's space in a slot of its own ([`run_on`]). The trap handlers
-//! resolve a page fault in the space of the hart that took it, under the read side of its lock
-//! ([`fault`]): both harts at once in the kernel's space, or each in its process's.
+//! runs on it, or on a process's space in a slot of its own ([`run_on`]), which holds the
+//! process's VMAs ([`Mm`]) beside its space, under the same lock. The trap handlers resolve a
+//! page fault in the space of the hart that took it, under the read side of its lock
+//! ([`fault`]): both harts at once in the kernel's space, or each in its process's. A process's
+//! fault passes its VMA's access check first, under the same read lock ([`user_fault`]);
+//! its system calls change its VMAs and its space together, under the write lock
+//! ([`with_process`]).
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -21,6 +25,7 @@ use super::boot::{image, PHYS_OFFSET};
 use super::finisher;
 use super::frames::Frames;
 use super::hart::{self, MAX_HARTS};
+use super::linux::Mm;
 use super::tlb::{load_satp, HartTable};
 
 /// A kernel address space.
@@ -28,7 +33,7 @@ pub type Space = MemorySet<HartTable, Frames>;
 
 /// The kernel's address space (set by [`activate`]): the checks run on it, and so does a hart
 /// that runs no process.
-pub static ACTIVE: spin::RwLock<Option<Space>> = spin::RwLock::new(None);
+pub static ACTIVE: Slot = spin::RwLock::new(None);
 
 /// Where the test finisher is mapped in every kernel address space: the page below the
 /// kernel's linear window.
@@ -74,13 +79,23 @@ pub unsafe fn activate(space: Space) -> Option<Space> {
     let mut active = ACTIVE.write();
     // SAFETY: the caller's promise.
     unsafe { load_satp(space.page_table().root_paddr()) };
-    active.replace(space)
+    let kernel = Memory { space, mm: None };
+    active.replace(kernel).map(|memory| memory.space)
+}
+
+/// What a [`Slot`] holds: an address space, and a process's VMAs beside it (none in the
+/// kernel's).
+pub struct Memory {
+    /// The address space.
+    pub space: Space,
+    /// The process's VMAs (`None`: the kernel's space).
+    pub mm: Option<Mm>,
 }
 
 /// An address space a hart may run on, behind the lock its page faults (the read side) and
-/// its changes (the write side) take: a process's, or [`ACTIVE`] (`None` before the first
-/// [`activate`]).
-pub type Slot = spin::RwLock<Option<Space>>;
+/// its changes (the write side) take: a process's, with its VMAs, or [`ACTIVE`] (`None` before
+/// the first [`activate`]).
+pub type Slot = spin::RwLock<Option<Memory>>;
 
 /// The process space each hart runs on (`None`: the hart runs on [`ACTIVE`]).
 static RUNNING: [spin::Mutex<Option<Arc<Slot>>>; MAX_HARTS] =
@@ -95,6 +110,7 @@ static RUNNING: [spin::Mutex<Option<Arc<Slot>>>; MAX_HARTS] =
 pub fn run_on(slot: Option<Arc<Slot>>) {
     let root = (slot.as_deref().unwrap_or(&ACTIVE).read().as_ref())
         .expect("an address space to run on")
+        .space
         .page_table()
         .root_paddr();
     // SAFETY: every space is a kernel space (from `new_kernel_space`, plus a process's areas),
@@ -119,7 +135,24 @@ pub fn satp_root() -> usize {
 /// write lock (not across an access that may fault: the fault handler takes the same lock).
 #[track_caller]
 pub fn with_active<R>(f: impl FnOnce(&mut Space) -> R) -> R {
-    with_slot(|slot| f(slot.write().as_mut().expect("an active address space")))
+    with_slot(|slot| {
+        let mut memory = slot.write();
+        f(&mut memory.as_mut().expect("an active address space").space)
+    })
+}
+
+/// Runs `f` on the process space this hart runs on and the process's VMAs, under the write
+/// lock (not across an access that may fault).
+///
+/// # Panics
+///
+/// If this hart runs on the kernel's space.
+pub fn with_process<R>(f: impl FnOnce(&mut Space, &mut Mm) -> R) -> R {
+    with_slot(|slot| {
+        let mut memory = slot.write();
+        let Memory { space, mm } = memory.as_mut().expect("an active address space");
+        f(space, mm.as_mut().expect("a process's VMAs"))
+    })
 }
 
 /// Resolves a page fault at `addr` in the address space this hart runs on, as the crate
@@ -132,11 +165,22 @@ pub fn with_active<R>(f: impl FnOnce(&mut Space) -> R) -> R {
 /// Before any address space is active.
 pub fn fault(addr: usize, access: Access) -> Result<(), FaultError> {
     let shared = with_slot(|slot| {
-        (slot.read().as_ref()).map(|space| space.handle_page_fault_shared(addr, access))
+        (slot.read().as_ref()).map(|memory| memory.space.handle_page_fault_shared(addr, access))
     });
     match shared.expect("an active address space") {
         Err(FaultError::WouldGrowStack { .. }) => {
-            let grown = with_active(|space| space.handle_page_fault(addr, access));
+            with_active(|space| fault_in(space, addr, access))
+        }
+        resolved => resolved,
+    }
+}
+
+/// Resolves a page fault at `addr` in `space`, which the caller holds the write lock of: a
+/// stack grows if it must.
+pub fn fault_in(space: &mut Space, addr: usize, access: Access) -> Result<(), FaultError> {
+    match space.handle_page_fault_shared(addr, access) {
+        Err(FaultError::WouldGrowStack { .. }) => {
+            let grown = space.handle_page_fault(addr, access);
             if grown.is_ok() {
                 STACKS_GROWN.fetch_add(1, Ordering::Relaxed);
             }
@@ -144,6 +188,33 @@ pub fn fault(addr: usize, access: Access) -> Result<(), FaultError> {
         }
         resolved => resolved,
     }
+}
+
+/// Resolves a page fault of the process this hart runs at `addr` as Linux does: its VMA's
+/// access check first ([`Mm::allows`]), then the page. Under the read lock, which the other
+/// hart may hold too, as [`fault`] does; under the write lock only for a write that first
+/// gives its VMA an `anon_vma` ([`Mm::allows_shared`] cannot) or a stack that must grow.
+/// Whether it was resolved (if not, the process dies of SIGSEGV).
+///
+/// # Panics
+///
+/// If this hart runs on the kernel's space.
+pub fn user_fault(addr: usize, access: Access) -> bool {
+    let shared = with_slot(|slot| {
+        let memory = slot.read();
+        let memory = memory.as_ref().expect("an active address space");
+        let mm = memory.mm.as_ref().expect("a process's VMAs");
+        match mm.allows_shared(addr, access)? {
+            false => Some(false),
+            true => match memory.space.handle_page_fault_shared(addr, access) {
+                Err(FaultError::WouldGrowStack { .. }) => None,
+                resolved => Some(resolved.is_ok()),
+            },
+        }
+    });
+    shared.unwrap_or_else(|| {
+        with_process(|space, mm| mm.allows(addr, access) && fault_in(space, addr, access).is_ok())
+    })
 }
 
 /// Faults that grew a stack, retried under the write lock.

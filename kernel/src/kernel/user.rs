@@ -1,8 +1,10 @@
-//! U-mode processes: small programs (in assembly, and the stress program in Rust, each an ELF
+//! U-mode processes: small programs (in assembly, and two in Rust, each an ELF
 //! file embedded in the image and mapped from it by [`exec`]), each
 //! process in an address space of its own made with the crate, whose system calls (Linux's
-//! RISC-V numbers: `write`, `exit`, `mmap`, `munmap`, `mprotect`, `clone` as `fork`,
-//! `wait4`, `getpid`) and page faults the kernel serves through `MemorySet`.
+//! RISC-V numbers: `write`, `exit`, `brk`, `mmap`, `munmap`, `mprotect`, `clone` as `fork`,
+//! `wait4`, `getpid`) and page faults the kernel serves through `MemorySet`, the memory calls
+//! and the faults' access checks as Linux does through the crate's Linux personality
+//! ([`linux`]).
 //!
 //! The kernel enters a process with `enter_user`, which returns to it at the process's next
 //! trap (a system call or a fault) with the user's registers saved. The process table is one,
@@ -11,32 +13,35 @@
 //! to its address space (`satp` and a whole-TLB flush: a process that ran on the other hart
 //! before finds no stale translation), and run it until it waits for a child still running or
 //! ends (a fork goes on, the child becomes ready for whichever hart takes it first). A process's
-//! page faults take the lock of its own space alone (its read side, as the kernel's faults
-//! do), so the two harts serve two processes' faults at once; its system calls hold the table's
-//! lock.
+//! VMAs ([`Mm`]) are kept beside its space, under the space's lock ([`Slot`]). Its page faults
+//! take that lock alone (its read side, as the kernel's faults do, for the VMA's access check
+//! and the page; the write side for a write that gives a VMA its `anon_vma` or a stack that
+//! grows), so the two harts serve two processes' faults at once; its system calls hold the
+//! table's lock, and the write side of its space's lock to change its VMAs and its space
+//! together.
 //!
-//! `wait4(-1, ..)` answers, as well as the child's pid in `a0`, its Linux `wstatus` in `a1`
-//! (`code << 8`, or 11 for SIGSEGV) and, for SIGSEGV, the fault address (Linux's `si_addr`)
-//! in `a2`, instead of storing through the `wstatus` pointer.
+//! `wait4(-1, wstatus, ..)` answers the child's pid in `a0` and stores its Linux `wstatus`
+//! (`code << 8`, or 11 for SIGSEGV) through the `wstatus` pointer, as Linux does; as this
+//! kernel's extension it also answers, for SIGSEGV, the fault address (Linux's `si_addr`) in
+//! `a2`.
 
 use core::arch::global_asm;
-use core::ops::{Deref, DerefMut};
+use core::ops::{Deref, DerefMut, Range};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use range_action_map::linux::StackRlimit;
-use range_action_map::memory_set::{
-    Access, FaultError, Lazy, MemoryAttr, PageTable, Shared, PAGE_SIZE,
-};
+use range_action_map::linux::{Errno, StackRlimit};
+use range_action_map::memory_set::{Access, Lazy, MemoryAttr, MemoryResult, PageTable, PAGE_SIZE};
 use riscv::register::{scause, stval};
 
 use super::boot::PHYS_OFFSET;
 use super::exec::{self, Program};
 use super::frames;
 use super::hart::{self, MAX_HARTS};
-use super::space::{self, Slot, Space};
+use super::linux::{self, Mm};
+use super::space::{self, Memory, Slot};
 use super::tlb::HartTable;
 
 // `enter_user(context)`: saves the kernel's callee-saved registers, `gp`, `tp` and `context` on the
@@ -114,10 +119,12 @@ struct Context {
     pc: usize,
 }
 
-/// Where `mmap` starts looking for room.
-const MMAP_BASE: usize = 0x1000_0000;
-/// The top of a process's stack, which starts one page deep and grows down.
-pub const STACK_TOP: usize = 0x20_0000_0000;
+/// Where `mmap`ed areas go: below the layout's `mmap_base`, far above the programs (linked at
+/// 64 KiB).
+const MMAPPED: Range<usize> = 0x1000_0000..linux::LAYOUT.mmap_base();
+/// The top of a process's stack, the end of user space, as on Linux; the stack starts one
+/// page deep and grows down.
+pub const STACK_TOP: usize = linux::TASK_SIZE;
 /// How deep a process's stack may grow (its `RLIMIT_STACK`).
 pub const STACK_RLIMIT: usize = 64 << 10;
 
@@ -135,9 +142,9 @@ pub enum Exit {
 
 impl Exit {
     /// Linux's `wstatus` for it, and the fault address for SIGSEGV (else 0).
-    fn wstatus(self) -> (usize, usize) {
+    fn wstatus(self) -> (u32, usize) {
         match self {
-            Exit::Code(code) => ((code & 0xff) << 8, 0),
+            Exit::Code(code) => (((code & 0xff) as u32) << 8, 0),
             Exit::Segv { addr } => (11, addr),
         }
     }
@@ -199,8 +206,8 @@ struct Process {
     root: usize,
     /// Its registers when it last stopped (the hart running it holds them meanwhile).
     context: Context,
-    /// Its address space, behind the lock its page faults and system calls take (`None` once
-    /// it ended).
+    /// Its address space and its VMAs, behind the lock its page faults and system calls take
+    /// (`None` once it ended).
     space: Option<Arc<Slot>>,
     state: State,
     /// The harts it ran on (bit `h` for hart `h`).
@@ -359,7 +366,7 @@ fn run_all(programs: &[Program], ram_end: usize, both: bool) -> (Vec<Run>, Smp) 
     {
         let mut shared = PROCESSES.lock();
         for (root, &program) in programs.iter().enumerate() {
-            let (context, space) = new_process(program, ram_end);
+            let (context, memory) = new_process(program, ram_end);
             let pid = shared.next_pid;
             shared.next_pid += 1;
             shared.processes.push(Process {
@@ -367,7 +374,7 @@ fn run_all(programs: &[Program], ram_end: usize, both: bool) -> (Vec<Run>, Smp) 
                 parent: 0,
                 root,
                 context,
-                space: Some(Arc::new(Slot::new(Some(space)))),
+                space: Some(Arc::new(Slot::new(Some(memory)))),
                 state: State::Ready,
                 harts: 0,
             });
@@ -396,11 +403,12 @@ fn run_all(programs: &[Program], ram_end: usize, both: bool) -> (Vec<Run>, Smp) 
     (runs, smp)
 }
 
-/// A new process of `program`: a kernel space plus its ELF's segments and a stack, and its
-/// registers at its entry point.
-fn new_process(program: Program, ram_end: usize) -> (Context, Space) {
+/// A new process of `program`: a kernel space plus its ELF's segments and a stack, their
+/// VMAs, and its registers at its entry point.
+fn new_process(program: Program, ram_end: usize) -> (Context, Memory) {
     let mut process = space::new_kernel_space(ram_end).expect("frames for a process");
-    let (entry, _) = exec::load(&mut process, program);
+    let (entry, segments) = exec::load(&mut process, program);
+    let mm = Mm::exec(program, &segments);
     let stack = MemoryAttr::new().set_user();
     process
         .push_grows_down(STACK_TOP - PAGE_SIZE, STACK_TOP, stack, Lazy::new())
@@ -411,7 +419,11 @@ fn new_process(program: Program, ram_end: usize) -> (Context, Space) {
         pc: entry,
     };
     context.x[2] = STACK_TOP;
-    (context, process)
+    let memory = Memory {
+        space: process,
+        mm: Some(mm),
+    };
+    (context, memory)
 }
 
 /// Runs ready processes on this hart, the newest first, each until it waits or ends, until
@@ -459,8 +471,8 @@ fn schedule() {
             (run.exit, run.registers) = (exit, context.x);
             run.grown = space::stacks_grown() - table.grown_before;
             run.pages = space::with_active(|space| {
-                let (mut va, mut pages) = (MMAP_BASE, 0);
-                while let Some(at) = space.page_table().next_mapped(va, STACK_TOP - STACK_RLIMIT) {
+                let (mut va, mut pages) = (MMAPPED.start, 0);
+                while let Some(at) = space.page_table().next_mapped(va, MMAPPED.end) {
                     (va, pages) = (at + PAGE_SIZE, pages + 1);
                 }
                 pages
@@ -523,21 +535,22 @@ fn turn(pid: usize, root: usize, context: &mut Context, faults: &mut usize) -> (
             (true, 15) => Access::Write,
             _ => panic!("unexpected trap from U-mode: scause {:#x}", cause.bits()),
         };
-        if user_fault(addr, access).is_err() {
+        if !user_fault(addr, access) {
             let mut table = Table::lock(pid);
             table.current().context = context.clone();
             return (table, Step::Exit(Exit::Segv { addr }));
         }
-        *faults += usize::from((MMAP_BASE..STACK_TOP - STACK_RLIMIT).contains(&addr));
+        *faults += usize::from(MMAPPED.contains(&addr));
         super::trap::check_progress(context.pc, addr);
     }
 }
 
-/// Serves a page fault of the process this hart runs, in its space, and counts it in this
-/// hart's [`HartStats`].
-fn user_fault(addr: usize, access: Access) -> Result<(), FaultError> {
+/// Serves a page fault of the process this hart runs, in its space, as Linux does (the VMA's
+/// access check first, then the page); counts it in this hart's [`HartStats`]. Whether it
+/// was resolved.
+fn user_fault(addr: usize, access: Access) -> bool {
     let others = IN_FAULT.fetch_add(1, Ordering::SeqCst);
-    let resolved = space::fault(addr, access);
+    let resolved = space::user_fault(addr, access);
     IN_FAULT.fetch_sub(1, Ordering::SeqCst);
     let tick = TICKS.fetch_add(1, Ordering::SeqCst);
     let mut stats = STATS[hart::id()].lock();
@@ -550,39 +563,32 @@ fn user_fault(addr: usize, access: Access) -> Result<(), FaultError> {
 /// Serves the current process's system call.
 fn syscall(table: &mut Table, run: &mut Run) -> Step {
     let x = table.current().context.x;
-    let [a0, a1, a2, a3] = [x[10], x[11], x[12], x[13]];
+    let [a0, a1, a2, a3, a5] = [x[10], x[11], x[12], x[13], x[15]];
     let ret = match x[17] {
         64 => write(a1, a2, run),
         93 => return Step::Exit(Exit::Code(a0)),
         172 => Ok(table.current),
         220 => fork(table, run),
         260 => return wait(table, run),
-        222 => {
-            let attr = attr_of(a2);
-            let len = a1.next_multiple_of(PAGE_SIZE);
-            let placed = space::with_active(|space| {
-                if a3 & MAP_SHARED != 0 {
-                    space.map_anywhere(MMAP_BASE, len, PAGE_SIZE, attr, Shared::new())
-                } else {
-                    space.map_anywhere(MMAP_BASE, len, PAGE_SIZE, attr, Lazy::new())
-                }
-            });
-            placed.inspect(|&addr| run.mapped = addr).map_err(|_| 12)
-        }
-        215 => space::with_active(|space| space.unmap(a0, a0 + a1))
-            .map(|_| 0)
-            .map_err(|_| 22),
-        226 => space::with_active(|space| space.protect(a0, a0 + a1, attr_of(a2)))
-            .map(|()| 0)
-            .map_err(|_| 12),
+        222 => errno(space::with_process(|space, mm| {
+            mm.mmap(space, a0, a1, a2, a3, a5)
+        }))
+        .inspect(|&addr| run.mapped = addr),
+        214 => Ok(space::with_process(|space, mm| mm.brk(space, a0))),
+        215 => errno(space::with_process(|space, mm| mm.munmap(space, a0, a1))),
+        226 => errno(space::with_process(|space, mm| {
+            mm.mprotect(space, a0, a1, a2)
+        })),
         _ => Err(38),
     };
     table.current().context.x[10] = ret.unwrap_or_else(|errno: usize| errno.wrapping_neg());
     Step::Resume
 }
 
-/// The `mmap` flag for shared memory.
-const MAP_SHARED: usize = 0x01;
+/// A personality's answer with its errno as a number.
+fn errno(result: Result<usize, Errno>) -> Result<usize, usize> {
+    result.map_err(|errno| errno.code() as usize)
+}
 
 /// `fork`: a child with a copy-on-write copy of the running process's address space, which
 /// returns 0 from the call; the parent gets its pid.
@@ -590,7 +596,12 @@ fn fork(table: &mut Table, run: &mut Run) -> Result<usize, usize> {
     // SAFETY: as for `try_new` in `new_kernel_space`: every frame is mapped at
     // `pa + PHYS_OFFSET`.
     let root = unsafe { HartTable::try_new() }.map_err(|_| 12usize)?;
-    let space = space::with_active(|space| space.clone_for_fork(root)).map_err(|_| 12usize)?;
+    let memory = space::with_process(|space, mm| -> MemoryResult<Memory> {
+        let space = space.clone_for_fork(root)?;
+        let mm = Some(mm.fork());
+        Ok(Memory { space, mm })
+    });
+    let memory = memory.map_err(|_| 12usize)?;
     run.live_at_fork = frames::live();
     let (pid, parent) = (table.next_pid, table.current);
     table.next_pid += 1;
@@ -602,15 +613,16 @@ fn fork(table: &mut Table, run: &mut Run) -> Result<usize, usize> {
         parent,
         root,
         context,
-        space: Some(Arc::new(Slot::new(Some(space)))),
+        space: Some(Arc::new(Slot::new(Some(memory)))),
         state: State::Ready,
         harts: 0,
     });
     Ok(pid)
 }
 
-/// `wait4(-1, ..)`: reaps an ended child (its pid in `a0`, `wstatus` in `a1`, the fault
-/// address in `a2`), waits if none has ended yet, or fails with `ECHILD`.
+/// `wait4(-1, wstatus, ..)`: reaps an ended child (its pid in `a0`, its `wstatus` stored
+/// through the pointer unless it is null, `EFAULT` if it cannot be, the fault address in
+/// `a2`), waits if none has ended yet, or fails with `ECHILD`.
 fn wait(table: &mut Table, run: &mut Run) -> Step {
     let parent = table.current;
     let children = table.processes.iter().filter(|p| p.parent == parent);
@@ -630,21 +642,16 @@ fn wait(table: &mut Table, run: &mut Run) -> Step {
     table.processes.remove(index);
     run.reaped = Some((pid, exit));
     let (wstatus, addr) = exit.wstatus();
-    let x = &mut table.current().context.x;
-    (x[10], x[11], x[12]) = (pid, wstatus, addr);
+    let process = table.current();
+    let pointer = process.context.x[11];
+    let stored = match pointer {
+        0 => Ok(()),
+        _ => space::with_process(|space, mm| mm.put_user(space, pointer, wstatus)),
+    };
+    let x = &mut process.context.x;
+    x[10] = errno(stored.map(|()| pid)).unwrap_or_else(|errno| errno.wrapping_neg());
+    x[12] = addr;
     Step::Resume
-}
-
-/// The attributes of a user mapping with `PROT_*` bits `prot`.
-fn attr_of(prot: usize) -> MemoryAttr {
-    let mut attr = MemoryAttr::new().set_user();
-    if prot & 2 == 0 {
-        attr = attr.set_readonly();
-    }
-    if prot & 4 != 0 {
-        attr = attr.set_execute();
-    }
-    attr
 }
 
 /// `write(fd, buf, len)`: keeps (up to 64 of) the bytes and prints them, read through the
