@@ -5,7 +5,8 @@
 //! loaded from their ELF files (file-backed over the image)
 //! whose `mmap`/`munmap`/`mprotect` and page faults go through the crate and which fork,
 //! share memory, wait for their children and grow their stacks, faults on two harts
-//! through one address space, frames given back),
+//! through one address space, TLB shootdowns to the other hart, processes on both harts
+//! at once, frames given back),
 //! and leaves QEMU through the test finisher with status 0 only if every check passed.
 //!
 //! The kernel is in `kernel/`, compiled for `riscv64gc-unknown-none-elf` only. On any other

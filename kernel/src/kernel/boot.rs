@@ -39,9 +39,15 @@ static BOOT_TABLE: BootTable = {
     BootTable(entries)
 };
 
+/// A hart's stack, aligned as the RISC-V calling convention wants `sp` (16 bytes; a page
+/// here): a byte array alone may start anywhere, and a hart's atomics on a misaligned stack
+/// fault.
+#[repr(C, align(4096))]
+pub struct Stack<const N: usize>([u8; N]);
+
 /// The boot stack (before `.bss` proper in the linker script: zeroing `.bss` runs on it).
 #[unsafe(link_section = ".bss.stack")]
-static mut BOOT_STACK: [u8; BOOT_STACK_SIZE] = [0; BOOT_STACK_SIZE];
+static mut BOOT_STACK: Stack<BOOT_STACK_SIZE> = Stack([0; BOOT_STACK_SIZE]);
 
 global_asm!(
     "   .section .text.entry",
@@ -73,7 +79,7 @@ global_asm!(
 pub const SECOND_STACK_SIZE: usize = 64 * 1024;
 
 /// The second hart's stack (in `.bss`: zeroed before the hart starts).
-pub static mut SECOND_STACK: [u8; SECOND_STACK_SIZE] = [0; SECOND_STACK_SIZE];
+pub static mut SECOND_STACK: Stack<SECOND_STACK_SIZE> = Stack([0; SECOND_STACK_SIZE]);
 
 // Where OpenSBI starts a second hart (`sbi_hart_start`), with the MMU off, `a0` = its hart id
 // and `a1` = the top of its stack (a high-half address): the boot table again, then

@@ -7,14 +7,14 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use range_action_map::memory_set::{
     Access, FrameAllocator, Lazy, Linear, MemoryAttr, PageSize, PageTable, PAGE_SIZE,
 };
-use range_action_map_adapters::page_table_multiarch::Sv39Table;
 
-use super::boot::{self, PHYS_OFFSET};
+use super::boot::PHYS_OFFSET;
 use super::exec::{self, Program};
 use super::frames::{self, Frames};
 use super::space::{self, with_active as active, FINISHER_VA};
+use super::tlb::HartTable;
 use super::user::{self, Exit};
-use super::{finisher, linux, stress, trap};
+use super::{finisher, hart, linux, stress, tlb, trap};
 
 /// A word of `.data`, written before the switch to the kernel's own space and read after it.
 static DATA_WORD: AtomicU64 = AtomicU64::new(1);
@@ -58,6 +58,9 @@ pub fn run(hart: usize, ram_end: usize) -> bool {
     fork(&mut verdicts, ram_end, kernel_frames);
     processes(&mut verdicts, ram_end, kernel_frames);
     two_harts(&mut verdicts, hart);
+    shootdown(&mut verdicts);
+    // The two checks above left tables in the kernel's space.
+    processes_on_harts(&mut verdicts, ram_end, frames::live());
     let Verdicts { failed, run } = verdicts;
     println!(
         "{run} checks, {failed} failed; frames: {} in use by the kernel's space ({at_start} before it), {} free",
@@ -284,7 +287,7 @@ fn fork(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
     }
     // SAFETY: as for `try_new` in `new_kernel_space`: every frame is mapped at
     // `pa + PHYS_OFFSET`.
-    let table = unsafe { Sv39Table::try_new() }.expect("a root for the child");
+    let table = unsafe { HartTable::try_new() }.expect("a root for the child");
     let child = active(|parent| parent.clone_for_fork(table)).expect("the child's space");
     let at_fork = frames::live();
 
@@ -559,12 +562,7 @@ fn user_stress(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
         Exit::Segv { .. } => None,
     };
     verdicts.check(
-        run.exit == Exit::Code(0)
-            && calls >= stress::OPS
-            && counts.expected > 0
-            && counts.seen == counts.expected
-            && run.left == 0
-            && after == before,
+        stress_passed(&run) && run.left == 0 && after == before,
         "user stress",
         format_args!(
             "{calls} calls over {} pages ({} mmap, {} munmap, {} mprotect; PROT_NONE, read-only or read-write), each answer as the model predicted Linux's (top-down placement, mprotect's ENOMEM at a hole with only the run before it changed), {} pages verified against the model, {} children (each checking its fork's copy of every readable page first) sent to touch a page that must fault and {} seen killed by SIGSEGV at that address through wait4; ended with {}{}; {} processes left, {after} frames in use ({before} before)",
@@ -580,6 +578,16 @@ fn user_stress(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
             run.left,
         ),
     );
+}
+
+/// Whether a run of the stress program passed: it exited 0 after at least [`stress::OPS`]
+/// calls, and saw every fault it expected.
+fn stress_passed(run: &user::Run) -> bool {
+    let counts = stress::Counts::of(&run.registers);
+    run.exit == Exit::Code(0)
+        && counts.mmaps + counts.munmaps + counts.mprotects >= stress::OPS
+        && counts.expected > 0
+        && counts.seen == counts.expected
 }
 
 /// A stress program's failure and what it found (its `t0` and `t1`), for a check's line.
@@ -605,11 +613,9 @@ impl fmt::Display for Detail {
 fn user_fork(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
     let run = user::run(Program::Fork, ram_end);
     let copies = run.live_at_child_exit.wrapping_sub(run.live_at_fork);
-    let child = run.reaped.map_or(0, |(pid, _)| pid);
     let after = frames::live();
     verdicts.check(
-        run.exit == Exit::Code(42)
-            && run.reaped == Some((child, Exit::Code(child)))
+        fork_passed(&run)
             && copies == 2
             && run.left == 0
             && after == before,
@@ -621,6 +627,13 @@ fn user_fork(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
             run.left,
         ),
     );
+}
+
+/// Whether a run of the fork program passed: the parent exited 42 and its child with its pid
+/// (each checked the values it read).
+fn fork_passed(run: &user::Run) -> bool {
+    let child = run.reaped.map_or(0, |(pid, _)| pid);
+    run.exit == Exit::Code(42) && run.reaped == Some((child, Exit::Code(child)))
 }
 
 /// Shared anonymous memory (`MAP_SHARED | MAP_ANONYMOUS`, the crate's `Shared`): the parent
@@ -701,7 +714,7 @@ static SPANS: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
 fn smp_share(share: usize) {
     HARTS_ARRIVED.fetch_add(1, Ordering::SeqCst);
     let mut spins = 0u64;
-    while HARTS_ARRIVED.load(Ordering::SeqCst) < 2 && spins < 1 << 26 {
+    while HARTS_ARRIVED.load(Ordering::SeqCst) < 2 && spins < 1 << 30 {
         core::hint::spin_loop();
         spins += 1;
     }
@@ -725,14 +738,6 @@ fn smp_share(share: usize) {
     }
 }
 
-/// What the second hart runs once it is on the kernel's address space: its share, then it
-/// stops.
-pub fn second_hart() -> ! {
-    smp_share(1);
-    sbi_rt::hart_stop();
-    unreachable!("hart_stop returned");
-}
-
 /// Two harts fault in the pages of one lazy area of the kernel's space, through the same
 /// `MemorySet` (behind its lock), both running: every page costs one frame, and holds what
 /// its hart wrote. Whether their faults interleaved in time is reported.
@@ -747,11 +752,8 @@ fn two_harts(verdicts: &mut Verdicts, hart: usize) {
     })
     .expect("the two-hart area");
     let (before, tables_before) = (frames::live(), tables());
-    let other = 1 - hart;
-    // SAFETY: `SECOND_STACK` is used by the second hart alone.
-    let stack_top = (&raw mut boot::SECOND_STACK).addr() + boot::SECOND_STACK_SIZE;
-    let entry = boot::_start_second as *const () as usize - PHYS_OFFSET;
-    let started = sbi_rt::hart_start(other, entry, stack_top);
+    let other = hart::other();
+    let started = hart::start_other(|| smp_share(1));
     smp_share(0);
     // Waits for the other hart, for a while.
     let mut spins = 0u64;
@@ -784,4 +786,160 @@ fn tables() -> usize {
 /// The kernel's pointer to the `u64` at `va`.
 fn ptr(va: usize) -> *mut u64 {
     core::ptr::with_exposed_provenance_mut(va)
+}
+
+/// The programs the check of processes on two harts runs at once.
+const ON_HARTS: [Program; 4] = [
+    Program::Stress,
+    Program::Fork,
+    Program::Stress,
+    Program::Fork,
+];
+
+/// Processes on both harts: two stress programs (whose model predicts Linux's answers) and
+/// two fork programs run at once, each process on whichever hart takes it when it is ready,
+/// its page faults (its VMA's access check, then the page) served under its own space's lock,
+/// which keeps its VMAs too, while the other hart serves another process's; all pass as they
+/// do on one hart, both harts ran processes and served faults, and every frame is back after.
+fn processes_on_harts(verdicts: &mut Verdicts, ram_end: usize, before: usize) {
+    let (runs, smp) = user::run_on_harts(&ON_HARTS, ram_end);
+    let after = frames::live();
+    let passed = ON_HARTS
+        .iter()
+        .zip(&runs)
+        .filter(|&(program, run)| {
+            run.left == 0
+                && match program {
+                    Program::Stress => stress_passed(run),
+                    _ => fork_passed(run),
+                }
+        })
+        .count();
+    let [h0, h1] = smp.harts;
+    let both = h0.turns > 0 && h1.turns > 0 && h0.faults > 0 && h1.faults > 0;
+    // Each hart served a fault before the other's last one.
+    let interleaved = h0.ticks.0 < h1.ticks.1 && h1.ticks.0 < h0.ticks.1;
+    verdicts.check(
+        smp.joined && passed == ON_HARTS.len() && both && interleaved && after == before,
+        "processes on two harts",
+        format_args!(
+            "2 stress and 2 fork programs at once: {passed} of {} passed (stress: every call answered as its model predicts Linux's, every fault as it says; fork: parent 42, child its pid) with no process left; hart 0 ran {} turns and served {} user page faults ({} begun while hart 1 served one), hart 1 {} turns and {} faults ({} while hart 0 did), their faults {} (ticks {}-{} and {}-{}); {} processes ran on both harts; {after} frames in use ({before} before)",
+            ON_HARTS.len(),
+            h0.turns,
+            h0.faults,
+            h0.overlapped,
+            h1.turns,
+            h1.faults,
+            h1.overlapped,
+            if interleaved { "interleaved" } else { "did not interleave" },
+            h0.ticks.0,
+            h0.ticks.1,
+            h1.ticks.0,
+            h1.ticks.1,
+            smp.migrated,
+        ),
+    );
+}
+
+/// Where the shootdown check maps its pages, and how many.
+const SHOOTDOWN_VA: usize = 0xffff_ffe9_0000_0000;
+const SHOOTDOWN_PAGES: usize = 8;
+
+/// The shootdown check's step: this hart moves it to even steps, the other hart to odd ones.
+static STEP: AtomicUsize = AtomicUsize::new(0);
+/// What the other hart found: writes refused after `protect`, values intact, reads refused
+/// after `unmap`.
+static FOUND: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
+
+/// Waits (a while) for the shootdown check to reach `step`; whether it did.
+fn await_step(step: usize) -> bool {
+    let mut spins = 0u64;
+    while STEP.load(Ordering::SeqCst) < step && spins < 1 << 28 {
+        core::hint::spin_loop();
+        spins += 1;
+    }
+    STEP.load(Ordering::SeqCst) >= step
+}
+
+/// A page of the shootdown check's area.
+fn shootdown_page(i: usize) -> usize {
+    SHOOTDOWN_VA + i * PAGE_SIZE
+}
+
+/// The other hart's share of the shootdown check: it writes every page (faulting them in, its
+/// TLB caching writable translations); after `protect` it tries to write each again and reads
+/// each (caching read-only translations); after `unmap` it tries to read each.
+fn shootdown_other() {
+    let value = |i: usize| 0x5d00_0000 + i as u64;
+    for i in 0..SHOOTDOWN_PAGES {
+        // SAFETY: a page of the area, which only this hart touches until step 1.
+        unsafe { ptr(shootdown_page(i)).write_volatile(value(i)) };
+    }
+    STEP.store(1, Ordering::SeqCst);
+    if !await_step(2) {
+        return;
+    }
+    let refused = (0..SHOOTDOWN_PAGES)
+        // SAFETY: a page of the area; a write that goes through writes a page of ours.
+        .filter(|&i| unsafe { trap::probe_write(shootdown_page(i), 0) } == Err(shootdown_page(i)))
+        .count();
+    let intact = (0..SHOOTDOWN_PAGES)
+        // SAFETY: as above, and a read-only page is read.
+        .filter(|&i| unsafe { trap::probe_read(shootdown_page(i)) } == Ok(value(i)))
+        .count();
+    FOUND[0].store(refused, Ordering::SeqCst);
+    FOUND[1].store(intact, Ordering::SeqCst);
+    STEP.store(3, Ordering::SeqCst);
+    if !await_step(4) {
+        return;
+    }
+    let refused = (0..SHOOTDOWN_PAGES)
+        // SAFETY: as above; the page was unmapped, and a read that goes through reads a frame
+        // no longer the area's, which nothing else writes.
+        .filter(|&i| unsafe { trap::probe_read(shootdown_page(i)) } == Err(shootdown_page(i)))
+        .count();
+    FOUND[2].store(refused, Ordering::SeqCst);
+    STEP.store(5, Ordering::SeqCst);
+}
+
+/// TLB shootdowns in the kernel's space, which both harts run on: the other hart caches
+/// writable translations of a Lazy area's pages; this hart makes them read-only with one
+/// `protect`, and every write of the other hart then faults; it caches read-only translations,
+/// this hart unmaps the area, and every read of the other hart faults. Each operation sent
+/// one remote fence, for all its pages.
+fn shootdown(verdicts: &mut Verdicts) {
+    let end = shootdown_page(SHOOTDOWN_PAGES);
+    active(|space| space.push(SHOOTDOWN_VA, end, MemoryAttr::new(), Lazy::new()))
+        .expect("the shootdown area");
+    STEP.store(0, Ordering::SeqCst);
+    let started = hart::start_other(shootdown_other).is_ok();
+    let cached = await_step(1);
+    let fences = tlb::remote_fences();
+    let protected =
+        active(|space| space.protect(SHOOTDOWN_VA, end, MemoryAttr::new().set_readonly()));
+    let protect_fences = tlb::remote_fences() - fences;
+    STEP.store(2, Ordering::SeqCst);
+    let checked = await_step(3);
+    let fences = tlb::remote_fences();
+    let unmapped = active(|space| space.unmap(SHOOTDOWN_VA, end));
+    let unmap_fences = tlb::remote_fences() - fences;
+    STEP.store(4, Ordering::SeqCst);
+    let done = await_step(5) && hart::join_other();
+    let [writes, intact, reads] = FOUND.each_ref().map(|found| found.load(Ordering::SeqCst));
+    verdicts.check(
+        started
+            && cached
+            && checked
+            && done
+            && protected.is_ok()
+            && unmapped.is_ok()
+            && [writes, intact, reads] == [SHOOTDOWN_PAGES; 3]
+            && (protect_fences, unmap_fences) == (1, 1),
+        "tlb shootdown",
+        format_args!(
+            "hart {} wrote {SHOOTDOWN_PAGES} pages of the kernel's space, caching them; one protect(read-only) on hart {} sent {protect_fences} remote fence, then {writes} of its writes faulted ({intact} pages read back intact); one unmap sent {unmap_fences} remote fence, then {reads} of its reads faulted",
+            hart::other(),
+            hart::id(),
+        ),
+    );
 }

@@ -1,7 +1,8 @@
 //! A process's memory system calls as Linux answers them. The crate's Linux personality
 //! ([`LinuxMm`]) decides over the process's VMAs (placement, page rounding, the errno,
-//! `mprotect`'s stop at the first hole, merges), and the process's `MemorySet` (the active
-//! [`Space`](super::space::Space)) follows with the page-table work: each mapping `mmap` made
+//! `mprotect`'s stop at the first hole, merges), and the process's `MemorySet` (its
+//! [`Space`], which the VMAs are kept beside, under the same lock: see [`space`]) follows with
+//! the page-table work: each mapping `mmap` made
 //! becomes an area, and over the range of every call the set's areas are made what the VMAs
 //! there are ([`Mm::mirror`]: holes unmapped, mapped pieces given their VMA's access). The
 //! VMAs are the one account of what a call changed, so the kernel applies exactly that
@@ -12,6 +13,10 @@
 //! set is asked for the page. A `PROT_NONE` area is kept in the set as kernel-only pages, so
 //! the MMU refuses the user every access to pages already mapped, and its frames stay for
 //! when `mprotect` gives access back.
+//!
+//! Both harts may check faults of one process at once, under the read side of its lock: an
+//! access check only reads the VMAs ([`Mm::allows_shared`]), unless a write must first give a
+//! private VMA its `anon_vma`, which is done under the write side ([`Mm::allows`]).
 
 use range_action_map::linux::{
     map, Backing, Errno, LinuxLayout, LinuxMm, LinuxSegment, StackRlimit, VmFlags, VmaAdapter,
@@ -23,7 +28,7 @@ use range_action_map::memory_set::{
 
 use super::boot::PHYS_OFFSET;
 use super::exec::{self, Program};
-use super::space;
+use super::space::{self, Space};
 use super::user::{STACK_RLIMIT, STACK_TOP};
 
 /// The end of user space: Sv39's lower half.
@@ -38,6 +43,11 @@ pub const LAYOUT: LinuxLayout =
 pub struct Mm {
     vmas: LinuxMm<VmaAdapter>,
 }
+
+// SAFETY: a VMA's attributes are a `Cell`, which the personality sets only through
+// `&mut LinuxMm` (`write_fault`, the system calls); an `Mm` reached through `&Mm` only reads
+// them (`allows_shared`), so harts that share one under a read lock never race a write.
+unsafe impl Sync for Mm {}
 
 impl Mm {
     /// The VMAs of a process [`exec::load`] just loaded `program` into: a private file VMA
@@ -83,11 +93,12 @@ impl Mm {
 
     /// `mmap(addr, len, prot, flags, fd, off)` for anonymous memory (there are no files to
     /// map: a file mapping is `EBADF`): the personality places it, and the new area goes into
-    /// the active set, [`Shared`] for `MAP_SHARED`, else [`Lazy`], after whatever a
+    /// the process's set `space`, [`Shared`] for `MAP_SHARED`, else [`Lazy`], after whatever a
     /// `MAP_FIXED` mapping replaced is unmapped. `prot` and `flags` beyond 32 bits are
     /// `EINVAL`. A `MAP_GROWSDOWN` VMA's area does not grow: only the stack's does.
     pub fn mmap(
         &mut self,
+        space: &mut Space,
         addr: usize,
         len: usize,
         prot: usize,
@@ -98,8 +109,7 @@ impl Mm {
         let start = self.vmas.mmap(addr, len, prot, flags, None, off as u64)?;
         let end = start + len.next_multiple_of(PAGE_SIZE);
         let attr = attr_of(VmFlags::from_prot(prot));
-        let pushed = space::with_active(|space| {
-            space.unmap(start, end)?;
+        let pushed = space.unmap(start, end).and_then(|_| {
             if matches!(flags & map::TYPE, map::SHARED | map::SHARED_VALIDATE) {
                 space.push(start, end, attr, Shared::new())
             } else {
@@ -108,32 +118,38 @@ impl Mm {
         });
         if pushed.is_err() {
             // The VMA goes again: the set had no room for its area.
-            self.munmap(start, end - start)?;
+            self.munmap(space, start, end - start)?;
             return Err(Errno::ENOMEM);
         }
         Ok(start)
     }
 
     /// `munmap(addr, len)`.
-    pub fn munmap(&mut self, addr: usize, len: usize) -> Result<usize, Errno> {
+    pub fn munmap(&mut self, space: &mut Space, addr: usize, len: usize) -> Result<usize, Errno> {
         let result = self.vmas.munmap(addr, len);
-        self.mirror(addr, len)?;
+        self.mirror(space, addr, len)?;
         result
     }
 
     /// `mprotect(addr, len, prot)`: whatever the personality changed (all of the range, the
     /// run before its first hole, or nothing) the set changes. `prot` beyond 32 bits is
     /// `EINVAL`.
-    pub fn mprotect(&mut self, addr: usize, len: usize, prot: usize) -> Result<usize, Errno> {
+    pub fn mprotect(
+        &mut self,
+        space: &mut Space,
+        addr: usize,
+        len: usize,
+        prot: usize,
+    ) -> Result<usize, Errno> {
         let result = self.vmas.mprotect(addr, len, bits(prot)?);
-        self.mirror(addr, len)?;
+        self.mirror(space, addr, len)?;
         result
     }
 
     /// `brk(brk)`: the personality moves the break (or refuses, and the break stays), and the
     /// set follows: the heap's new pages become a [`Lazy`] area, those given back are
     /// unmapped. If the set cannot, the break goes back to where it was.
-    pub fn brk(&mut self, brk: usize) -> usize {
+    pub fn brk(&mut self, space: &mut Space, brk: usize) -> usize {
         // Below the heap's start, `brk` answers the break as it is.
         let old = self.vmas.brk(0);
         let new = self.vmas.brk(brk);
@@ -143,10 +159,9 @@ impl Mm {
         );
         let followed = if new_end > old_end {
             let attr = attr_of(VmFlags::READ | VmFlags::WRITE);
-            space::with_active(|space| space.push(old_end, new_end, attr, Lazy::new()))
-                .map_err(|_| Errno::ENOMEM)
+            (space.push(old_end, new_end, attr, Lazy::new())).map_err(|_| Errno::ENOMEM)
         } else {
-            self.mirror(new_end, old_end - new_end)
+            self.mirror(space, new_end, old_end - new_end)
         };
         match followed {
             Ok(()) => new,
@@ -154,10 +169,10 @@ impl Mm {
         }
     }
 
-    /// Makes the active set's areas in the pages of `[addr, addr + len)` (cut to user space)
+    /// Makes the areas of the process's set `space` in the pages of `[addr, addr + len)` (cut to user space)
     /// what the VMAs there are: the holes unmapped, each VMA's piece with its access.
     /// `ENOMEM` if the set could not (a frame for a page table).
-    fn mirror(&self, addr: usize, len: usize) -> Result<(), Errno> {
+    fn mirror(&self, space: &mut Space, addr: usize, len: usize) -> Result<(), Errno> {
         let start = addr - addr % PAGE_SIZE;
         let end = addr
             .saturating_add(len)
@@ -167,7 +182,7 @@ impl Mm {
             return Ok(());
         }
         let map = self.vmas.map();
-        let mirrored = space::with_active(|space| -> MemoryResult<()> {
+        let mut mirror = || -> MemoryResult<()> {
             for gap in map.gaps(start, end) {
                 space.unmap(gap.start, gap.end)?;
             }
@@ -177,8 +192,8 @@ impl Mm {
                 space.protect(range.start.max(start), range.end.min(end), attr)?;
             }
             Ok(())
-        });
-        mirrored.map_err(|_| Errno::ENOMEM)
+        };
+        mirror().map_err(|_| Errno::ENOMEM)
     }
 
     /// Whether the VMA at `addr` allows `access` (Linux's RISC-V `access_error`: an
@@ -186,27 +201,38 @@ impl Mm {
     /// a store gives a private VMA its `anon_vma`, as the personality's
     /// [`write_fault`](LinuxMm::write_fault) does). No VMA, no access.
     pub fn allows(&mut self, addr: usize, access: Access) -> bool {
+        (self.allows_shared(addr, access)).unwrap_or_else(|| self.vmas.write_fault(addr))
+    }
+
+    /// [`allows`](Mm::allows) without changing the VMAs, for a fault served under the read
+    /// lock: `None` for a store to a private writable VMA that has no `anon_vma` yet, which
+    /// only `allows` can give it.
+    pub fn allows_shared(&self, addr: usize, access: Access) -> Option<bool> {
         let Some(vma) = self.vmas.map().find(addr) else {
-            return false;
+            return Some(false);
         };
-        let flags = vma.attrs().flags();
+        let attrs = vma.attrs();
+        let flags = attrs.flags();
         match access {
-            Access::Execute => flags.contains(VmFlags::EXEC),
-            Access::Read => flags.intersects(VmFlags::READ | VmFlags::WRITE),
-            Access::Write => self.vmas.write_fault(addr),
+            Access::Execute => Some(flags.contains(VmFlags::EXEC)),
+            Access::Read => Some(flags.intersects(VmFlags::READ | VmFlags::WRITE)),
+            Access::Write if !flags.contains(VmFlags::WRITE) => Some(false),
+            Access::Write if flags.contains(VmFlags::MAYSHARE) || attrs.anon_vma().is_some() => {
+                Some(true)
+            }
+            Access::Write => None,
         }
     }
 
     /// Linux's `put_user` of the `u32` `value` at the user's `addr` (4-byte aligned, in the
-    /// active space): `EFAULT` unless its VMA allows the store; the page is faulted in (or
-    /// copied, if copy-on-write) first, as a store from the process would.
-    pub fn put_user(&mut self, addr: usize, value: u32) -> Result<(), Errno> {
+    /// process's set `space`): `EFAULT` unless its VMA allows the store; the page is faulted
+    /// in (or copied, if copy-on-write) first, as a store from the process would.
+    pub fn put_user(&mut self, space: &mut Space, addr: usize, value: u32) -> Result<(), Errno> {
         if !addr.is_multiple_of(4) || !self.allows(addr, Access::Write) {
             return Err(Errno::EFAULT);
         }
-        space::fault(addr, Access::Write).map_err(|_| Errno::EFAULT)?;
-        let pa = space::with_active(|space| space.page_table().translate(addr));
-        let (pa, _) = pa.ok_or(Errno::EFAULT)?;
+        space::fault_in(space, addr, Access::Write).map_err(|_| Errno::EFAULT)?;
+        let (pa, _) = space.page_table().translate(addr).ok_or(Errno::EFAULT)?;
         // SAFETY: RAM is mapped at `pa + PHYS_OFFSET` in every kernel space; the frame is the
         // process's page at `addr`, which the fault just made its own writable one, and a
         // 4-byte aligned `u32` does not cross it.

@@ -3,12 +3,18 @@
 //! - `boot`: the entry point, the boot page table, the linker's symbols;
 //! - `console`: printing through the SBI;
 //! - `frames`: the crate's `FrameAllocator` (with reference counts) over free RAM;
-//! - `space`: kernel address spaces built with the crate, and `activate`;
+//! - `hart`: which hart runs (`tp`), and the other hart, started on a job;
+//! - `space`: kernel address spaces built with the crate, and `activate` (the kernel's space)
+//!   and `run_on` (a process's, on any hart);
+//! - `tlb`: the page table of every space, whose TLB flush reaches the other hart (SBI remote
+//!   fences) when it runs on the same space;
 //! - `trap`: traps from S-mode, page faults through `MemorySet::handle_page_fault_shared` under a read lock;
 //! - `exec`: the user programs, embedded ELF files, and how a process's space maps them;
 //! - `stress`: what the kernel knows of the stress program, a user program in Rust;
-//! - `linux`: a process's memory system calls and fault checks through the crate's Linux personality;
-//! - `user`: U-mode processes (a small table: `fork`, `wait4`, `getpid`), their system calls and page faults;
+//! - `linux`: a process's memory system calls and fault checks through the crate's Linux
+//!   personality, its VMAs kept beside its space under the space's lock;
+//! - `user`: U-mode processes (a small table both harts share: `fork`, `wait4`, `getpid`), their
+//!   system calls and page faults;
 //! - `finisher`: the test finisher, mapped through the crate as device memory;
 //! - `checks`: what each boot verifies.
 
@@ -19,9 +25,11 @@ mod checks;
 mod exec;
 mod finisher;
 mod frames;
+mod hart;
 mod linux;
 mod space;
 mod stress;
+mod tlb;
 mod trap;
 mod user;
 
@@ -42,6 +50,7 @@ static mut HEAP_SPACE: [u8; HEAP_SIZE] = [0; HEAP_SIZE];
 extern "C" fn rust_main(hart: usize, dtb: usize) -> ! {
     // SAFETY: first thing on the boot hart (OpenSBI starts the other harts only when asked).
     unsafe { boot::zero_bss() };
+    hart::set_id(hart);
     trap::init();
     // SAFETY: `HEAP_SPACE` is used by the heap alone, from now on.
     unsafe { HEAP.lock().init((&raw mut HEAP_SPACE).addr(), HEAP_SIZE) };
@@ -67,12 +76,13 @@ extern "C" fn rust_main(hart: usize, dtb: usize) -> ! {
     finisher::exit(passed)
 }
 
-/// Where a second hart lands (from `_start_second`, on the boot table and its own stack):
-/// it takes the kernel's address space and runs its share of the two-hart check.
-extern "C" fn rust_second() -> ! {
+/// Where the other hart lands (from `_start_second`, on the boot table and its own stack,
+/// with its id): it takes the kernel's address space and runs the job it was started for.
+extern "C" fn rust_second(hart: usize) -> ! {
+    hart::set_id(hart);
     trap::init();
-    space::enter_active();
-    checks::second_hart()
+    space::run_on(None);
+    hart::run_job()
 }
 
 /// The RAM the device tree describes (its first region).

@@ -1,5 +1,5 @@
-//! Traps: a page fault goes to the active address space ([`space::fault`]: the read side of
-//! its lock, [`MemorySet::handle_page_fault_shared`]); one it cannot resolve is a kernel bug,
+//! Traps: a page fault goes to the address space this hart runs on ([`space::fault`]: the
+//! read side of its lock, [`MemorySet::handle_page_fault_shared`]); one it cannot resolve is a kernel bug,
 //! unless the kernel is [probing](probe_write) an address on purpose.
 //!
 //! [`MemorySet::handle_page_fault_shared`]: range_action_map::memory_set::MemorySet::handle_page_fault_shared
@@ -10,6 +10,7 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use range_action_map::memory_set::Access;
 use riscv::register::{scause, sepc, stval, stvec};
 
+use super::hart::{self, MAX_HARTS};
 use super::space::{self, ACTIVE};
 
 // Saves every register but `sp` (x2) on the stack, calls `trap_handler` with them, restores
@@ -53,10 +54,25 @@ pub fn init() {
     unsafe { stvec::write(vector) };
 }
 
-/// Set while [`probe_write`] runs: a fault the address space refuses is then expected.
-static PROBING: AtomicBool = AtomicBool::new(false);
-/// The address of the last fault refused while probing, plus one (0: none).
-static REFUSED: AtomicUsize = AtomicUsize::new(0);
+/// Set while [`probe_write`] or [`probe_read`] runs on a hart: a fault the address space
+/// refuses is then expected.
+static PROBING: [AtomicBool; MAX_HARTS] = [const { AtomicBool::new(false) }; MAX_HARTS];
+/// The address of the last fault refused while a hart probed, plus one (0: none).
+static REFUSED: [AtomicUsize; MAX_HARTS] = [const { AtomicUsize::new(0) }; MAX_HARTS];
+
+/// Runs `access` (one load or store instruction), and returns the faulting address if the
+/// address space this hart runs on refused it (the instruction is then skipped).
+fn probe(access: impl FnOnce()) -> Result<(), usize> {
+    let hart = hart::id();
+    REFUSED[hart].store(0, Ordering::SeqCst);
+    PROBING[hart].store(true, Ordering::SeqCst);
+    access();
+    PROBING[hart].store(false, Ordering::SeqCst);
+    match REFUSED[hart].load(Ordering::SeqCst) {
+        0 => Ok(()),
+        refused => Err(refused - 1),
+    }
+}
 
 /// Writes `value` to `addr` with one store instruction, and returns the faulting address if
 /// the active address space refused the write (the store is then skipped).
@@ -65,21 +81,31 @@ static REFUSED: AtomicUsize = AtomicUsize::new(0);
 ///
 /// If the write succeeds, `addr` must be a `u64` the caller may write.
 pub unsafe fn probe_write(addr: usize, value: u64) -> Result<(), usize> {
-    REFUSED.store(0, Ordering::SeqCst);
-    PROBING.store(true, Ordering::SeqCst);
     // SAFETY: the caller's promise; a refused store traps and is skipped by the handler.
-    unsafe {
+    probe(|| unsafe {
         core::arch::asm!("sd {value}, 0({addr})", value = in(reg) value, addr = in(reg) addr)
-    };
-    PROBING.store(false, Ordering::SeqCst);
-    match REFUSED.load(Ordering::SeqCst) {
-        0 => Ok(()),
-        refused => Err(refused - 1),
-    }
+    })
 }
 
-/// The last fault resolved (its `pc` and address), and how many times in a row it was.
-static LAST_RESOLVED: spin::Mutex<((usize, usize), usize)> = spin::Mutex::new(((0, 0), 0));
+/// Reads the `u64` at `addr` with one load instruction, and returns the faulting address if
+/// the active address space refused the read (the load is then skipped).
+///
+/// # Safety
+///
+/// If the read succeeds, `addr` must be a `u64` the caller may read.
+pub unsafe fn probe_read(addr: usize) -> Result<u64, usize> {
+    let mut value = 0;
+    // SAFETY: the caller's promise; a refused load traps and is skipped by the handler,
+    // leaving `value` as it was.
+    probe(|| unsafe {
+        core::arch::asm!("ld {value}, 0({addr})", value = inout(reg) value, addr = in(reg) addr)
+    })
+    .map(|()| value)
+}
+
+/// Each hart's last fault resolved (its `pc` and address), and how many times in a row it was.
+static LAST_RESOLVED: [spin::Mutex<((usize, usize), usize)>; MAX_HARTS] =
+    [const { spin::Mutex::new(((0, 0), 0)) }; MAX_HARTS];
 
 /// Faults of one instruction at one address the set may resolve in a row: a fault can be
 /// spurious once (a stale translation of this hart, flushed by the set), not every time.
@@ -88,7 +114,7 @@ const MAX_REPEATS: usize = 3;
 /// Panics if the fault at `addr` by the instruction at `pc` (of the kernel or a process) was resolved [`MAX_REPEATS`]
 /// times in a row: the set said it mapped the page, and the MMU disagrees.
 pub fn check_progress(pc: usize, addr: usize) {
-    let mut last = LAST_RESOLVED.lock();
+    let mut last = LAST_RESOLVED[hart::id()].lock();
     let repeats = if last.0 == (pc, addr) { last.1 + 1 } else { 1 };
     *last = ((pc, addr), repeats);
     assert!(
@@ -121,13 +147,13 @@ extern "C" fn trap_handler(_registers: &mut Registers) {
     let resolved = space::fault(addr, access);
     match resolved {
         Ok(()) => check_progress(pc, addr),
-        Err(_) if PROBING.load(Ordering::SeqCst) => {
-            REFUSED.store(addr + 1, Ordering::SeqCst);
-            // SAFETY: skipping the probe's store instruction (2 bytes if compressed: its low
-            // bits are not 0b11) resumes `probe_write` right after it.
+        Err(_) if PROBING[hart::id()].load(Ordering::SeqCst) => {
+            REFUSED[hart::id()].store(addr + 1, Ordering::SeqCst);
+            // SAFETY: skipping the probe's load or store instruction (2 bytes if compressed: its low
+            // bits are not 0b11) resumes the probe right after it.
             let insn = unsafe { core::ptr::with_exposed_provenance::<u16>(pc).read() };
             let len = if insn & 0b11 == 0b11 { 4 } else { 2 };
-            // SAFETY: `pc + len` is the next instruction of `probe_write`.
+            // SAFETY: `pc + len` is the next instruction of the probe.
             unsafe { sepc::write(pc + len) };
         }
         Err(error) => panic!("page fault at {addr:#x} ({access:?}) at {pc:#x}: {error}"),

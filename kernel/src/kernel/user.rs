@@ -4,13 +4,21 @@
 //! RISC-V numbers: `write`, `exit`, `brk`, `mmap`, `munmap`, `mprotect`, `clone` as `fork`,
 //! `wait4`, `getpid`) and page faults the kernel serves through `MemorySet`, the memory calls
 //! and the faults' access checks as Linux does through the crate's Linux personality
-//! ([`linux`](super::linux)).
+//! ([`linux`]).
 //!
 //! The kernel enters a process with `enter_user`, which returns to it at the process's next
-//! trap (a system call or a fault) with the user's registers saved: the kernel handles traps
-//! from U-mode in a plain loop ([`run`]) over a small process table. A process runs until it
-//! forks (it goes on), waits for a child still running (the newest ready process runs), or
-//! ends (its parent, or the newest ready process, runs).
+//! trap (a system call or a fault) with the user's registers saved. The process table is one,
+//! under a spin lock, and each hart that takes part in a run ([`run`]: this hart alone;
+//! [`run_on_harts`]: both) runs the same loop over it: take the newest ready process, switch
+//! to its address space (`satp` and a whole-TLB flush: a process that ran on the other hart
+//! before finds no stale translation), and run it until it waits for a child still running or
+//! ends (a fork goes on, the child becomes ready for whichever hart takes it first). A process's
+//! VMAs ([`Mm`]) are kept beside its space, under the space's lock ([`Slot`]). Its page faults
+//! take that lock alone (its read side, as the kernel's faults do, for the VMA's access check
+//! and the page; the write side for a write that gives a VMA its `anon_vma` or a stack that
+//! grows), so the two harts serve two processes' faults at once; its system calls hold the
+//! table's lock, and the write side of its space's lock to change its VMAs and its space
+//! together.
 //!
 //! `wait4(-1, wstatus, ..)` answers the child's pid in `a0` and stores its Linux `wstatus`
 //! (`code << 8`, or 11 for SIGSEGV) through the `wstatus` pointer, as Linux does; as this
@@ -18,21 +26,23 @@
 //! `a2`.
 
 use core::arch::global_asm;
-use core::ops::Range;
+use core::ops::{Deref, DerefMut, Range};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
-use alloc::vec;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use range_action_map::linux::{Errno, StackRlimit};
-use range_action_map::memory_set::{Access, Lazy, MemoryAttr, PageTable, PAGE_SIZE};
-use range_action_map_adapters::page_table_multiarch::Sv39Table;
+use range_action_map::memory_set::{Access, Lazy, MemoryAttr, MemoryResult, PageTable, PAGE_SIZE};
 use riscv::register::{scause, stval};
 
 use super::boot::PHYS_OFFSET;
 use super::exec::{self, Program};
 use super::frames;
+use super::hart::{self, MAX_HARTS};
 use super::linux::{self, Mm};
-use super::space::{self, Space};
+use super::space::{self, Memory, Slot};
+use super::tlb::HartTable;
 
 // `enter_user(context)`: saves the kernel's callee-saved registers, `gp`, `tp` and `context` on the
 // kernel stack, points `sscratch` at it and `stvec` at `user_trap`, loads the user's
@@ -180,6 +190,8 @@ impl core::fmt::Display for Exit {
 enum State {
     /// It may run.
     Ready,
+    /// A hart runs it.
+    Running,
     /// In `wait4`, for a child still running (its `ecall` runs again when it is resumed).
     Waiting,
     /// It ended, and its parent has not reaped it.
@@ -190,56 +202,210 @@ enum State {
 struct Process {
     pid: usize,
     parent: usize,
+    /// The run (of [`RUNS`]) of the first process it descends from.
+    root: usize,
+    /// Its registers when it last stopped (the hart running it holds them meanwhile).
     context: Context,
-    /// Its address space while another is active (`None` while it runs, and once it ended).
-    space: Option<Space>,
-    /// Its VMAs.
-    mm: Mm,
+    /// Its address space and its VMAs, behind the lock its page faults and system calls take
+    /// (`None` once it ended).
+    space: Option<Arc<Slot>>,
     state: State,
+    /// The harts it ran on (bit `h` for hart `h`).
+    harts: usize,
 }
 
-/// The process table of a run: `current` (a pid) is the running process, whose address space
-/// is the active one.
-struct Table {
+/// The process table, which both harts share.
+struct Processes {
     processes: Vec<Process>,
-    current: usize,
     next_pid: usize,
+    /// The first processes of the run that have not ended.
+    roots_left: usize,
+    /// [`space::stacks_grown`] when the run started.
+    grown_before: usize,
 }
 
-impl Table {
+impl Processes {
     fn index(&self, pid: usize) -> usize {
         self.processes
             .iter()
             .position(|process| process.pid == pid)
             .expect("a process of the table")
     }
+}
+
+/// The process table of the run going on.
+static PROCESSES: spin::Mutex<Processes> = spin::Mutex::new(Processes {
+    processes: Vec::new(),
+    next_pid: 1,
+    roots_left: 0,
+    grown_before: 0,
+});
+
+/// What each first process of the run going on (and its descendants) did; locked after
+/// [`PROCESSES`] when both are.
+static RUNS: spin::Mutex<Vec<Run>> = spin::Mutex::new(Vec::new());
+
+/// A hart's view of the process table, under its lock: `current` (a pid) is the process the
+/// hart runs, whose address space is the one it runs on.
+struct Table {
+    shared: spin::MutexGuard<'static, Processes>,
+    current: usize,
+}
+
+impl Table {
+    /// The table, locked, as the hart that runs `current` sees it.
+    fn lock(current: usize) -> Table {
+        Table {
+            shared: PROCESSES.lock(),
+            current,
+        }
+    }
 
     fn current(&mut self) -> &mut Process {
         let index = self.index(self.current);
         &mut self.processes[index]
     }
+}
 
-    /// Makes the newest ready process the running one, and returns the address space that
-    /// was active.
-    fn switch(&mut self) -> Space {
-        let next = self
-            .processes
-            .iter()
-            .rposition(|process| process.state == State::Ready)
-            .expect("a ready process: every process waits for a child that cannot run");
-        self.current = self.processes[next].pid;
-        let space = self.processes[next]
-            .space
-            .take()
-            .expect("a ready process's space");
-        // SAFETY: every process's space is a kernel space (`new_kernel_space`) plus user areas.
-        unsafe { space::activate(space) }.expect("a process's space was active")
+impl Deref for Table {
+    type Target = Processes;
+
+    fn deref(&self) -> &Processes {
+        &self.shared
     }
 }
 
-/// Runs `program` in a new process (a kernel space plus its ELF's segments and a stack) until it
-/// ends, with the processes it forks; each process's address space is dropped when it ends.
+impl DerefMut for Table {
+    fn deref_mut(&mut self) -> &mut Processes {
+        &mut self.shared
+    }
+}
+
+/// What a hart did during a run on both harts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HartStats {
+    /// Turns: a ready process taken and run on this hart until it waited or ended.
+    pub turns: usize,
+    /// User page faults served.
+    pub faults: usize,
+    /// Of those, faults that began while the other hart was serving one.
+    pub overlapped: usize,
+    /// The first and the last of its faults on the clock of both harts' faults.
+    pub ticks: (usize, usize),
+}
+
+/// Each hart's [`HartStats`] in the run going on.
+static STATS: [spin::Mutex<HartStats>; MAX_HARTS] =
+    [const { spin::Mutex::new(HartStats::new()) }; MAX_HARTS];
+/// User page faults served so far in the run, both harts together: a clock.
+static TICKS: AtomicUsize = AtomicUsize::new(0);
+/// User page faults being served now.
+static IN_FAULT: AtomicUsize = AtomicUsize::new(0);
+/// Processes that ran on both harts in the run going on.
+static MIGRATED: AtomicUsize = AtomicUsize::new(0);
+
+impl HartStats {
+    const fn new() -> HartStats {
+        HartStats {
+            turns: 0,
+            faults: 0,
+            overlapped: 0,
+            ticks: (usize::MAX, 0),
+        }
+    }
+}
+
+/// A run on both harts: each hart's statistics, and the processes that ran on both.
+pub struct Smp {
+    /// Whether the other hart was started, and finished.
+    pub joined: bool,
+    /// Indexed by hart id.
+    pub harts: [HartStats; MAX_HARTS],
+    /// Processes that ran on both harts (resumed on the other one after a `wait4`).
+    pub migrated: usize,
+}
+
+impl Run {
+    fn new() -> Run {
+        Run {
+            exit: Exit::Code(usize::MAX),
+            written: ([0; 64], 0),
+            mapped: 0,
+            pages: 0,
+            faults: 0,
+            grown: 0,
+            reaped: None,
+            live_at_fork: 0,
+            live_at_child_exit: 0,
+            left: 0,
+            registers: [0; 32],
+        }
+    }
+}
+
+/// Runs `program` in a new process on this hart alone until it ends, with the processes it
+/// forks; each process's address space is dropped when it ends.
 pub fn run(program: Program, ram_end: usize) -> Run {
+    let (mut runs, _) = run_all(&[program], ram_end, false);
+    runs.pop().expect("the program's run")
+}
+
+/// Runs `programs` at once, each in a new process with the processes it forks, on both harts.
+pub fn run_on_harts(programs: &[Program], ram_end: usize) -> (Vec<Run>, Smp) {
+    run_all(programs, ram_end, true)
+}
+
+/// Runs `programs` at once, on this hart and (if `both`) the other, until each program's
+/// first process ended; what the processes left running is dropped then.
+fn run_all(programs: &[Program], ram_end: usize, both: bool) -> (Vec<Run>, Smp) {
+    for stats in &STATS {
+        *stats.lock() = HartStats::new();
+    }
+    TICKS.store(0, Ordering::SeqCst);
+    MIGRATED.store(0, Ordering::SeqCst);
+    {
+        let mut shared = PROCESSES.lock();
+        for (root, &program) in programs.iter().enumerate() {
+            let (context, memory) = new_process(program, ram_end);
+            let pid = shared.next_pid;
+            shared.next_pid += 1;
+            shared.processes.push(Process {
+                pid,
+                parent: 0,
+                root,
+                context,
+                space: Some(Arc::new(Slot::new(Some(memory)))),
+                state: State::Ready,
+                harts: 0,
+            });
+        }
+        (shared.roots_left, shared.grown_before) = (programs.len(), space::stacks_grown());
+        *RUNS.lock() = programs.iter().map(|_| Run::new()).collect();
+    }
+    let started = both && hart::start_other(schedule).is_ok();
+    schedule();
+    let joined = started && hart::join_other();
+    let mut shared = PROCESSES.lock();
+    let mut runs = core::mem::take(&mut *RUNS.lock());
+    for process in &shared.processes {
+        runs[process.root].left += usize::from(!matches!(process.state, State::Zombie(_)));
+    }
+    // The spaces of processes that had not ended go with the table (no hart runs on them).
+    let processes = core::mem::take(&mut shared.processes);
+    shared.next_pid = 1;
+    drop(shared);
+    drop(processes);
+    let smp = Smp {
+        joined,
+        harts: STATS.each_ref().map(|stats| *stats.lock()),
+        migrated: MIGRATED.load(Ordering::SeqCst),
+    };
+    (runs, smp)
+}
+
+/// A new process of `program`: a kernel space plus its ELF's segments and a stack, their
+/// VMAs, and its registers at its entry point.
+fn new_process(program: Program, ram_end: usize) -> (Context, Memory) {
     let mut process = space::new_kernel_space(ram_end).expect("frames for a process");
     let (entry, segments) = exec::load(&mut process, program);
     let mm = Mm::exec(program, &segments);
@@ -253,80 +419,83 @@ pub fn run(program: Program, ram_end: usize) -> Run {
         pc: entry,
     };
     context.x[2] = STACK_TOP;
-    // SAFETY: a kernel space maps the image, its stack and physical memory.
-    let kernel = unsafe { space::activate(process) }.expect("the kernel's space was active");
-    let mut table = Table {
-        processes: vec![Process {
-            pid: 1,
-            parent: 0,
-            context,
-            space: None,
-            mm,
-            state: State::Ready,
-        }],
-        current: 1,
-        next_pid: 2,
+    let memory = Memory {
+        space: process,
+        mm: Some(mm),
     };
-    let mut run = Run {
-        exit: Exit::Code(usize::MAX),
-        written: ([0; 64], 0),
-        mapped: 0,
-        pages: 0,
-        faults: 0,
-        grown: 0,
-        reaped: None,
-        live_at_fork: 0,
-        live_at_child_exit: 0,
-        left: 0,
-        registers: [0; 32],
-    };
-    let grown_before = space::stacks_grown();
+    (context, memory)
+}
+
+/// Runs ready processes on this hart, the newest first, each until it waits or ends, until
+/// every first process of the run ended.
+fn schedule() {
+    let hart = hart::id();
     loop {
-        let exit = match step(&mut table, &mut run) {
-            Step::Resume => continue,
-            Step::Wait => {
-                let waiting = table.current;
-                table.current().state = State::Waiting;
-                let space = table.switch();
-                let index = table.index(waiting);
-                table.processes[index].space = Some(space);
-                continue;
+        let (pid, root, mut context, slot) = {
+            let mut shared = PROCESSES.lock();
+            if shared.roots_left == 0 {
+                return;
             }
-            Step::Exit(exit) => exit,
+            let ready = shared
+                .processes
+                .iter()
+                .rposition(|p| p.state == State::Ready);
+            let Some(index) = ready else {
+                assert!(
+                    shared.processes.iter().any(|p| p.state == State::Running),
+                    "a ready process: every process waits for a child that cannot run"
+                );
+                drop(shared);
+                core::hint::spin_loop();
+                continue;
+            };
+            let process = &mut shared.processes[index];
+            (process.state, process.harts) = (State::Running, process.harts | 1 << hart);
+            let slot = process.space.clone().expect("a ready process's space");
+            (process.pid, process.root, process.context.clone(), slot)
         };
-        let (pid, parent) = (table.current, table.current().parent);
-        table.current().state = State::Zombie(exit);
-        if pid == 1 {
-            run.exit = exit;
-            run.registers = table.current().context.x;
-            break;
+        STATS[hart].lock().turns += 1;
+        space::run_on(Some(slot));
+        let mut faults = 0;
+        let (mut table, step) = turn(pid, root, &mut context, &mut faults);
+        let mut runs = RUNS.lock();
+        let run = &mut runs[root];
+        run.faults += faults;
+        let Step::Exit(exit) = step else {
+            table.current().state = State::Waiting;
+            space::run_on(None);
+            continue;
+        };
+        let parent = table.current().parent;
+        if parent == 0 {
+            (run.exit, run.registers) = (exit, context.x);
+            run.grown = space::stacks_grown() - table.grown_before;
+            run.pages = space::with_active(|space| {
+                let (mut va, mut pages) = (MMAPPED.start, 0);
+                while let Some(at) = space.page_table().next_mapped(va, MMAPPED.end) {
+                    (va, pages) = (at + PAGE_SIZE, pages + 1);
+                }
+                pages
+            });
+            table.roots_left -= 1;
+        } else {
+            run.live_at_child_exit = frames::live();
+            let index = table.index(parent);
+            if table.processes[index].state == State::Waiting {
+                table.processes[index].state = State::Ready;
+            }
         }
-        run.live_at_child_exit = frames::live();
-        let index = table.index(parent);
-        if table.processes[index].state == State::Waiting {
-            table.processes[index].state = State::Ready;
-        }
-        drop(table.switch());
+        let process = table.current();
+        process.state = State::Zombie(exit);
+        MIGRATED.fetch_add(
+            usize::from(process.harts.count_ones() > 1),
+            Ordering::SeqCst,
+        );
+        let space = process.space.take();
+        space::run_on(None);
+        // The last reference: the space goes, now that no hart runs on it.
+        drop(space);
     }
-    run.grown = space::stacks_grown() - grown_before;
-    run.pages = space::with_active(|space| {
-        let (mut va, mut pages) = (MMAPPED.start, 0);
-        while let Some(at) = space.page_table().next_mapped(va, MMAPPED.end) {
-            (va, pages) = (at + PAGE_SIZE, pages + 1);
-        }
-        pages
-    });
-    run.left = table
-        .processes
-        .iter()
-        .filter(|process| !matches!(process.state, State::Zombie(_)))
-        .count();
-    // SAFETY: `kernel` is a kernel space as the process's is.
-    let process = unsafe { space::activate(kernel) }.expect("the process's space was active");
-    drop(process);
-    // The spaces of processes that had not ended go with the table.
-    drop(table);
-    run
 }
 
 /// What the running process does next.
@@ -339,32 +508,56 @@ enum Step {
     Exit(Exit),
 }
 
-/// Runs the current process until its next trap, and serves it.
-fn step(table: &mut Table, run: &mut Run) -> Step {
-    let context = &mut table.current().context;
-    // SAFETY: `context` holds the process's registers; the active space (its own) maps its
-    // code and the kernel, whose trap entry `enter_user` installs.
-    unsafe { enter_user(context) };
-    let cause = scause::read();
-    let addr = stval::read();
-    let access = match (cause.is_exception(), cause.code()) {
-        (true, 8) => {
-            table.current().context.pc += 4;
-            return syscall(table, run);
+/// Runs process `pid` (of run `root`; its registers `context`) on this hart, serving its
+/// system calls and page faults (counting those of its `mmap`ed areas in `faults`), until it
+/// waits or ends: returns the table, locked, with the process's registers in it.
+fn turn(pid: usize, root: usize, context: &mut Context, faults: &mut usize) -> (Table, Step) {
+    loop {
+        // SAFETY: `context` holds the process's registers; this hart runs on its space, which
+        // maps its code and the kernel, whose trap entry `enter_user` installs.
+        unsafe { enter_user(context) };
+        let cause = scause::read();
+        let addr = stval::read();
+        let access = match (cause.is_exception(), cause.code()) {
+            (true, 8) => {
+                context.pc += 4;
+                let mut table = Table::lock(pid);
+                table.current().context = context.clone();
+                let step = syscall(&mut table, &mut RUNS.lock()[root]);
+                *context = table.current().context.clone();
+                match step {
+                    Step::Resume => continue,
+                    step => return (table, step),
+                }
+            }
+            (true, 12) => Access::Execute,
+            (true, 13) => Access::Read,
+            (true, 15) => Access::Write,
+            _ => panic!("unexpected trap from U-mode: scause {:#x}", cause.bits()),
+        };
+        if !user_fault(addr, access) {
+            let mut table = Table::lock(pid);
+            table.current().context = context.clone();
+            return (table, Step::Exit(Exit::Segv { addr }));
         }
-        (true, 12) => Access::Execute,
-        (true, 13) => Access::Read,
-        (true, 15) => Access::Write,
-        _ => panic!("unexpected trap from U-mode: scause {:#x}", cause.bits()),
-    };
-    // Linux's order: the VMA's access check first, then the page.
-    if table.current().mm.allows(addr, access) && space::fault(addr, access).is_ok() {
-        run.faults += usize::from(MMAPPED.contains(&addr));
-        super::trap::check_progress(table.current().context.pc, addr);
-        Step::Resume
-    } else {
-        Step::Exit(Exit::Segv { addr })
+        *faults += usize::from(MMAPPED.contains(&addr));
+        super::trap::check_progress(context.pc, addr);
     }
+}
+
+/// Serves a page fault of the process this hart runs, in its space, as Linux does (the VMA's
+/// access check first, then the page); counts it in this hart's [`HartStats`]. Whether it
+/// was resolved.
+fn user_fault(addr: usize, access: Access) -> bool {
+    let others = IN_FAULT.fetch_add(1, Ordering::SeqCst);
+    let resolved = space::user_fault(addr, access);
+    IN_FAULT.fetch_sub(1, Ordering::SeqCst);
+    let tick = TICKS.fetch_add(1, Ordering::SeqCst);
+    let mut stats = STATS[hart::id()].lock();
+    stats.faults += 1;
+    stats.overlapped += usize::from(others > 0);
+    stats.ticks = (stats.ticks.0.min(tick), tick);
+    resolved
 }
 
 /// Serves the current process's system call.
@@ -377,12 +570,15 @@ fn syscall(table: &mut Table, run: &mut Run) -> Step {
         172 => Ok(table.current),
         220 => fork(table, run),
         260 => return wait(table, run),
-        222 => {
-            errno(table.current().mm.mmap(a0, a1, a2, a3, a5)).inspect(|&addr| run.mapped = addr)
-        }
-        214 => Ok(table.current().mm.brk(a0)),
-        215 => errno(table.current().mm.munmap(a0, a1)),
-        226 => errno(table.current().mm.mprotect(a0, a1, a2)),
+        222 => errno(space::with_process(|space, mm| {
+            mm.mmap(space, a0, a1, a2, a3, a5)
+        }))
+        .inspect(|&addr| run.mapped = addr),
+        214 => Ok(space::with_process(|space, mm| mm.brk(space, a0))),
+        215 => errno(space::with_process(|space, mm| mm.munmap(space, a0, a1))),
+        226 => errno(space::with_process(|space, mm| {
+            mm.mprotect(space, a0, a1, a2)
+        })),
         _ => Err(38),
     };
     table.current().context.x[10] = ret.unwrap_or_else(|errno: usize| errno.wrapping_neg());
@@ -399,21 +595,27 @@ fn errno(result: Result<usize, Errno>) -> Result<usize, usize> {
 fn fork(table: &mut Table, run: &mut Run) -> Result<usize, usize> {
     // SAFETY: as for `try_new` in `new_kernel_space`: every frame is mapped at
     // `pa + PHYS_OFFSET`.
-    let root = unsafe { Sv39Table::try_new() }.map_err(|_| 12usize)?;
-    let space = space::with_active(|space| space.clone_for_fork(root)).map_err(|_| 12usize)?;
+    let root = unsafe { HartTable::try_new() }.map_err(|_| 12usize)?;
+    let memory = space::with_process(|space, mm| -> MemoryResult<Memory> {
+        let space = space.clone_for_fork(root)?;
+        let mm = Some(mm.fork());
+        Ok(Memory { space, mm })
+    });
+    let memory = memory.map_err(|_| 12usize)?;
     run.live_at_fork = frames::live();
     let (pid, parent) = (table.next_pid, table.current);
     table.next_pid += 1;
     let mut context = table.current().context.clone();
     context.x[10] = 0;
-    let mm = table.current().mm.fork();
+    let root = table.current().root;
     table.processes.push(Process {
         pid,
         parent,
+        root,
         context,
-        space: Some(space),
-        mm,
+        space: Some(Arc::new(Slot::new(Some(memory)))),
         state: State::Ready,
+        harts: 0,
     });
     Ok(pid)
 }
@@ -444,7 +646,7 @@ fn wait(table: &mut Table, run: &mut Run) -> Step {
     let pointer = process.context.x[11];
     let stored = match pointer {
         0 => Ok(()),
-        _ => process.mm.put_user(pointer, wstatus),
+        _ => space::with_process(|space, mm| mm.put_user(space, pointer, wstatus)),
     };
     let x = &mut process.context.x;
     x[10] = errno(stored.map(|()| pid)).unwrap_or_else(|errno| errno.wrapping_neg());
