@@ -6,8 +6,9 @@
 extern crate alloc;
 
 use alloc::boxed::Box;
-use core::cell::Cell;
 use core::fmt;
+
+use spin::RwLock;
 
 use super::vma::{LinuxSegment, VmFlags, VmaAttrs, VmaChange};
 use crate::linux::GrowsDown;
@@ -15,6 +16,12 @@ use crate::{RangeLink, Segment};
 
 /// A VMA in a `Box`: [`LinuxSegment`] ready to use with
 /// [`VmaAdapter`] (feature `alloc`).
+///
+/// Its attributes sit behind a reader-writer spin lock rather than a `Cell`,
+/// so that a [`LinuxMm`](super::LinuxMm) of `Vma`s is `Sync`: a kernel can
+/// keep a process's VMAs under a reader-writer lock and check page faults
+/// against them from several CPUs at once. The personality writes them only
+/// through `&mut LinuxMm`, so the lock is never contended.
 ///
 /// # Examples
 ///
@@ -26,7 +33,7 @@ use crate::{RangeLink, Segment};
 /// ```
 pub struct Vma {
     link: RangeLink,
-    attrs: Cell<VmaAttrs>,
+    attrs: RwLock<VmaAttrs>,
 }
 
 pub use decl::VmaAdapter;
@@ -52,23 +59,23 @@ impl Segment for Vma {
 
     fn shrink(&self, start: usize, _end: usize, _: &mut ()) {
         let old = self.link.range().start;
-        self.attrs.set(self.attrs.get().advanced(start - old));
+        self.set_attrs(self.attrs().advanced(start - old));
     }
 
     fn split(&self, pos: usize, args: &mut ()) -> Box<Vma> {
         let delta = pos - self.link.range().start;
-        Vma::new_vma(self.attrs.get().advanced(delta), args)
+        Vma::new_vma(self.attrs().advanced(delta), args)
     }
 
     fn modify(&self, change: VmaChange, _: &mut ()) {
-        self.attrs.set(self.attrs.get().changed(change));
+        self.set_attrs(self.attrs().changed(change));
     }
 
     fn try_merge(&self, next: &Self, _: &mut ()) -> bool {
-        let (attrs, len) = (self.attrs.get(), self.link.range().len());
-        let mergeable = attrs.can_merge(len, &next.attrs.get());
+        let (attrs, len) = (self.attrs(), self.link.range().len());
+        let mergeable = attrs.can_merge(len, &next.attrs());
         if mergeable {
-            self.attrs.set(attrs.merged(&next.attrs.get()));
+            self.set_attrs(attrs.merged(&next.attrs()));
         }
         mergeable
     }
@@ -78,29 +85,29 @@ impl LinuxSegment for Vma {
     fn new_vma(attrs: VmaAttrs, _: &mut ()) -> Box<Vma> {
         Box::new(Vma {
             link: RangeLink::new(),
-            attrs: Cell::new(attrs),
+            attrs: RwLock::new(attrs),
         })
     }
 
     fn attrs(&self) -> VmaAttrs {
-        self.attrs.get()
+        *self.attrs.read()
     }
 
     fn set_attrs(&self, attrs: VmaAttrs) {
-        self.attrs.set(attrs);
+        *self.attrs.write() = attrs;
     }
 }
 
 impl GrowsDown for Vma {
     fn grows_down(&self) -> bool {
-        self.attrs.get().flags().contains(VmFlags::GROWSDOWN)
+        self.attrs().flags().contains(VmFlags::GROWSDOWN)
     }
 }
 
 impl fmt::Display for Vma {
     /// As [`VmaAttrs`]'s `Display`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.attrs.get(), f)
+        fmt::Display::fmt(&self.attrs(), f)
     }
 }
 
@@ -108,7 +115,10 @@ impl fmt::Debug for Vma {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Vma")
             .field("range", &self.link.range())
-            .field("attrs", &self.attrs.get())
+            .field("attrs", &self.attrs())
             .finish()
     }
 }
+
+// A kernel keeps a process's VMAs under a reader-writer lock shared by its CPUs.
+static_assertions::assert_impl_all!(super::LinuxMm<VmaAdapter>: Send, Sync);

@@ -446,8 +446,9 @@ pub enum VmaChange {
 ///
 /// # Implementing this trait
 ///
-/// Keep the attributes in a [`Cell`](core::cell::Cell) and make the
-/// [`Segment`] callbacks apply Linux's rules through [`VmaAttrs`]:
+/// Keep the attributes in a [`Cell`](core::cell::Cell) (or, for VMAs
+/// that several CPUs read at once, behind a lock, as `Vma` does) and make
+/// the [`Segment`] callbacks apply Linux's rules through [`VmaAttrs`]:
 /// `split(pos)` gives the new node `attrs.advanced(pos - start)`, `shrink`
 /// to a later start advances `pgoff` the same way, `modify(change)` stores
 /// `attrs.changed(change)`, and `try_merge(next)` answers

@@ -44,11 +44,6 @@ pub struct Mm {
     vmas: LinuxMm<VmaAdapter>,
 }
 
-// SAFETY: a VMA's attributes are a `Cell`, which the personality sets only through
-// `&mut LinuxMm` (`write_fault`, the system calls); an `Mm` reached through `&Mm` only reads
-// them (`allows_shared`), so harts that share one under a read lock never race a write.
-unsafe impl Sync for Mm {}
-
 impl Mm {
     /// The VMAs of a process [`exec::load`] just loaded `program` into: a private file VMA
     /// for each segment's file pages and an anonymous one for the rest of its `.bss`, and the
