@@ -222,7 +222,7 @@ impl<'t> Deref for Node<'t> {
 }
 
 /// The root of a tree, with O(1) `first`, `last` and `len`, and the node
-/// the last [`find`](RawTree::find) ended at.
+/// the last successful [`find`](RawTree::find) returned.
 ///
 /// # Invariants
 ///
@@ -240,10 +240,7 @@ pub(crate) struct RawTree {
     last: Option<LinkPtr>,
     len: usize,
     /// One-entry cache for `find`, as Linux's `mm->mmap_cache` was for page
-    /// faults, which hit the same area over and over: the node the last
-    /// `find` returned, or, if it found none, the neighbour of the hole it
-    /// fell into whose child subtree bounds that hole (the next page fault
-    /// of a run through the hole is answered from it). Written through
+    /// faults, which hit the same area over and over. Written through
     /// `&self`; atomic (relaxed: it orders nothing, each access is a plain
     /// move on the usual targets) rather than a `Cell` so that it puts no
     /// obstacle in the way of sharing the tree between threads.
@@ -294,7 +291,7 @@ impl RawTree {
         self.node(self.last)
     }
 
-    /// The node the last `find` ended at, if still in the tree.
+    /// The node the last successful `find` returned, if still in the tree.
     #[inline]
     fn last_hit(&self) -> Option<Node<'_>> {
         self.node(NonNull::new(self.last_hit.load(Ordering::Relaxed)))

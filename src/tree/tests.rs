@@ -150,14 +150,8 @@ fn churn(seed: u64, slots: usize) -> Harness {
         }
         h.verify();
         // Lookups fill the last-hit cache that the next erase may have to
-        // clear; `verify` checks it never names a node out of the tree. A
-        // run of them, as page faults make, crosses holes whose second
-        // lookup is answered from the cache after the inserts and erases
-        // since the first.
-        let addr = rng.below(slots * 16);
-        for a in (addr..addr + 16).step_by(3) {
-            h.check_find(a);
-        }
+        // clear; `verify` checks it never names a node out of the tree.
+        h.check_find(rng.below(slots * 16));
     }
     h
 }
@@ -308,49 +302,6 @@ fn find_after_erasing_the_cached_node() {
     h.check_find(h.model[0].0);
     h.erase(5);
     assert_eq!(h.tree.last_hit().map(|n| n.start()), Some(h.model[0].0));
-    h.verify();
-}
-
-#[test]
-fn find_in_a_hole_caches_a_neighbour_that_answers_until_erased() {
-    // Nodes `[i*16, i*16 + 8)`: the hole after node 3 is `[56, 64)`.
-    let mut h = corruptible(8);
-    h.check_find(57);
-    let border = h.tree.last_hit().map(|n| n.start());
-    assert!(
-        border == Some(48) || border == Some(64),
-        "a failed find caches a neighbour of its hole, not {border:x?}"
-    );
-    // Answered from the cache, right at both edges of the hole.
-    for addr in 56..64 {
-        h.check_find(addr);
-        assert_eq!(h.tree.last_hit().map(|n| n.start()), border);
-    }
-    // A node inserted into the hole (node 7's link, taken out first) moves
-    // the edge the cache reads.
-    h.erase(7);
-    h.insert(7, 60, 62);
-    h.verify();
-    for addr in 55..65 {
-        h.check_find(addr);
-    }
-    h.erase(4);
-    h.verify();
-    // Erasing the cached neighbour empties the cache; the hole it bounded,
-    // now wider, is answered by a fresh descent.
-    h.check_find(57);
-    let border = h.tree.last_hit().map(|n| n.start()).expect("a neighbour");
-    let index = h
-        .model
-        .iter()
-        .position(|m| m.0 == border)
-        .expect("in the tree");
-    h.erase(index);
-    assert!(h.tree.last_hit().is_none());
-    h.verify();
-    for addr in 40..90 {
-        h.check_find(addr);
-    }
     h.verify();
 }
 
