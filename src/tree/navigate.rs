@@ -56,6 +56,27 @@ impl<'t> Node<'t> {
         }
         parent
     }
+
+    /// Starts loading both children's lines, so that the miss on the one a
+    /// descent takes overlaps the comparison that picks it. A hint: a no-op
+    /// off x86-64.
+    #[inline(always)]
+    fn prefetch_children(self) {
+        #[cfg(target_arch = "x86_64")]
+        for right in [false, true] {
+            let child = self
+                .child_ptr(right)
+                .map_or(core::ptr::null(), |c| c.as_ptr().cast_const());
+            // SAFETY: SSE, which the intrinsic needs, is part of every
+            // x86-64 CPU; a prefetch reads nothing and cannot fault, even
+            // at null (an absent child).
+            unsafe {
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                    child.cast::<i8>(),
+                );
+            }
+        }
+    }
 }
 
 impl RawTree {
@@ -84,6 +105,7 @@ impl RawTree {
         let mut cur = self.root();
         // Loop invariant: a node containing `addr`, if any, is below `cur`.
         while let Some(n) = cur {
+            n.prefetch_children();
             // Each field read once: they are atomics, which the compiler does
             // not merge.
             let start = n.start();
