@@ -29,11 +29,6 @@ use range_action_map::linux::{
 use range_action_map_testkit::elf::{self, ElfHeaders};
 use range_action_map_testkit::trace::{self, AddressSpaceTrace, OpKind, Origin, TraceOp};
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data");
-
-/// The programs, in the order of `benches/data/README.md`'s table.
-const PROGRAMS: [&str; 6] = ["python", "gcc", "java", "node", "node-gc", "cargo"];
-
 /// One address space of a replay, and what its descriptors map.
 struct Space {
     mm: LinuxMm<VmaAdapter>,
@@ -137,7 +132,7 @@ fn shown(result: i128) -> String {
 fn replay(program: &str, elves: &HashMap<String, ElfHeaders>, misses: &mut Vec<String>) -> Counts {
     let file = format!("{program}.txt");
     let spaces: Vec<AddressSpaceTrace> =
-        trace::load(format!("{DATA}/{file}")).unwrap_or_else(|e| panic!("{file}: {e}"));
+        trace::load(trace::bundled(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
     let mut counts = Counts::new();
     let mut next_id = 1;
     // Forks waiting for their parent to reach them: (parent, ops, child).
@@ -191,7 +186,7 @@ fn replay(program: &str, elves: &HashMap<String, ElfHeaders>, misses: &mut Vec<S
 /// table of `benches/data/README.md`).
 #[test]
 fn real_program_traces_get_linux_results() {
-    let elves = elf::load(format!("{DATA}/elf.txt")).unwrap_or_else(|e| panic!("elf.txt: {e}"));
+    let elves = elf::load(trace::bundled("elf.txt")).unwrap_or_else(|e| panic!("elf.txt: {e}"));
     let mut misses = Vec::new();
     let mut total = Counts::new();
     println!("| program | mmap | munmap | mprotect | brk | mremap |");
@@ -206,7 +201,7 @@ fn real_program_traces_get_linux_results() {
             .collect();
         println!("| {name} | {} |", cells.join(" | "));
     };
-    for program in PROGRAMS {
+    for program in trace::PROGRAMS {
         let counts = replay(program, &elves, &mut misses);
         row(program, &counts);
         for (kind, (calls, identical)) in counts {

@@ -5,8 +5,8 @@ use range_action_map_testkit::trace;
 
 #[test]
 fn every_bundled_trace_parses() {
-    for name in ["python", "gcc", "java", "node", "node-gc", "cargo"] {
-        let spaces = trace::load(format!("benches/data/{name}.txt")).expect(name);
+    for name in trace::PROGRAMS {
+        let spaces = trace::load(trace::bundled(&format!("{name}.txt"))).expect(name);
         assert!(
             !spaces.is_empty() && spaces.iter().any(|s| !s.ops.is_empty()),
             "{name}"

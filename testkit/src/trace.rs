@@ -2,7 +2,7 @@
 //! benchmarks: a parser, the Linux constants the traces use, and a
 //! summary that replays a trace against a tiny reference model.
 //!
-//! The files live in `benches/data/*.txt`; `benches/data/README.md` says
+//! The files live in `benches/data/<program>.txt` ([`PROGRAMS`]); `benches/data/README.md` says
 //! how each one was captured (strace of python, gcc, java, node, cargo) and
 //! specifies the line format. In short, one record per line, fields
 //! separated by single spaces, `#` starts a comment line:
@@ -19,7 +19,16 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The programs whose traces are bundled, in the order of
+/// `benches/data/README.md`'s table: `benches/data/<name>.txt` each.
+pub const PROGRAMS: [&str; 6] = ["python", "gcc", "java", "node", "node-gc", "cargo"];
+
+/// The path of a file in `benches/data` (`bundled("python.txt")`).
+pub fn bundled(file: &str) -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../benches/data")).join(file)
+}
 
 /// Page size of the traced machine (x86-64 Linux). Lengths in [`TraceOp`]
 /// are rounded up to a multiple of it, as the kernel does.

@@ -18,8 +18,6 @@
 //!
 //! A forked space starts with its parent's calls up to the fork.
 
-use std::path::Path;
-
 use super::ours::{Boxed, Pooled};
 use super::peers::{Baseline, MemSet, Ours, Vm};
 use crate::trace::{self, map, mremap, AddressSpaceTrace, Origin, TraceOp, PAGE_SIZE};
@@ -106,27 +104,18 @@ impl TraceFile {
     }
 }
 
-/// Loads and lowers every `*.txt` trace in `benches/data`, sorted by name.
+/// Loads and lowers every bundled trace ([`trace::PROGRAMS`], in its order).
 ///
 /// # Panics
 ///
 /// If a file cannot be read or parsed: the bench data is part of the
 /// repository.
 pub fn load_data() -> Vec<TraceFile> {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../benches/data"));
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-        .collect();
-    paths.sort();
-    paths
+    trace::PROGRAMS
         .iter()
-        .map(|path| {
-            let spaces = trace::load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let name = path
-                .file_stem()
-                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        .map(|&name| {
+            let path = trace::bundled(&format!("{name}.txt"));
+            let spaces = trace::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let summaries = trace::summarize(&spaces);
             let streams = spaces
                 .iter()
@@ -146,7 +135,10 @@ pub fn load_data() -> Vec<TraceFile> {
                     }
                 })
                 .collect();
-            TraceFile { name, streams }
+            TraceFile {
+                name: name.to_owned(),
+                streams,
+            }
         })
         .collect()
 }
