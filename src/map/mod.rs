@@ -111,10 +111,12 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         &mut self.args
     }
 
-    /// The segment containing `addr`, in *O*(log n); in *O*(1) when it is
-    /// the segment the previous successful `find` returned (the map keeps
-    /// that one-entry cache, as Linux did for page faults, which hit the
-    /// same area over and over).
+    /// The segment containing `addr`, in *O*(log n); in *O*(1) (amortised)
+    /// near the previous lookup, as page faults are: when `addr` lies in the
+    /// segment where the previous `find` ended (the one it found, or a
+    /// neighbour of the hole it fell into), or within that segment's length
+    /// of it, in the segment or the hole next to it. The map keeps that
+    /// one-entry cache, as Linux did for page faults.
     ///
     /// # Examples
     ///

@@ -222,7 +222,7 @@ impl<'t> Deref for Node<'t> {
 }
 
 /// The root of a tree, with O(1) `first`, `last` and `len`, and the node
-/// the last successful [`find`](RawTree::find) returned.
+/// the last [`find`](RawTree::find) ended at.
 ///
 /// # Invariants
 ///
@@ -240,7 +240,7 @@ pub(crate) struct RawTree {
     last: Option<LinkPtr>,
     len: usize,
     /// One-entry cache for `find`, as Linux's `mm->mmap_cache` was for page
-    /// faults, which hit the same area over and over. Written through
+    /// faults, which hit the same area over and over, or the next one. Written through
     /// `&self`; atomic (relaxed: it orders nothing, each access is a plain
     /// move on the usual targets) rather than a `Cell` so that it puts no
     /// obstacle in the way of sharing the tree between threads.
@@ -291,7 +291,8 @@ impl RawTree {
         self.node(self.last)
     }
 
-    /// The node the last successful `find` returned, if still in the tree.
+    /// The node the last `find` ended at (see [`find`](Self::find)), if
+    /// still in the tree.
     #[inline]
     fn last_hit(&self) -> Option<Node<'_>> {
         self.node(NonNull::new(self.last_hit.load(Ordering::Relaxed)))

@@ -150,8 +150,19 @@ fn churn(seed: u64, slots: usize) -> Harness {
         }
         h.verify();
         // Lookups fill the last-hit cache that the next erase may have to
-        // clear; `verify` checks it never names a node out of the tree.
-        h.check_find(rng.below(slots * 16));
+        // clear; `verify` checks it never names a node out of the tree. A
+        // run of nearby addresses, up or down, is answered from the cached
+        // node's neighbours, across segments and holes.
+        let from = rng.below(slots * 16);
+        let down = rng.below(2) == 0;
+        for step in 0..6 {
+            let delta = 3 * step;
+            h.check_find(if down {
+                from.saturating_sub(delta)
+            } else {
+                from + delta
+            });
+        }
     }
     h
 }
@@ -303,6 +314,27 @@ fn find_after_erasing_the_cached_node() {
     h.erase(5);
     assert_eq!(h.tree.last_hit().map(|n| n.start()), Some(h.model[0].0));
     h.verify();
+}
+
+#[test]
+fn find_steps_to_the_neighbours_of_the_cached_node() {
+    // Nodes `[16 i, 16 i + 8)`: every address from below the first to past
+    // the last, upwards and then downwards, one at a time.
+    let h = corruptible(8);
+    for addr in 0..8 * 16 + 4 {
+        h.check_find(addr);
+    }
+    for addr in (0..8 * 16 + 4).rev() {
+        h.check_find(addr);
+    }
+    // A lookup that falls into a hole caches a neighbour of the hole.
+    h.check_find(200);
+    h.check_find(4 * 16 + 11);
+    let cached = h.tree.last_hit().map(|n| n.start());
+    assert!(matches!(cached, Some(64 | 80)), "{cached:?}");
+    // A lookup two segments away is not answered by the neighbour.
+    h.check_find(7 * 16 + 2);
+    assert_eq!(h.tree.last_hit().map(|n| n.start()), Some(7 * 16));
 }
 
 #[test]
