@@ -118,8 +118,10 @@
 //! - **Panic safety.** A panicking callback leaves the map valid: every node
 //!   is either still in the map or released or dropped, exactly once.
 //! - **Costs.** `find`, `first`/`last` (*O*(1)), every free-area search:
-//!   *O*(log n) worst case, failures included. `unmap`/`mprotect` over k
-//!   segments: *O*(log n + k). Memory per segment: one [`RangeLink`], eight
+//!   *O*(log n) worst case, failures included; a `find` near the previous
+//!   one (in its segment, or within that segment's length, as page faults
+//!   come) without a descent: a step to a neighbour, *O*(1) amortised over
+//!   a run. `unmap`/`mprotect` over k segments: *O*(log n + k). Memory per segment: one [`RangeLink`], eight
 //!   words.
 //! - [`RangeActionMap::assert_valid`] checks every invariant from scratch.
 //!

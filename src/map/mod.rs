@@ -111,12 +111,13 @@ impl<A: RangeAdapter> RangeActionMap<A> {
         &mut self.args
     }
 
-    /// The segment containing `addr`, in *O*(log n); in *O*(1) (amortised)
-    /// near the previous lookup, as page faults are: when `addr` lies in the
+    /// The segment containing `addr`, in *O*(log n); without a descent near
+    /// the previous lookup, as page faults come: when `addr` lies in the
     /// segment where the previous `find` ended (the one it found, or a
-    /// neighbour of the hole it fell into), or within that segment's length
-    /// of it, in the segment or the hole next to it. The map keeps that
-    /// one-entry cache, as Linux did for page faults.
+    /// neighbour of the hole it fell into), in *O*(1), or within that
+    /// segment's length of it, in the segment or the hole next to it, by a
+    /// step to that neighbour (*O*(1) amortised over a run). The map keeps
+    /// that one-entry cache, as Linux did for page faults.
     ///
     /// # Examples
     ///

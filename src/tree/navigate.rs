@@ -82,8 +82,9 @@ impl<'t> Node<'t> {
 }
 
 impl RawTree {
-    /// The node whose range contains `addr`, in *O*(log n); in *O*(1)
-    /// (amortised) near the previous lookup: when the node the cache holds
+    /// The node whose range contains `addr`, in *O*(log n); without a
+    /// descent (a step to a neighbour, *O*(1) amortised over a run) near the
+    /// previous lookup: when the node the cache holds
     /// contains `addr`, or `addr` lies within one segment length of it and
     /// its in-order neighbour on that side contains `addr`, or the hole
     /// between the two does. The cache holds the node the previous lookup
