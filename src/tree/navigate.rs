@@ -84,11 +84,11 @@ impl<'t> Node<'t> {
 impl RawTree {
     /// The node whose range contains `addr`, in *O*(log n); without a
     /// descent (a step to a neighbour, *O*(1) amortised over a run) near the
-    /// previous lookup: when the node the cache holds
-    /// contains `addr`, or `addr` lies within one segment length of it and
-    /// its in-order neighbour on that side contains `addr`, or the hole
-    /// between the two does. The cache holds the node the previous lookup
-    /// ended at: the one it found, or a neighbour of the hole it fell into.
+    /// previous lookup: when the node the cache holds contains `addr`, or
+    /// `addr` lies within one segment length of it and its in-order
+    /// neighbour on that side contains `addr`, or the hole between the two
+    /// does. The cache holds the node the previous lookup ended at: the one
+    /// it found, or a neighbour of the hole it fell into.
     #[inline]
     pub(crate) fn find(&self, addr: usize) -> Option<Node<'_>> {
         if let Some(last) = self.last_hit() {
@@ -102,10 +102,10 @@ impl RawTree {
             // asks its neighbour: the next page after a segment always is,
             // and a lookup far away (a uniform one) pays this one comparison,
             // which the branch predictor gets right, instead of a walk to the
-            // neighbour whose loops and turns it cannot guess.
-            // The window `[start - len, end + len)` in modular arithmetic:
-            // near the ends of the address space it is cut short or wraps,
-            // which costs a descent, never a wrong answer.
+            // neighbour whose loops and turns it cannot guess. The window
+            // `[start - len, end + len)` in modular arithmetic: near the ends
+            // of the address space it is cut short or wraps, which costs a
+            // descent, never a wrong answer.
             let len = end - start;
             if addr.wrapping_sub(start.wrapping_sub(len)) < len.wrapping_mul(3) {
                 if let Some(answer) = self.find_beside(last, addr, addr >= end) {
