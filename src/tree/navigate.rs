@@ -4,6 +4,14 @@ use core::ops::ControlFlow;
 
 use super::{LinkPtr, Node, RawTree};
 
+/// `start <= addr < end`, in one unsigned comparison. Takes the bounds by
+/// value: links are atomics, which the compiler does not merge, so each
+/// caller reads a field once and uses it twice.
+#[inline(always)]
+fn spans(start: usize, end: usize, addr: usize) -> bool {
+    addr.wrapping_sub(start) < end.wrapping_sub(start)
+}
+
 impl<'t> Node<'t> {
     /// The leftmost node of the subtree rooted here.
     #[inline]
@@ -95,7 +103,7 @@ impl RawTree {
             // The cached node is still in the tree, but a resize may have
             // moved its bounds: check them, not the address it was found for.
             let (start, end) = (last.start(), last.end());
-            if addr.wrapping_sub(start) < end.wrapping_sub(start) {
+            if spans(start, end, addr) {
                 return Some(last);
             }
             // Only an address within one segment length of the cached node
@@ -138,7 +146,7 @@ impl RawTree {
         if if up { addr >= end } else { addr < start } {
             return None;
         }
-        if addr.wrapping_sub(start) < end.wrapping_sub(start) {
+        if spans(start, end, addr) {
             self.set_last_hit(near);
             return Some(Some(near));
         }
@@ -183,11 +191,8 @@ impl RawTree {
         addr: usize,
     ) -> ControlFlow<Option<Node<'t>>, Node<'t>> {
         n.prefetch_children();
-        // Each field read once: they are atomics, which the compiler does
-        // not merge.
         let start = n.start();
-        // `start <= addr < end` in one unsigned comparison.
-        if addr.wrapping_sub(start) < n.end().wrapping_sub(start) {
+        if spans(start, n.end(), addr) {
             self.set_last_hit(n);
             return ControlFlow::Break(Some(n));
         }
