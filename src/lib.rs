@@ -121,8 +121,8 @@
 //!   *O*(log n) worst case, failures included; a `find` near the previous
 //!   one (in its segment, or within that segment's length, as page faults
 //!   come) without a descent: a step to a neighbour, *O*(1) amortised over
-//!   a run. `unmap`/`mprotect` over k segments: *O*(log n + k). Memory per segment: one [`RangeLink`], eight
-//!   words.
+//!   a run. `unmap`/`mprotect` over k segments: *O*(log n + k). Memory per
+//!   segment: one [`RangeLink`], eight words.
 //! - [`RangeActionMap::assert_valid`] checks every invariant from scratch.
 //!
 //! # Soundness model

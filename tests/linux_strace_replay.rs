@@ -130,9 +130,8 @@ fn shown(result: i128) -> String {
 /// Replays every address space of `program`; adds each disagreement to
 /// `misses` and returns the counts.
 fn replay(program: &str, elves: &HashMap<String, ElfHeaders>, misses: &mut Vec<String>) -> Counts {
-    let file = format!("{program}.txt");
     let spaces: Vec<AddressSpaceTrace> =
-        trace::load(trace::bundled(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        trace::load(trace::program_trace(program)).unwrap_or_else(|e| panic!("{program}.txt: {e}"));
     let mut counts = Counts::new();
     let mut next_id = 1;
     // Forks waiting for their parent to reach them: (parent, ops, child).
@@ -169,7 +168,7 @@ fn replay(program: &str, elves: &HashMap<String, ElfHeaders>, misses: &mut Vec<S
                 count.1 += 1;
             } else {
                 misses.push(format!(
-                    "{file}:{}: address space {}: {op:x?}: Linux {}, personality {}",
+                    "{program}.txt:{}: address space {}: {op:x?}: Linux {}, personality {}",
                     space.lines[i],
                     space.id,
                     shown(want),

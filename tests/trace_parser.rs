@@ -6,7 +6,7 @@ use range_action_map_testkit::trace;
 #[test]
 fn every_bundled_trace_parses() {
     for name in trace::PROGRAMS {
-        let spaces = trace::load(trace::bundled(&format!("{name}.txt"))).expect(name);
+        let spaces = trace::load(trace::program_trace(name)).expect(name);
         assert!(
             !spaces.is_empty() && spaces.iter().any(|s| !s.ops.is_empty()),
             "{name}"

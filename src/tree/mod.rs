@@ -242,9 +242,10 @@ pub(crate) struct RawTree {
     /// One-entry cache for `find`, as Linux's `mm->mmap_cache` was for page
     /// faults, which hit the same area over and over, or the next one: the
     /// node the last `find` ended at (the one it found, or a neighbour of
-    /// the hole it fell into). Written through `&self`; atomic (relaxed: it orders nothing, each access is a plain
-    /// move on the usual targets) rather than a `Cell` so that it puts no
-    /// obstacle in the way of sharing the tree between threads.
+    /// the hole it fell into). Written through `&self`; atomic (relaxed: it
+    /// orders nothing, each access is a plain move on the usual targets)
+    /// rather than a `Cell` so that it puts no obstacle in the way of
+    /// sharing the tree between threads.
     last_hit: AtomicPtr<RangeLink>,
 }
 

@@ -2,9 +2,10 @@
 //! benchmarks: a parser, the Linux constants the traces use, and a
 //! summary that replays a trace against a tiny reference model.
 //!
-//! The files live in `benches/data/<program>.txt` ([`PROGRAMS`]); `benches/data/README.md` says
-//! how each one was captured (strace of python, gcc, java, node, cargo) and
-//! specifies the line format. In short, one record per line, fields
+//! The files live in `benches/data/<program>.txt` ([`PROGRAMS`],
+//! [`program_trace`]); `benches/data/README.md` says how each one was
+//! captured (strace of python, gcc, java, node, cargo) and specifies the
+//! line format. In short, one record per line, fields
 //! separated by single spaces, `#` starts a comment line:
 //!
 //! ```text
@@ -25,9 +26,14 @@ use std::path::{Path, PathBuf};
 /// `benches/data/README.md`'s table: `benches/data/<name>.txt` each.
 pub const PROGRAMS: [&str; 6] = ["python", "gcc", "java", "node", "node-gc", "cargo"];
 
-/// The path of a file in `benches/data` (`bundled("python.txt")`).
+/// The path of a file in `benches/data` (`bundled("elf.txt")`).
 pub fn bundled(file: &str) -> PathBuf {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../benches/data")).join(file)
+}
+
+/// The path of the bundled trace of `program`, one of [`PROGRAMS`].
+pub fn program_trace(program: &str) -> PathBuf {
+    bundled(&format!("{program}.txt"))
 }
 
 /// Page size of the traced machine (x86-64 Linux). Lengths in [`TraceOp`]

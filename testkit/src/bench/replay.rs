@@ -114,7 +114,7 @@ pub fn load_data() -> Vec<TraceFile> {
     trace::PROGRAMS
         .iter()
         .map(|&name| {
-            let path = trace::bundled(&format!("{name}.txt"));
+            let path = trace::program_trace(name);
             let spaces = trace::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let summaries = trace::summarize(&spaces);
             let streams = spaces
