@@ -338,6 +338,61 @@ fn find_steps_to_the_neighbours_of_the_cached_node() {
 }
 
 #[test]
+fn find_beyond_the_neighbour_descends() {
+    // A long segment between short ones: an address within its length
+    // but past its short neighbour, above and below, is found by a descent.
+    let mut h = Harness::new(5);
+    for (slot, (start, end)) in [(0, 4), (6, 7), (10, 40), (43, 44), (46, 50)]
+        .into_iter()
+        .enumerate()
+    {
+        h.insert(slot, start, end);
+    }
+    h.verify();
+    for (from, to) in [(20, 47), (20, 2), (20, 45), (20, 5)] {
+        h.check_find(from);
+        h.check_find(to);
+    }
+}
+
+#[test]
+fn find_from_a_hole_neighbour_sees_inserts_and_erases() {
+    // Nodes `[16 i, 16 i + 8)`: the hole after node 3 is `[56, 64)`.
+    let mut h = corruptible(8);
+    h.check_find(57);
+    let border = h.tree.last_hit().map(|n| n.start());
+    assert!(matches!(border, Some(48 | 64)), "{border:?}");
+    for addr in 56..64 {
+        h.check_find(addr);
+        assert_eq!(h.tree.last_hit().map(|n| n.start()), border);
+    }
+    // A node inserted into the hole (node 7's link, taken out first) is
+    // seen from the cached neighbour.
+    h.erase(7);
+    h.insert(7, 60, 62);
+    h.verify();
+    for addr in 55..65 {
+        h.check_find(addr);
+    }
+    // Erasing the cached node empties the cache; the lookups after it
+    // descend again.
+    h.check_find(57);
+    let cached = h.tree.last_hit().map(|n| n.start()).expect("a neighbour");
+    let index = h
+        .model
+        .iter()
+        .position(|m| m.0 == cached)
+        .expect("in the tree");
+    h.erase(index);
+    assert!(h.tree.last_hit().is_none());
+    h.verify();
+    for addr in 40..90 {
+        h.check_find(addr);
+    }
+    h.verify();
+}
+
+#[test]
 fn find_after_draining_the_tree() {
     let mut h = corruptible(8);
     h.check_find(h.model[2].0);
